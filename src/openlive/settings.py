@@ -1,0 +1,78 @@
+"""One settings object for the whole server: defaults < TOML file < ``OPENLIVE_*`` environment < CLI flags.
+
+Every knob is documented here and in docs/configuration.md; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openlive"
+
+
+@dataclass(slots=True, kw_only=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8765  # plain ws:// and http://; 0 disables
+    tls_port: int = 8766  # wss:// and https://, when a certificate is given
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Accepted API keys. Empty: every key is accepted (and the server warns loudly at start).
+    api_keys: list[str] = field(default_factory=list)
+    profile: str = "openlive-embedded"
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    max_message_bytes: int = 16 * 1024 * 1024
+    setup_timeout_s: float = 10.0
+    # Flood control per connection: a token bucket of messages.
+    max_messages_per_second: float = 400.0
+    message_burst: int = 800
+    max_sessions: int = 64
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    # Session and connection lifetimes (Gemini: 15 min audio session, ~10 min connection).
+    session_time_limit_s: float = 15 * 60.0
+    connection_time_limit_s: float = 10 * 60.0
+    go_away_before_s: float = 60.0
+    # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
+    llm_threads: int = 2
+    llm_context_tokens: int = 4096
+
+    @classmethod
+    def load(cls, *, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+        values: dict[str, Any] = {}
+        if toml_file is not None:
+            with toml_file.open("rb") as fh:
+                values.update(tomllib.load(fh))
+        for f in fields(cls):
+            env = os.environ.get("OPENLIVE_" + f.name.upper())
+            if env is not None:
+                values[f.name] = env
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                values[key] = value
+        return cls(**{k: _coerce(k, v) for k, v in values.items() if k in _FIELD_TYPES})
+
+
+_FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELD_TYPES[name]
+    if kind.startswith("list"):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return list(value)
+    if "Path" in kind:
+        return None if value in (None, "") else Path(value).expanduser()
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    return value

@@ -1,0 +1,43 @@
+"""Stage interfaces: one small typed protocol per job in the pipeline.
+
+The engine talks to models only through these. Backends (``openlive.backends``) implement them with
+embedded models or remote inference servers; tests implement them with scripted fakes.
+"""
+
+from openlive.stages.language_model import (
+    ChatDone,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    LanguageModel,
+    SamplingParams,
+    TextDelta,
+    ToolCallRequest,
+)
+from openlive.stages.speech import (
+    RecognitionResult,
+    RecognitionStream,
+    SpeechRecognizer,
+    SpeechSynthesizer,
+    TurnDetector,
+    VadStream,
+    VoiceActivityDetector,
+)
+
+__all__ = [
+    "ChatDone",
+    "ChatEvent",
+    "ChatMessage",
+    "ChatRequest",
+    "LanguageModel",
+    "RecognitionResult",
+    "RecognitionStream",
+    "SamplingParams",
+    "SpeechRecognizer",
+    "SpeechSynthesizer",
+    "TextDelta",
+    "ToolCallRequest",
+    "TurnDetector",
+    "VadStream",
+    "VoiceActivityDetector",
+]

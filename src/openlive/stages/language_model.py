@@ -1,0 +1,86 @@
+"""The LanguageModel stage: stream a chat (with tools) into text deltas and tool calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True, kw_only=True)
+class ToolCallRequest:
+    """A function call the model asked for. ``id`` is filled by the engine if the model gave none."""
+
+    id: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatMessage:
+    role: Role
+    content: str = ""
+    # For role "assistant": the calls it made. For role "tool": which call this answers.
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ToolSpec:
+    """A function the model may call, with a JSON Schema (lower-case types) for its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(slots=True, kw_only=True)
+class SamplingParams:
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatRequest:
+    messages: list[ChatMessage]
+    tools: list[ToolSpec] = field(default_factory=list)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(slots=True, kw_only=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatDone:
+    """The last event of every stream: real token counts from the model's tokenizer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_prompt_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls"
+
+
+ChatEvent = TextDelta | ToolCallRequest | ChatDone
+
+
+class LanguageModel(Protocol):
+    """A chat model. Implementations run inference off the event loop and share one loaded model.
+
+    ``stream`` must stop promptly (within one token) when the consuming task is cancelled.
+    """
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]: ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,79 @@
+"""Speech stages: voice activity, end of turn, recognition and synthesis.
+
+Audio conventions, everywhere above the wire: mono float32 numpy arrays in [-1, 1] at 16 kHz going in
+(recognition, VAD, turn detection) and 16-bit little-endian PCM bytes at 24 kHz coming out (synthesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Audio = npt.NDArray[np.float32]
+
+INPUT_SAMPLE_RATE = 16_000
+OUTPUT_SAMPLE_RATE = 24_000
+
+
+class VadStream(Protocol):
+    """Per-session VAD state. ``process`` takes exactly ``frame_samples`` samples at 16 kHz."""
+
+    frame_samples: int
+
+    def process(self, frame: Audio) -> float:
+        """Speech probability of this frame, 0..1."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class VoiceActivityDetector(Protocol):
+    def new_stream(self) -> VadStream: ...
+
+
+class TurnDetector(Protocol):
+    async def end_of_turn_probability(self, audio: Audio) -> float:
+        """P(the speaker has finished) given the audio of the turn so far (the model uses its tail)."""
+        ...
+
+
+@dataclass(slots=True, kw_only=True)
+class RecognitionResult:
+    text: str
+    language: str | None = None  # ISO 639-1, e.g. "en", "ja"
+
+
+class RecognitionStream(Protocol):
+    """Incremental recognition of one utterance: feed audio while the user speaks, then finish."""
+
+    def feed(self, audio: Audio) -> None: ...
+
+    async def partial(self) -> RecognitionResult | None:
+        """Decode what has been fed so far; None when nothing new is worth decoding."""
+        ...
+
+    async def finish(self) -> RecognitionResult: ...
+
+
+class SpeechRecognizer(Protocol):
+    def languages(self) -> list[str]: ...
+
+    def new_stream(self, language: str | None = None) -> RecognitionStream: ...
+
+    async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult: ...
+
+
+class SpeechSynthesizer(Protocol):
+    """Text to 24 kHz 16-bit PCM. ``synthesize`` yields chunks as soon as they are ready."""
+
+    def voices(self) -> list[str]:
+        """The real voice names this synthesizer offers (the Gemini names map onto these)."""
+        ...
+
+    def languages(self) -> list[str]: ...
+
+    def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]: ...
