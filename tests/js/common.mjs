@@ -1,0 +1,108 @@
+// Shared plumbing for the client scripts: option parsing, a transcript of what the server sent, and the
+// single JSON summary line that tests/server/test_js_clients.py parses. Every script prints exactly one
+// JSON line on stdout (SDK warnings go to stderr) and exits 0 only when the conversation completed.
+import { parseArgs } from 'node:util';
+
+export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
+
+/** Parses argv; every option may also come from an OPENLIVE_JS_<NAME> environment variable. */
+export function options(spec) {
+  const { values } = parseArgs({ options: spec, strict: true, allowPositionals: false });
+  for (const [name, def] of Object.entries(spec)) {
+    const env = process.env['OPENLIVE_JS_' + name.toUpperCase().replaceAll('-', '_')];
+    if (values[name] === undefined && env !== undefined) {
+      values[name] = def.type === 'boolean' ? env === '1' || env === 'true' : env;
+    }
+  }
+  return values;
+}
+
+/** Accumulates what one conversation produced; `finish` prints it once and ends the process. */
+export class Transcript {
+  constructor(fields) {
+    this.summary = {
+      ...fields,
+      setupComplete: false,
+      messageKinds: [],
+      texts: [],
+      thoughtTexts: [],
+      audioBytes: 0,
+      audioChunks: 0,
+      audioMimes: [],
+      inputTranscription: '',
+      outputTranscription: '',
+      generationComplete: false,
+      turnComplete: false,
+      interrupted: false,
+      usage: null,
+      closeCode: null,
+      closeReason: null,
+      error: null,
+    };
+    this.finished = false;
+  }
+
+  /** Records one server message given as the plain camelCase JSON object (or an SDK object copied from it). */
+  record(msg) {
+    const s = this.summary;
+    const kinds = Object.keys(msg).filter((k) => msg[k] !== undefined && k !== 'type');
+    s.messageKinds.push(kinds.join('+'));
+    if ('setupComplete' in msg) s.setupComplete = true;
+    if (msg.usageMetadata) s.usage = msg.usageMetadata;
+    const content = msg.serverContent;
+    if (content) this.recordContent(content);
+  }
+
+  recordContent(content) {
+    const s = this.summary;
+    for (const part of content.modelTurn?.parts ?? []) {
+      if (typeof part.text === 'string') (part.thought ? s.thoughtTexts : s.texts).push(part.text);
+      if (part.inlineData) {
+        s.audioChunks += 1;
+        s.audioBytes += Buffer.from(part.inlineData.data ?? '', 'base64').length;
+        if (!s.audioMimes.includes(part.inlineData.mimeType)) s.audioMimes.push(part.inlineData.mimeType);
+      }
+    }
+    if (content.inputTranscription?.text) s.inputTranscription += content.inputTranscription.text;
+    if (content.outputTranscription?.text) s.outputTranscription += content.outputTranscription.text;
+    if (content.generationComplete) s.generationComplete = true;
+    if (content.interrupted) s.interrupted = true;
+    if (content.turnComplete) s.turnComplete = true;
+  }
+
+  closed(code, reason) {
+    if (this.summary.closeCode === null) {
+      this.summary.closeCode = code ?? null;
+      this.summary.closeReason = reason ?? null;
+    }
+  }
+
+  fail(err) {
+    if (this.summary.error === null) this.summary.error = String(err?.message ?? err);
+  }
+
+  finish() {
+    if (this.finished) return;
+    this.finished = true;
+    const s = this.summary;
+    s.ok = s.error === null && s.setupComplete && s.turnComplete;
+    process.stdout.write(JSON.stringify(s) + '\n');
+    // Exit explicitly: an SDK may keep timers or sockets alive after the conversation.
+    process.exitCode = s.ok ? 0 : 1;
+    setTimeout(() => process.exit(process.exitCode), 50);
+  }
+
+  /** Fails and finishes the run if it has not finished within `ms`, so a hung server never hangs a test. */
+  watchdog(ms) {
+    setTimeout(() => {
+      this.fail(`timed out after ${ms} ms`);
+      this.finish();
+    }, ms);
+  }
+}
+
+/** Resolves after `ms`, or earlier when `promise` settles; never rejects. */
+export function within(promise, ms) {
+  return Promise.race([promise.catch(() => undefined), new Promise((r) => setTimeout(r, ms))]);
+}

@@ -1,0 +1,91 @@
+// One Live conversation through the Firebase AI Logic Web SDK (firebase/ai), redirected to openlive by
+// replacing the global WebSocket (redirect_websocket.mjs). Node 20 needs --experimental-websocket:
+//
+//   node --experimental-websocket firebase_live.mjs --server ws://127.0.0.1:8765 --modality TEXT
+//
+// --backend googleai|vertexai   GoogleAIBackend (…GenerativeService/BidiGenerateContent) or
+//                               VertexAIBackend(location) (…LlmBidiService/BidiGenerateContent/locations/L)
+// --send client-content|realtime-text   session.send(text) or session.sendTextRealtime(text)
+// For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
+// Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
+import { redirectFirebaseLive } from './redirect_websocket.mjs';
+import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, within } from './common.mjs';
+
+const opts = options({
+  server: { type: 'string' },
+  'api-key': { type: 'string' },
+  model: { type: 'string' },
+  modality: { type: 'string' },
+  send: { type: 'string' },
+  text: { type: 'string' },
+  backend: { type: 'string' },
+  location: { type: 'string' },
+  'output-transcription': { type: 'boolean' },
+  'timeout-ms': { type: 'string' },
+});
+const server = opts.server ?? 'ws://127.0.0.1:8765';
+const model = opts.model ?? DEFAULT_MODEL;
+const modality = (opts.modality ?? 'TEXT').toUpperCase();
+const send = opts.send ?? 'client-content';
+const backendName = opts.backend ?? 'googleai';
+const prompt = opts.text ?? DEFAULT_PROMPT;
+
+const t = new Transcript({ client: 'firebase', server, model, modality, send, backend: backendName });
+t.watchdog(Number(opts['timeout-ms'] ?? 150000));
+
+async function main() {
+  const wire = redirectFirebaseLive(server);
+  t.wire = wire;
+  // Imported after the redirect is installed, so nothing in the SDK can capture the native class first.
+  const { initializeApp } = await import('firebase/app');
+  const { getAI, getLiveGenerativeModel, GoogleAIBackend, VertexAIBackend, ResponseModality } = await import(
+    'firebase/ai'
+  );
+  const app = initializeApp({ apiKey: opts['api-key'] ?? 'anything', projectId: 'demo', appId: '1:1:web:1' });
+  const backend =
+    backendName === 'vertexai' ? new VertexAIBackend(opts.location ?? 'us-central1') : new GoogleAIBackend();
+  const ai = getAI(app, { backend });
+  const generationConfig = {
+    responseModalities: [modality === 'AUDIO' ? ResponseModality.AUDIO : ResponseModality.TEXT],
+  };
+  if (opts['output-transcription']) generationConfig.outputAudioTranscription = {};
+  const live = getLiveGenerativeModel(ai, { model, generationConfig });
+
+  const session = await live.connect();
+  // connect() resolves only when the first server message carried setupComplete.
+  t.summary.setupComplete = true;
+  if (send === 'client-content') {
+    await session.send(prompt);
+  } else if (send === 'realtime-text') {
+    await session.sendTextRealtime(prompt);
+  } else {
+    throw new Error(`unknown --send ${send}`);
+  }
+  for await (const msg of session.receive()) {
+    t.summary.messageKinds.push(msg.type);
+    if (msg.type === 'serverContent') {
+      t.recordContent(msg);
+      if (msg.turnComplete) break;
+    }
+  }
+  await within(session.close(), 3000);
+}
+
+function addWireFacts() {
+  const wire = t.wire;
+  if (!wire) return;
+  t.summary.urls = wire.urls;
+  const frames = wire.frames.filter((f) => f !== null);
+  t.summary.wireKinds = frames.map((f) => Object.keys(f).join('+'));
+  const usage = frames.filter((f) => f.usageMetadata).at(-1);
+  t.summary.usage = usage ? usage.usageMetadata : null;
+  t.closed(wire.closeCode, wire.closeReason);
+}
+
+main()
+  .catch((err) => t.fail(err))
+  .finally(async () => {
+    await new Promise((r) => setTimeout(r, 100)); // let the last Blob frames decode
+    addWireFacts();
+    t.finish();
+  });

@@ -1,0 +1,129 @@
+// One Live conversation through the official @google/genai Node SDK, pointed at openlive by baseUrl only.
+//
+//   node genai_live.mjs --base-url http://127.0.0.1:8765 --modality TEXT --send client-content
+//
+// --send client-content   session.sendClientContent({turns, turnComplete: true})
+// --send realtime-text    session.sendRealtimeInput({text})
+// --ephemeral             ai.authTokens.create({config: {uses: 1}}) first, then connect with the token
+//                         (the SDK then uses ...BidiGenerateContentConstrained?access_token=auth_tokens/...)
+//                         and try a second connection with the spent token (reported under "reuse").
+// --vertex                Vertex AI express mode (API key header, LlmBidiService path).
+// For https:// base URLs with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
+// Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
+import { GoogleGenAI, Modality } from '@google/genai';
+import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, within } from './common.mjs';
+
+const opts = options({
+  'base-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'api-version': { type: 'string' },
+  model: { type: 'string' },
+  modality: { type: 'string' },
+  send: { type: 'string' },
+  text: { type: 'string' },
+  'output-transcription': { type: 'boolean' },
+  ephemeral: { type: 'boolean' },
+  vertex: { type: 'boolean' },
+  'timeout-ms': { type: 'string' },
+});
+const baseUrl = opts['base-url'] ?? 'http://127.0.0.1:8765';
+const apiKey = opts['api-key'] ?? 'anything';
+const model = opts.model ?? DEFAULT_MODEL;
+const modality = (opts.modality ?? 'TEXT').toUpperCase();
+const send = opts.send ?? 'client-content';
+const prompt = opts.text ?? DEFAULT_PROMPT;
+
+const t = new Transcript({ client: 'genai', baseUrl, model, modality, send, ephemeral: !!opts.ephemeral });
+t.watchdog(Number(opts['timeout-ms'] ?? 150000));
+
+function liveConfig() {
+  const config = { responseModalities: [modality === 'AUDIO' ? Modality.AUDIO : Modality.TEXT] };
+  if (opts['output-transcription']) config.outputAudioTranscription = {};
+  return config;
+}
+
+/** Creates a single-use ephemeral token through the REST endpoint, as Google's docs show. */
+async function createToken() {
+  const admin = new GoogleGenAI({ apiKey, httpOptions: { baseUrl } });
+  const now = Date.now();
+  const token = await admin.authTokens.create({
+    config: {
+      uses: 1,
+      expireTime: new Date(now + 30 * 60 * 1000).toISOString(),
+      newSessionExpireTime: new Date(now + 60 * 1000).toISOString(),
+      httpOptions: { apiVersion: 'v1alpha' },
+    },
+  });
+  t.summary.tokenName = token?.name ?? null;
+  if (typeof token?.name !== 'string') throw new Error(`authTokens.create returned no name: ${JSON.stringify(token)}`);
+  return token.name;
+}
+
+function client(key) {
+  const httpOptions = { baseUrl };
+  if (opts['api-version']) httpOptions.apiVersion = opts['api-version'];
+  if (key.startsWith('auth_tokens/')) httpOptions.apiVersion = opts['api-version'] ?? 'v1alpha';
+  return opts.vertex ? new GoogleGenAI({ vertexai: true, apiKey: key, httpOptions }) : new GoogleGenAI({ apiKey: key, httpOptions });
+}
+
+/** Connects once more with a token that has been used up; the server must refuse it. */
+async function tryReuse(key) {
+  const reuse = { connected: false, closeCode: null, closeReason: null, error: null };
+  try {
+    const session = await client(key).live.connect({
+      model,
+      config: liveConfig(),
+      callbacks: {
+        onmessage: () => {},
+        onclose: (e) => {
+          reuse.closeCode ??= e?.code ?? null;
+          reuse.closeReason ??= e?.reason ?? null;
+        },
+      },
+    });
+    reuse.connected = true;
+    session.close();
+  } catch (err) {
+    reuse.error = String(err?.message ?? err);
+  }
+  return reuse;
+}
+
+async function main() {
+  const key = opts.ephemeral ? await createToken() : apiKey;
+  let turnDone;
+  const turnFinished = new Promise((resolve) => (turnDone = resolve));
+  let closedResolve;
+  const closed = new Promise((resolve) => (closedResolve = resolve));
+  const session = await client(key).live.connect({
+    model,
+    config: liveConfig(),
+    callbacks: {
+      onmessage: (msg) => {
+        t.record(msg);
+        if (msg.serverContent?.turnComplete) turnDone();
+      },
+      onerror: (e) => t.fail(e?.message ?? 'WebSocket error'),
+      onclose: (e) => {
+        t.closed(e?.code, e?.reason);
+        turnDone();
+        closedResolve();
+      },
+    },
+  });
+  if (send === 'client-content') {
+    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: prompt }] }], turnComplete: true });
+  } else if (send === 'realtime-text') {
+    session.sendRealtimeInput({ text: prompt });
+  } else {
+    throw new Error(`unknown --send ${send}`);
+  }
+  await turnFinished;
+  session.close();
+  await within(closed, 3000);
+  if (opts.ephemeral) t.summary.reuse = await tryReuse(key);
+}
+
+main()
+  .catch((err) => t.fail(err))
+  .finally(() => t.finish());
