@@ -1,0 +1,221 @@
+"""The official JavaScript clients against a real ``openlive serve``: @google/genai 3.3.0 in Node, and the
+Firebase AI Logic Web SDK (firebase 12.19.0 → @firebase/ai 2.16.0) redirected by a WebSocket subclass.
+
+Each test runs one script from tests/js, which holds one conversation through the unmodified SDK and
+prints a JSON summary of what the SDK received (tests/js/common.mjs). One server, started with an API
+key, serves the whole module, because loading the models takes most of the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from js_harness import ClientRun, OpenliveServer, node_missing_reason, run_node
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.models,
+    # Includes the server's start (model loading) in the first test.
+    pytest.mark.timeout(900),
+]
+
+_missing = node_missing_reason()
+if _missing is not None:
+    pytest.skip(_missing, allow_module_level=True)
+
+API_KEY = "js-client-test-key"
+# Node 20 has a global WebSocket only behind this flag; Firebase's Live API needs the global one.
+FIREBASE_NODE_FLAGS = ("--experimental-websocket",)
+AUDIO_MIME = "audio/pcm;rate=24000"
+UNKNOWN_MODEL = "no-such-model-xyz"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenliveServer]:
+    srv = OpenliveServer(workdir=Path(tmp_path_factory.mktemp("openlive-js")), api_key=API_KEY)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def genai(server: OpenliveServer, *args: str, base_url: str | None = None, key: str = API_KEY) -> ClientRun:
+    base = base_url or server.http_url
+    return run_node(
+        server,
+        "genai_live.mjs",
+        "--base-url",
+        base,
+        "--api-key",
+        key,
+        *args,
+        extra_ca=base.startswith("https"),
+    )
+
+
+def firebase(server: OpenliveServer, *args: str, target: str | None = None, key: str = API_KEY) -> ClientRun:
+    url = target or server.ws_url
+    return run_node(
+        server,
+        "firebase_live.mjs",
+        "--server",
+        url,
+        "--api-key",
+        key,
+        *args,
+        extra_ca=url.startswith("wss"),
+        node_flags=FIREBASE_NODE_FLAGS,
+    )
+
+
+def assert_completed_turn(run: ClientRun) -> None:
+    """The SDK saw setup complete, then a whole model turn, and no error."""
+    assert run["error"] is None, run.explain()
+    assert run["setupComplete"], run.explain()
+    assert run["turnComplete"], run.explain()
+    assert run.returncode == 0, run.explain()
+
+
+def assert_text_reply(run: ClientRun) -> None:
+    assert run["texts"], run.explain()
+    assert "".join(run["texts"]).strip(), run.explain()
+    assert run["audioBytes"] == 0, run.explain()
+
+
+def assert_audio_reply(run: ClientRun) -> None:
+    # 16-bit mono PCM: a whole number of samples, and at least 0.1 s of it.
+    assert run["audioBytes"] >= 4800, run.explain()
+    assert run["audioBytes"] % 2 == 0, run.explain()
+    assert run["audioMimes"] == [AUDIO_MIME], run.explain()
+    assert run["texts"] == [], run.explain()
+
+
+def assert_genai_order_and_usage(run: ClientRun) -> None:
+    kinds = run["messageKinds"]
+    assert kinds[0] == "setupComplete", run.explain()
+    assert all(k.startswith("serverContent") or "usageMetadata" in k for k in kinds[1:]), run.explain()
+    usage = run["usage"]
+    assert usage is not None, run.explain()
+    assert usage["promptTokenCount"] > 0, run.explain()
+    assert usage["totalTokenCount"] >= usage["promptTokenCount"], run.explain()
+
+
+def assert_rejected_by_policy(run: ClientRun) -> None:
+    assert run.returncode == 1, run.explain()
+    assert not run["setupComplete"], run.explain()
+    assert run["closeCode"] == 1008, run.explain()
+
+
+# ---- @google/genai (Node 'ws' transport, ?key= in the URL, path starting with //ws/) -------------------
+
+
+def test_genai_text_via_client_content(server: OpenliveServer) -> None:
+    run = genai(server, "--modality", "TEXT", "--send", "client-content")
+    assert_completed_turn(run)
+    assert_text_reply(run)
+    assert_genai_order_and_usage(run)
+    assert run["generationComplete"], run.explain()
+
+
+def test_genai_audio_via_realtime_text_with_transcription(server: OpenliveServer) -> None:
+    run = genai(server, "--modality", "AUDIO", "--send", "realtime-text", "--output-transcription")
+    assert_completed_turn(run)
+    assert_audio_reply(run)
+    assert_genai_order_and_usage(run)
+    assert run["outputTranscription"].strip(), run.explain()
+
+
+def test_genai_over_tls_with_extra_ca(server: OpenliveServer) -> None:
+    run = genai(server, "--modality", "TEXT", "--send", "client-content", base_url=server.https_url)
+    assert_completed_turn(run)
+    assert_text_reply(run)
+    assert_genai_order_and_usage(run)
+
+
+def test_genai_v1beta_api_version(server: OpenliveServer) -> None:
+    run = genai(server, "--modality", "TEXT", "--api-version", "v1beta")
+    assert_completed_turn(run)
+    assert_text_reply(run)
+
+
+def test_genai_vertex_express_mode(server: OpenliveServer) -> None:
+    # Vertex with an API key: …/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent,
+    # key in x-goog-api-key, and the SDK's Vertex response conversion on the way back.
+    run = genai(server, "--vertex", "--modality", "TEXT")
+    assert_completed_turn(run)
+    assert_text_reply(run)
+
+
+def test_genai_ephemeral_token_single_use(server: OpenliveServer) -> None:
+    run = genai(server, "--ephemeral", "--modality", "TEXT")
+    assert run["tokenName"].startswith("auth_tokens/"), run.explain()
+    assert_completed_turn(run)
+    assert_text_reply(run)
+    reuse = run["reuse"]
+    # uses: 1 — a second session with the same token must be refused before setup completes.
+    assert not reuse["connected"], run.explain()
+    assert reuse["closeCode"] == 1008, run.explain()
+
+
+def test_genai_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
+    run = genai(server, "--model", UNKNOWN_MODEL)
+    assert_rejected_by_policy(run)
+    # Gemini's wording: "models/X is not found for API version v1, or is not supported for …"
+    reason = run["closeReason"]
+    assert f"models/{UNKNOWN_MODEL}" in reason, run.explain()
+    assert "not found" in reason, run.explain()
+    assert "Live connection closed before setup completed (code 1008)" in run["error"], run.explain()
+
+
+def test_genai_wrong_api_key_is_closed_1008(server: OpenliveServer) -> None:
+    run = genai(server, key="not-the-key")
+    assert_rejected_by_policy(run)
+    assert "API key not valid" in run["closeReason"], run.explain()
+
+
+# ---- Firebase AI Logic (global WebSocket redirected from wss://firebasevertexai.googleapis.com) -------
+
+
+def test_firebase_google_ai_text_via_send(server: OpenliveServer) -> None:
+    run = firebase(server, "--backend", "googleai", "--modality", "TEXT", "--send", "client-content")
+    assert_completed_turn(run)
+    assert_text_reply(run)
+    assert run["urls"][0].startswith(
+        f"{server.ws_url}/ws/google.firebase.vertexai.v1beta.GenerativeService/BidiGenerateContent?key="
+    ), run.explain()
+    assert run["wireKinds"][0] == "setupComplete", run.explain()
+
+
+def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: OpenliveServer) -> None:
+    run = firebase(
+        server,
+        "--backend",
+        "vertexai",
+        "--location",
+        "europe-west4",
+        "--modality",
+        "AUDIO",
+        "--send",
+        "realtime-text",
+        target=server.wss_url,
+    )
+    assert_completed_turn(run)
+    assert_audio_reply(run)
+    assert "/LlmBidiService/BidiGenerateContent/locations/europe-west4?key=" in run["urls"][0], run.explain()
+    assert run["wireKinds"][0] == "setupComplete", run.explain()
+
+
+def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
+    run = firebase(server, "--model", UNKNOWN_MODEL)
+    assert_rejected_by_policy(run)
+    assert UNKNOWN_MODEL in run["closeReason"], run.explain()
+    assert "not found" in run["closeReason"], run.explain()
+    assert "setupComplete" in run["error"], run.explain()
+
+
+def test_firebase_wrong_api_key_is_closed_1008(server: OpenliveServer) -> None:
+    run = firebase(server, key="not-the-key")
+    assert_rejected_by_policy(run)
