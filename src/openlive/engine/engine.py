@@ -39,8 +39,12 @@ class Engine:
     @classmethod
     def from_profiles(cls, *profiles: Profile, limits: SessionLimits | None = None) -> Engine:
         """An engine over already-loaded profiles (tests, embedding); the first is the default."""
+
+        def loader_of(profile: Profile) -> ProfileLoader:
+            return lambda: profile
+
         engine = cls(
-            {p.name: (p.description, (lambda p=p: p)) for p in profiles},
+            {p.name: (p.description, loader_of(p)) for p in profiles},
             default_profile=profiles[0].name,
             limits=limits,
         )

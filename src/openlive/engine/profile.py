@@ -25,3 +25,7 @@ class Profile:
     turn: TurnDetector | None = None
     input_token_limit: int = 4096
     output_token_limit: int = 1024
+    # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,
+    # a style prompt that keeps answers speakable (short sentences, no markup).
+    system_prompt: str = ""
+    spoken_style_prompt: str = ""

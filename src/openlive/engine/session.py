@@ -1,12 +1,60 @@
-"""One Live session per connection: the conversation state machine (filled in below)."""
+"""One Live session per connection: the conversation state machine.
+
+It consumes client messages (and, through the listener, the user's audio) and emits server messages
+through the ``Outbox``. Models are reached only through the stage interfaces of the session's profile.
+
+Turn lifecycle (reference §4.1, §5):
+  user turn → [modelTurn parts (text or audio) + outputTranscription]* → generationComplete → turnComplete
+  barge-in / new clientContent → generation cancelled → interrupted → turnComplete
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
 
+from openlive.engine.clauses import ClauseSplitter
+from openlive.engine.history import content_to_messages, text_turn, tool_specs, trim_to_budget
+from openlive.engine.language import base_language, guess_language, is_known_language_code
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
-from openlive.protocol.messages import ClientMessage, Setup
+from openlive.engine.speaker import Speaker
+from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
+from openlive.protocol.messages import (
+    ActivityHandling,
+    ClientContent,
+    ClientMessage,
+    Content,
+    ContextUpdate,
+    FunctionCall,
+    FunctionResponse,
+    GoAway,
+    Modality,
+    ModalityTokenCount,
+    Part,
+    RealtimeInput,
+    ServerContent,
+    Setup,
+    ToolCall,
+    ToolCallCancellation,
+    ToolResponse,
+    Transcription,
+    UsageMetadata,
+)
+from openlive.protocol.voices import DEFAULT_VOICE, canonical_voice
+from openlive.stages.language_model import (
+    ChatDone,
+    ChatMessage,
+    ChatRequest,
+    SamplingParams,
+    TextDelta,
+    ToolCallRequest,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -14,6 +62,25 @@ class SessionLimits:
     session_time_limit_s: float = 15 * 60.0
     connection_time_limit_s: float = 10 * 60.0
     go_away_before_s: float = 60.0
+    # How far audio may be sent ahead of real-time playback (bounds what a barge-in must flush).
+    audio_lead_s: float = 1.0
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The reply being generated."""
+
+    modality: Modality
+    language: str
+    input_modality: str = "TEXT"
+    text_sent: list[str] = field(default_factory=list)
+    speaker: Speaker | None = None
+    pending_calls: dict[str, asyncio.Future[FunctionResponse]] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    response_tokens: int = 0
+    tool_prompt_tokens: int = 0
+    recorded: bool = False
 
 
 class LiveSession:
@@ -25,12 +92,386 @@ class LiveSession:
         self.outbox = outbox
         self.session_id = session_id
         self.limits = limits
+        gc = setup.generation_config
+        modalities = set(gc.response_modalities) or {Modality.AUDIO}
+        if len(modalities) > 1:
+            raise invalid_argument("responseModalities may hold only one of TEXT or AUDIO")
+        self.modality = modalities.pop()
+        if self.modality is Modality.AUDIO and profile.tts is None:
+            raise invalid_argument(f"the {profile.name} profile cannot produce AUDIO")
+        speech = gc.speech_config
+        voice = canonical_voice(speech.voice_name) if speech and speech.voice_name else DEFAULT_VOICE
+        if voice is None:
+            raise invalid_argument(f"unknown voice name {speech.voice_name if speech else ''!r}")
+        self.voice = voice
+        self.language_code = speech.language_code if speech else None
+        if self.language_code is not None and not is_known_language_code(self.language_code):
+            raise invalid_argument(f"unsupported language code {self.language_code!r}")
+        self.system_instruction = setup.system_instruction.text() if setup.system_instruction else ""
+        self.tools = list(setup.tools)
+        self.history: list[Content] = []
+        self._pending_turns: list[Content] = []
+        self._detected_language: str | None = None
+        self._turn: _Turn | None = None
+        self._generation: asyncio.Task[None] | None = None
+        self._queued_audio_turns: list[tuple[str, str | None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: object | None = None
+        self._input_sent = ""
+        self._started_at = time.monotonic()
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Called by the server right after it has sent ``setupComplete``."""
-
-    async def handle(self, message: ClientMessage) -> None:
-        """Consume one client message (never a second ``Setup``); raises ``ProtocolError``."""
+        self._spawn(self._watch_time_limits(), "time-limits")
 
     async def aclose(self) -> None:
         """The connection is gone: cancel everything in flight."""
+        self._closed = True
+        if self._generation is not None:
+            self._generation.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        tasks = [t for t in [self._generation, *self._tasks] if t is not None]
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        listener = self._listener
+        if listener is not None:
+            await listener.aclose()  # type: ignore[attr-defined]
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or self._closed:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, ProtocolError):
+            code, reason = exc.code, exc.reason
+        else:
+            log.error("session %s failed", self.session_id, exc_info=exc)
+            code, reason = CloseCode.INTERNAL, "Internal error encountered."
+        closing = asyncio.ensure_future(self.outbox.close(code, reason))
+        closing.add_done_callback(lambda _: None)
+
+    # ------------------------------------------------------------------ input
+
+    async def handle(self, message: ClientMessage) -> None:
+        """Consume one client message; raises ``ProtocolError`` for input that ends the session."""
+        if isinstance(message, Setup):
+            raise invalid_argument("setup may only be sent once, as the first message")
+        if isinstance(message, ClientContent):
+            await self._on_client_content(message)
+        elif isinstance(message, RealtimeInput):
+            await self._on_realtime_input(message)
+        elif isinstance(message, ToolResponse):
+            self._on_tool_response(message)
+        elif isinstance(message, ContextUpdate):
+            if message.system_instruction is not None:
+                self.system_instruction = message.system_instruction.text()
+            if message.tools is not None:
+                self.tools = list(message.tools)
+
+    async def _on_client_content(self, message: ClientContent) -> None:
+        # "A message here will interrupt any current model generation."
+        await self._interrupt()
+        self._pending_turns.extend(message.turns)
+        if message.turn_complete:
+            turns, self._pending_turns = self._pending_turns, []
+            self.history.extend(turns)
+            user_text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
+            self._start_generation(self._reply_language(user_text), input_modality="TEXT")
+
+    async def _on_realtime_input(self, message: RealtimeInput) -> None:
+        blobs = [b for b in (message.audio, *message.media_chunks) if b is not None]
+        for blob in blobs:
+            if blob.mime_type.startswith("audio/"):
+                self._feed_audio(blob.data, blob.mime_type)
+            # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
+        if message.video is not None and not message.video.mime_type.startswith(("image/", "video/")):
+            raise invalid_argument("video must be an image/* or video/* blob")
+        if message.activity_start:
+            self._ensure_listener().activity_start()  # type: ignore[attr-defined]
+            if self._interrupts():
+                await self._interrupt()
+        if message.activity_end:
+            self._ensure_listener().activity_end()  # type: ignore[attr-defined]
+        if message.audio_stream_end and self._listener is not None:
+            self._listener.audio_stream_end()  # type: ignore[attr-defined]
+        if message.text is not None and message.text.strip():
+            await self._interrupt()
+            self.history.append(text_turn("user", message.text))
+            self._start_generation(self._reply_language(message.text), input_modality="TEXT")
+
+    def _interrupts(self) -> bool:
+        handling = self.setup.realtime_input_config.activity_handling
+        return handling is not ActivityHandling.NO_INTERRUPTION
+
+    def _feed_audio(self, pcm: bytes, mime: str) -> None:
+        from openlive.protocol import parse_pcm_mime
+
+        rate = parse_pcm_mime(mime)
+        if rate is None:
+            raise invalid_argument(f"unsupported audio mime type {mime!r}; send audio/pcm;rate=N")
+        if len(pcm) % 2:
+            raise invalid_argument("16-bit PCM audio must have an even number of bytes")
+        self._ensure_listener().feed(pcm, rate)  # type: ignore[attr-defined]
+
+    def _ensure_listener(self) -> object:
+        if self._listener is None:
+            from openlive.engine.listener import Listener
+
+            if not self.profile.asr:
+                raise ProtocolError(CloseCode.INVALID_ARGUMENT, "this profile does not accept audio input")
+            language = base_language(self.language_code) if self.language_code else None
+            listener = Listener(
+                vad=self.profile.vad,
+                turn=self.profile.turn,
+                recognizers=self.profile.asr,
+                config=self.setup.realtime_input_config,
+                language=language,
+            )
+            self._listener = listener
+            self._spawn(self._consume_listener(listener), "listener-events")
+        return self._listener
+
+    async def _consume_listener(self, listener: object) -> None:
+        from openlive.engine.listener import InterimTranscript, SpeechStarted, TurnEnded
+
+        async for event in listener.events():  # type: ignore[attr-defined]
+            if isinstance(event, SpeechStarted):
+                self._input_sent = ""
+                if self._interrupts():
+                    await self._interrupt()
+            elif isinstance(event, InterimTranscript):
+                await self._send_input_transcription(event.text, final=False)
+            elif isinstance(event, TurnEnded):
+                await self._send_input_transcription(event.text, final=True)
+                self._input_sent = ""
+                if event.language:
+                    self._detected_language = event.language
+                if not event.text.strip():
+                    continue
+                if self._generation is not None and not self._generation.done():
+                    if not self._interrupts():
+                        self._queued_audio_turns.append((event.text, event.language))
+                        continue
+                    await self._interrupt()
+                self.history.append(text_turn("user", event.text))
+                self._start_generation(self._reply_language(event.text), input_modality="AUDIO")
+
+    async def _send_input_transcription(self, text: str, *, final: bool) -> None:
+        if self.setup.input_audio_transcription is None:
+            return
+        # Interim hypotheses can still change in their last word: send only the stable part, then the
+        # rest when the turn ends, so the concatenated chunks read as the final transcript.
+        target = text if final else text.rsplit(" ", 1)[0] if " " in text.strip() else ""
+        if target.startswith(self._input_sent):
+            delta = target[len(self._input_sent) :]
+            self._input_sent = target
+        else:
+            delta = ""
+        if delta or final:
+            await self.outbox.send(
+                ServerContent(input_transcription=Transcription(text=delta, finished=True if final else None))
+            )
+
+    def _reply_language(self, user_text: str) -> str:
+        if self.language_code:
+            return base_language(self.language_code)
+        return guess_language(user_text) or self._detected_language or "en"
+
+    # ------------------------------------------------------------------ tools
+
+    def _on_tool_response(self, message: ToolResponse) -> None:
+        turn = self._turn
+        for response in message.function_responses:
+            future = turn.pending_calls.get(response.id or "") if turn else None
+            if future is None and turn is not None and response.id is None and len(turn.pending_calls) == 1:
+                future = next(iter(turn.pending_calls.values()))
+            if future is not None and not future.done():
+                future.set_result(response)
+            else:
+                # A late answer (e.g. for a NON_BLOCKING call, or after a barge-in): keep it as context.
+                self.history.append(Content(role="user", parts=[Part(function_response=response)]))
+
+    # ------------------------------------------------------------------ output
+
+    def _start_generation(self, language: str, *, input_modality: str) -> None:
+        self._turn = _Turn(modality=self.modality, language=language, input_modality=input_modality)
+        self._generation = asyncio.create_task(self._generate(self._turn), name="generation")
+        self._generation.add_done_callback(self._generation_done)
+
+    def _generation_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._closed:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._fail(exc)
+        elif self._queued_audio_turns:
+            text, language = self._queued_audio_turns.pop(0)
+            self.history.append(text_turn("user", text))
+            self._start_generation(language or self._reply_language(text), input_modality="AUDIO")
+
+    async def _interrupt(self) -> None:
+        task, turn = self._generation, self._turn
+        if task is None or task.done() or turn is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._record_heard(turn)
+        await self.outbox.send(ServerContent(interrupted=True))
+        if turn.pending_calls:
+            await self.outbox.send(ToolCallCancellation(ids=list(turn.pending_calls)))
+        await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
+
+    def _record_heard(self, turn: _Turn) -> None:
+        """After a barge-in, keep in the history only what was already sent to the client."""
+        if turn.recorded:
+            return
+        turn.recorded = True
+        heard = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
+        if heard.strip():
+            self.history.append(text_turn("model", heard))
+
+    def _chat_request(self) -> ChatRequest:
+        system_parts = [p for p in (self.profile.system_prompt, self.system_instruction) if p]
+        if self.modality is Modality.AUDIO and self.profile.spoken_style_prompt:
+            system_parts.append(self.profile.spoken_style_prompt)
+        system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
+        turns: list[ChatMessage] = []
+        for content in self.history:
+            turns.extend(content_to_messages(content))
+        gc = self.setup.generation_config
+        max_tokens = gc.max_output_tokens or self.profile.output_token_limit
+        budget = self.profile.input_token_limit - max_tokens
+        messages = trim_to_budget(system, turns, budget, self.profile.llm.count_tokens)
+        return ChatRequest(
+            messages=messages,
+            tools=tool_specs(self.tools),
+            sampling=SamplingParams(
+                temperature=gc.temperature,
+                top_p=gc.top_p,
+                top_k=gc.top_k,
+                max_tokens=max_tokens,
+                seed=gc.seed,
+                presence_penalty=gc.presence_penalty,
+                frequency_penalty=gc.frequency_penalty,
+            ),
+        )
+
+    async def _generate(self, turn: _Turn) -> None:
+        speaker: Speaker | None = None
+        try:
+            while True:
+                if turn.modality is Modality.AUDIO and speaker is None:
+                    assert self.profile.tts is not None
+                    speaker = Speaker(
+                        self.profile.tts,
+                        self.outbox,
+                        voice=self.voice,
+                        language=turn.language,
+                        transcribe=self.setup.output_audio_transcription is not None,
+                        lead_s=self.limits.audio_lead_s,
+                    )
+                    turn.speaker = speaker
+                calls = await self._stream_llm(turn, speaker)
+                if not calls:
+                    break
+                await self._call_tools(turn, calls)
+            if speaker is not None:
+                await speaker.finish()
+            turn.recorded = True
+            reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
+            if reply.strip():
+                self.history.append(text_turn("model", reply))
+            await self.outbox.send(ServerContent(generation_complete=True))
+            await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
+        except asyncio.CancelledError:
+            if speaker is not None:
+                await speaker.cancel()
+            raise
+
+    async def _stream_llm(self, turn: _Turn, speaker: Speaker | None) -> list[ToolCallRequest]:
+        splitter = ClauseSplitter()
+        calls: list[ToolCallRequest] = []
+        request = self._chat_request()
+        async for event in self.profile.llm.stream(request):
+            if isinstance(event, TextDelta):
+                if speaker is None:
+                    turn.text_sent.append(event.text)
+                    await self.outbox.send(ServerContent(model_turn=Content(parts=[Part(text=event.text)])))
+                else:
+                    for clause in splitter.push(event.text):
+                        speaker.say(clause)
+            elif isinstance(event, ToolCallRequest):
+                calls.append(event)
+            elif isinstance(event, ChatDone):
+                if turn.prompt_tokens == 0:
+                    turn.prompt_tokens = event.prompt_tokens
+                    turn.cached_tokens = event.cached_prompt_tokens
+                else:  # follow-up calls after tool responses
+                    turn.tool_prompt_tokens += event.prompt_tokens
+                turn.response_tokens += event.completion_tokens
+        if speaker is not None and (rest := splitter.flush()):
+            speaker.say(rest)
+        return calls
+
+    async def _call_tools(self, turn: _Turn, calls: list[ToolCallRequest]) -> None:
+        """Send a ``toolCall`` and wait for the client's responses (the model waits: BLOCKING)."""
+        if turn.speaker is not None:
+            await turn.speaker.finish()
+            spoken = turn.speaker.heard_text()
+            turn.speaker = None
+        else:
+            spoken = "".join(turn.text_sent)
+        parts = [Part(text=spoken)] if spoken.strip() else []
+        loop = asyncio.get_running_loop()
+        function_calls = [FunctionCall(id=c.id, name=c.name, args=c.args) for c in calls]
+        for call in calls:
+            turn.pending_calls[call.id] = loop.create_future()
+        parts += [Part(function_call=fc) for fc in function_calls]
+        self.history.append(Content(role="model", parts=parts))
+        await self.outbox.send(ToolCall(function_calls=function_calls))
+        responses = await asyncio.gather(*turn.pending_calls.values())
+        turn.pending_calls.clear()
+        self.history.append(Content(role="user", parts=[Part(function_response=r) for r in responses]))
+        turn.text_sent.clear()
+
+    def _usage(self, turn: _Turn) -> UsageMetadata:
+        out_modality = "AUDIO" if turn.modality is Modality.AUDIO else "TEXT"
+        total = turn.prompt_tokens + turn.tool_prompt_tokens + turn.response_tokens
+        return UsageMetadata(
+            prompt_token_count=turn.prompt_tokens,
+            cached_content_token_count=turn.cached_tokens,
+            response_token_count=turn.response_tokens,
+            tool_use_prompt_token_count=turn.tool_prompt_tokens,
+            total_token_count=total,
+            prompt_tokens_details=[
+                ModalityTokenCount(modality=turn.input_modality, token_count=turn.prompt_tokens)
+            ],
+            response_tokens_details=[
+                ModalityTokenCount(modality=out_modality, token_count=turn.response_tokens)
+            ],
+        )
+
+    # ------------------------------------------------------------------ limits
+
+    async def _watch_time_limits(self) -> None:
+        limit = min(self.limits.connection_time_limit_s, self.limits.session_time_limit_s)
+        warn_at = max(0.0, limit - self.limits.go_away_before_s)
+        await asyncio.sleep(warn_at)
+        await self.outbox.send(GoAway(time_left_s=limit - warn_at))
+        await asyncio.sleep(limit - warn_at)
+        await self.outbox.close(CloseCode.NORMAL, "Connection time limit reached.")

@@ -1,0 +1,138 @@
+"""The speaking side of a reply: clauses → TTS → paced 24 kHz audio messages (+ output transcription).
+
+Audio is sent at most ``lead_s`` ahead of real-time playback. That bounds what the client has buffered,
+so a barge-in silences the reply quickly and the history keeps only roughly what the user heard, which
+is what Gemini promises ("only the information already sent to the client is retained").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from openlive.engine.clauses import speakable
+from openlive.engine.outbox import Outbox
+from openlive.protocol.messages import Blob, Content, Part, ServerContent, Transcription
+from openlive.stages.speech import OUTPUT_SAMPLE_RATE, SpeechSynthesizer
+
+OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_SAMPLE_RATE}"
+BYTES_PER_SECOND = OUTPUT_SAMPLE_RATE * 2
+# Rough speaking rate, used only to estimate how much of a half-sent clause was heard.
+_SECONDS_PER_CHAR = {"ja": 0.15, "default": 0.065}
+
+
+class _Clause:
+    __slots__ = ("bytes_sent", "bytes_synthesized", "done", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.bytes_sent = 0
+        self.bytes_synthesized = 0
+        self.done = False
+
+    def heard_text(self, language: str) -> str:
+        if self.bytes_sent == 0:
+            return ""
+        if self.done and self.bytes_sent >= self.bytes_synthesized:
+            return self.text
+        per_char = _SECONDS_PER_CHAR.get(language, _SECONDS_PER_CHAR["default"])
+        expected = max(self.bytes_synthesized, int(len(self.text) * per_char * BYTES_PER_SECOND))
+        fraction = min(1.0, self.bytes_sent / max(1, expected))
+        cut = int(len(self.text) * fraction)
+        if language != "ja":  # cut at a word boundary
+            space = self.text.rfind(" ", 0, cut + 1)
+            cut = space if space > 0 else cut
+        return self.text[:cut].strip()
+
+
+class Speaker:
+    def __init__(
+        self,
+        tts: SpeechSynthesizer,
+        outbox: Outbox,
+        *,
+        voice: str,
+        language: str,
+        transcribe: bool,
+        lead_s: float = 1.0,
+        chunk_ms: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._tts = tts
+        self._outbox = outbox
+        self.voice = voice
+        self.language = language
+        self._transcribe = transcribe
+        self._lead_s = lead_s
+        self._chunk_bytes = OUTPUT_SAMPLE_RATE * 2 * chunk_ms // 1000
+        self._clock = clock
+        self._queue: asyncio.Queue[_Clause | None] = asyncio.Queue()
+        self._clauses: list[_Clause] = []
+        self._play_start: float | None = None
+        self._seconds_sent = 0.0
+        self.first_audio_at: float | None = None
+        self.audio_bytes_sent = 0
+        self._worker = asyncio.create_task(self._run(), name="speaker")
+
+    def say(self, text: str) -> None:
+        clause = _Clause(text)
+        self._clauses.append(clause)
+        self._queue.put_nowait(clause)
+
+    async def finish(self) -> None:
+        """Wait until every clause given so far has been synthesised and sent."""
+        self._queue.put_nowait(None)
+        await self._worker
+
+    async def cancel(self) -> None:
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+
+    def heard_text(self) -> str:
+        """What the client has been sent of the reply, as text (for the history after a barge-in)."""
+        sep = "" if self.language == "ja" else " "
+        return sep.join(t for t in (c.heard_text(self.language) for c in self._clauses) if t)
+
+    async def _run(self) -> None:
+        while (clause := await self._queue.get()) is not None:
+            text = speakable(clause.text)
+            if not text:
+                clause.done = True
+                continue
+            transcript_sent = False
+            async for pcm in self._tts.synthesize(text, voice=self.voice, language=self.language):
+                clause.bytes_synthesized += len(pcm)
+                for i in range(0, len(pcm), self._chunk_bytes):
+                    await self._send_audio(pcm[i : i + self._chunk_bytes])
+                    clause.bytes_sent += len(pcm[i : i + self._chunk_bytes])
+                    if self._transcribe and not transcript_sent:
+                        # The transcription follows the first audio it belongs to.
+                        transcript_sent = True
+                        sep = "" if self.language == "ja" else " "
+                        await self._outbox.send(
+                            ServerContent(output_transcription=Transcription(text=clause.text + sep))
+                        )
+            clause.done = True
+
+    async def _send_audio(self, chunk: bytes) -> None:
+        now = self._clock()
+        if self._play_start is None:
+            self._play_start = now
+            self.first_audio_at = now
+        else:
+            ahead = self._play_start + self._seconds_sent - now
+            if ahead > self._lead_s:
+                await asyncio.sleep(ahead - self._lead_s)
+            elif ahead < 0:
+                # Playback ran dry (synthesis was slower than real time): restart the clock.
+                self._play_start = now - self._seconds_sent
+        await self._outbox.send(
+            ServerContent(
+                model_turn=Content(parts=[Part(inline_data=Blob(mime_type=OUTPUT_MIME, data=chunk))])
+            )
+        )
+        self._seconds_sent += len(chunk) / BYTES_PER_SECOND
+        self.audio_bytes_sent += len(chunk)

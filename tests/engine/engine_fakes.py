@@ -1,0 +1,94 @@
+"""Scripted fake stages and a recording outbox, for engine unit tests only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from openlive.engine.profile import Profile
+from openlive.protocol.errors import CloseCode
+from openlive.protocol.messages import ServerContent, ServerMessage, UsageMetadata
+from openlive.stages.language_model import ChatDone, ChatEvent, ChatRequest, TextDelta, ToolCallRequest
+
+
+@dataclass
+class ScriptedLanguageModel:
+    """Replies with scripted turns, one per request; records the requests it was given."""
+
+    replies: list[list[str | ToolCallRequest]] = field(default_factory=list)
+    delay_s: float = 0.0
+    name: str = "scripted"
+    requests: list[ChatRequest] = field(default_factory=list)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        self.requests.append(request)
+        script = self.replies.pop(0) if self.replies else ["Hello."]
+        completion = 0
+        for item in script:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if isinstance(item, ToolCallRequest):
+                yield item
+            else:
+                completion += 1
+                yield TextDelta(text=item)
+        prompt = sum(self.count_tokens(m.content) for m in request.messages)
+        yield ChatDone(prompt_tokens=prompt, completion_tokens=completion)
+
+
+@dataclass
+class ScriptedSynthesizer:
+    """Emits 24 kHz PCM whose length is proportional to the text (50 ms per character)."""
+
+    delay_s: float = 0.0
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def voices(self) -> list[str]:
+        return ["fake"]
+
+    def languages(self) -> list[str]:
+        return ["en", "ja"]
+
+    async def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]:
+        self.calls.append((text, voice, language))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        yield b"\x01\x00" * (1200 * len(text))
+
+
+@dataclass
+class RecordingOutbox:
+    messages: list[tuple[ServerMessage, UsageMetadata | None]] = field(default_factory=list)
+    closed: tuple[CloseCode, str] | None = None
+    turn_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, message: ServerMessage, usage: UsageMetadata | None = None) -> None:
+        self.messages.append((message, usage))
+        if isinstance(message, ServerContent) and message.turn_complete:
+            self.turn_done.set()
+
+    async def close(self, code: CloseCode, reason: str) -> None:
+        self.closed = (code, reason)
+        self.turn_done.set()
+
+    def contents(self) -> list[ServerContent]:
+        return [m for m, _ in self.messages if isinstance(m, ServerContent)]
+
+    async def wait_turn(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self.turn_done.wait(), timeout)
+        self.turn_done.clear()
+
+
+def fake_profile(llm: ScriptedLanguageModel, tts: ScriptedSynthesizer | None = None) -> Profile:
+    return Profile(
+        name="fake",
+        description="scripted stages",
+        llm=llm,
+        tts=tts if tts is not None else ScriptedSynthesizer(),
+        system_prompt="You are openlive.",
+        spoken_style_prompt="Speak briefly.",
+    )

@@ -1,0 +1,254 @@
+"""The session state machine, driven with scripted fake stages (no sockets, no models)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+
+from openlive.engine.session import LiveSession, SessionLimits
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.protocol.messages import (
+    AudioTranscriptionConfig,
+    ClientContent,
+    Content,
+    FunctionDeclaration,
+    FunctionResponse,
+    GenerationConfig,
+    GoAway,
+    Modality,
+    Part,
+    RealtimeInput,
+    Setup,
+    SpeechConfig,
+    Tool,
+    ToolCall,
+    ToolResponse,
+)
+from openlive.stages.language_model import ToolCallRequest
+
+
+def make_session(
+    llm: ScriptedLanguageModel,
+    *,
+    modality: Modality = Modality.TEXT,
+    tts: ScriptedSynthesizer | None = None,
+    limits: SessionLimits | None = None,
+    **setup_kwargs: object,
+) -> tuple[LiveSession, RecordingOutbox]:
+    outbox = RecordingOutbox()
+    setup = Setup(
+        model="models/gemini-live-2.5-flash-native-audio",
+        generation_config=setup_kwargs.pop("generation_config", None)  # type: ignore[arg-type]
+        or GenerationConfig(response_modalities=[modality]),
+        **setup_kwargs,  # type: ignore[arg-type]
+    )
+    session = LiveSession(
+        setup,
+        fake_profile(llm, tts),
+        outbox,
+        session_id="s1",
+        limits=limits or SessionLimits(audio_lead_s=60.0),
+    )
+    return session, outbox
+
+
+def user(text: str) -> ClientContent:
+    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+
+
+async def test_text_turn_streams_parts_then_generation_and_turn_complete() -> None:
+    llm = ScriptedLanguageModel(replies=[["Paris ", "is the capital."]])
+    session, outbox = make_session(llm)
+    await session.handle(user("What is the capital of France?"))
+    await outbox.wait_turn()
+    contents = outbox.contents()
+    texts = [c.model_turn.text() for c in contents if c.model_turn]
+    assert texts == ["Paris ", "is the capital."]
+    assert contents[-2].generation_complete and contents[-1].turn_complete
+    usage = outbox.messages[-1][1]
+    assert usage is not None and usage.prompt_token_count > 0 and usage.response_token_count == 2
+    assert usage.total_token_count == usage.prompt_token_count + usage.response_token_count
+    assert [c.role for c in session.history] == ["user", "model"]
+    assert session.history[-1].text() == "Paris is the capital."
+
+
+async def test_system_instruction_history_and_sampling_reach_the_model() -> None:
+    llm = ScriptedLanguageModel(replies=[["One."], ["Two."]])
+    gc = GenerationConfig(
+        response_modalities=[Modality.TEXT],
+        temperature=0.3,
+        top_p=0.9,
+        top_k=20,
+        max_output_tokens=50,
+        seed=7,
+    )
+    session, outbox = make_session(
+        llm, generation_config=gc, system_instruction=Content(parts=[Part(text="Be a pirate.")])
+    )
+    await session.handle(user("first"))
+    await outbox.wait_turn()
+    await session.handle(user("second"))
+    await outbox.wait_turn()
+    request = llm.requests[-1]
+    assert request.messages[0].role == "system" and "Be a pirate." in request.messages[0].content
+    assert "Speak briefly." not in request.messages[0].content  # the spoken style is for AUDIO only
+    assert [(m.role, m.content) for m in request.messages[1:]] == [
+        ("user", "first"),
+        ("assistant", "One."),
+        ("user", "second"),
+    ]
+    s = request.sampling
+    assert (s.temperature, s.top_p, s.top_k, s.max_tokens, s.seed) == (0.3, 0.9, 20, 50, 7)
+
+
+async def test_turn_complete_false_accumulates_until_a_complete_turn() -> None:
+    llm = ScriptedLanguageModel(replies=[["Ok."]])
+    session, outbox = make_session(llm)
+    await session.handle(ClientContent(turns=[Content(role="user", parts=[Part(text="a")])]))
+    await session.handle(ClientContent(turns=[Content(role="model", parts=[Part(text="b")])]))
+    await asyncio.sleep(0.05)
+    assert llm.requests == [] and outbox.messages == []
+    await session.handle(user("c"))
+    await outbox.wait_turn()
+    assert [m.content for m in llm.requests[0].messages[1:]] == ["a", "b", "c"]
+
+
+async def test_new_client_content_interrupts_and_keeps_only_what_was_sent() -> None:
+    words = [f"w{i} " for i in range(50)]
+    llm = ScriptedLanguageModel(replies=[words, ["Fine."]], delay_s=0.02)
+    session, outbox = make_session(llm)
+    await session.handle(user("tell me a long story"))
+    await asyncio.sleep(0.15)
+    await session.handle(user("stop"))
+    await outbox.wait_turn()  # the interrupted turn
+    flags = [(c.interrupted, c.turn_complete) for c in outbox.contents() if c.interrupted or c.turn_complete]
+    assert flags[0] == (True, None) and flags[1] == (None, True)
+    assert not any(c.generation_complete for c in outbox.contents()[: len(outbox.contents())])
+    await outbox.wait_turn()
+    interrupted_reply = session.history[1].text()
+    sent = "".join(c.model_turn.text() for c in outbox.contents() if c.model_turn)
+    assert 0 < len(interrupted_reply) < len("".join(words))
+    assert sent.startswith(interrupted_reply)
+    assert [c.role for c in session.history] == ["user", "model", "user", "model"]
+
+
+async def test_audio_reply_is_chunked_at_most_100_ms_with_output_transcription() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hello there, friend. ", "How are you today?"]])
+    tts = ScriptedSynthesizer()
+    session, outbox = make_session(
+        llm,
+        modality=Modality.AUDIO,
+        tts=tts,
+        output_audio_transcription=AudioTranscriptionConfig(),
+        generation_config=GenerationConfig(
+            response_modalities=[Modality.AUDIO], speech_config=SpeechConfig(voice_name="kore")
+        ),
+    )
+    await session.handle(user("hi"))
+    await outbox.wait_turn()
+    contents = outbox.contents()
+    chunks = [p.inline_data for c in contents if c.model_turn for p in c.model_turn.parts if p.inline_data]
+    assert chunks and all(b.mime_type == "audio/pcm;rate=24000" for b in chunks)
+    assert max(len(b.data) for b in chunks) <= 24000 * 2 // 10
+    transcript = "".join(c.output_transcription.text for c in contents if c.output_transcription)
+    assert transcript.strip() == "Hello there, friend. How are you today?"
+    last_transcription = max(i for i, c in enumerate(contents) if c.output_transcription)
+    generation_complete = next(i for i, c in enumerate(contents) if c.generation_complete)
+    assert last_transcription < generation_complete < len(contents) - 1
+    assert {voice for _, voice, _ in tts.calls} == {"Kore"}  # canonical spelling
+    assert outbox.messages[-1][1] is not None
+    assert outbox.messages[-1][1].response_tokens_details[0].modality == "AUDIO"
+
+
+async def test_japanese_text_gets_a_japanese_voice_reply() -> None:
+    llm = ScriptedLanguageModel(replies=[["こんにちは。"]])
+    tts = ScriptedSynthesizer()
+    session, outbox = make_session(llm, modality=Modality.AUDIO, tts=tts)
+    await session.handle(user("日本の首都はどこですか？"))
+    await outbox.wait_turn()
+    assert tts.calls[0][2] == "ja"
+
+
+@pytest.mark.parametrize(
+    ("config", "detail"),
+    [
+        (GenerationConfig(response_modalities=[Modality.TEXT, Modality.AUDIO]), "one of"),
+        (GenerationConfig(speech_config=SpeechConfig(voice_name="Nobody")), "voice"),
+        (GenerationConfig(speech_config=SpeechConfig(language_code="not a code")), "language"),
+    ],
+)
+def test_invalid_setups_close_with_1007(config: GenerationConfig, detail: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        make_session(ScriptedLanguageModel(), generation_config=config)
+    assert err.value.code == CloseCode.INVALID_ARGUMENT and detail in err.value.reason
+
+
+async def test_second_setup_is_an_error() -> None:
+    session, _ = make_session(ScriptedLanguageModel())
+    with pytest.raises(ProtocolError) as err:
+        await session.handle(Setup(model="models/x"))
+    assert err.value.code == CloseCode.INVALID_ARGUMENT
+
+
+async def test_realtime_text_starts_a_turn() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hi."]])
+    session, outbox = make_session(llm)
+    await session.handle(RealtimeInput(text="hello"))
+    await outbox.wait_turn()
+    assert llm.requests[0].messages[-1].content == "hello"
+
+
+async def test_blocking_tool_call_round_trip() -> None:
+    call = ToolCallRequest(id="call-1", name="get_weather", args={"city": "Paris"})
+    llm = ScriptedLanguageModel(replies=[[call], ["It is sunny."]])
+    tools = [
+        Tool(
+            function_declarations=[
+                FunctionDeclaration(
+                    name="get_weather",
+                    parameters={"type": "OBJECT", "properties": {"city": {"type": "STRING"}}},
+                )
+            ]
+        )
+    ]
+    session, outbox = make_session(llm, tools=tools)
+    await session.handle(user("weather in Paris?"))
+    for _ in range(100):
+        if any(isinstance(m, ToolCall) for m, _ in outbox.messages):
+            break
+        await asyncio.sleep(0.01)
+    tool_call = next(m for m, _ in outbox.messages if isinstance(m, ToolCall))
+    assert tool_call.function_calls[0].args == {"city": "Paris"}
+    assert llm.requests[0].tools[0].parameters["properties"]["city"]["type"] == "string"
+    assert not any(c.turn_complete for c in outbox.contents())
+    await session.handle(
+        ToolResponse(function_responses=[FunctionResponse(id="call-1", response={"output": "sunny"})])
+    )
+    await outbox.wait_turn()
+    assert "It is sunny." in "".join(c.model_turn.text() for c in outbox.contents() if c.model_turn)
+    roles = [m.role for m in llm.requests[1].messages]
+    assert roles[-2:] == ["assistant", "tool"] and "sunny" in llm.requests[1].messages[-1].content
+
+
+async def test_go_away_before_the_connection_limit() -> None:
+    limits = SessionLimits(connection_time_limit_s=0.3, go_away_before_s=0.2, audio_lead_s=60)
+    session, outbox = make_session(ScriptedLanguageModel(), limits=limits)
+    await session.start()
+    await asyncio.sleep(0.5)
+    go_away = [m for m, _ in outbox.messages if isinstance(m, GoAway)]
+    assert go_away and abs(go_away[0].time_left_s - 0.2) < 1e-6
+    assert outbox.closed is not None and outbox.closed[0] == CloseCode.NORMAL
+    await session.aclose()
+
+
+async def test_aclose_cancels_a_running_generation() -> None:
+    llm = ScriptedLanguageModel(replies=[[f"w{i} " for i in range(100)]], delay_s=0.05)
+    session, outbox = make_session(llm)
+    await session.handle(user("go"))
+    await asyncio.sleep(0.1)
+    await session.aclose()
+    count = len(outbox.messages)
+    await asyncio.sleep(0.2)
+    assert len(outbox.messages) == count
