@@ -106,3 +106,19 @@ export class Transcript {
 export function within(promise, ms) {
   return Promise.race([promise.catch(() => undefined), new Promise((r) => setTimeout(r, ms))]);
 }
+
+/**
+ * Streams raw 16 kHz mono PCM16 from `path` the way a microphone would: 100 ms chunks at real-time pace,
+ * then `silenceMs` of silence so that the server's voice activity detection sees the end of the turn.
+ * `sendChunk(base64)` sends one chunk.
+ */
+export async function streamPcm16k(path, sendChunk, silenceMs = 1500) {
+  const { readFile } = await import('node:fs/promises');
+  const speech = await readFile(path);
+  const pcm = Buffer.concat([speech, Buffer.alloc(Math.round((silenceMs / 1000) * 16000) * 2)]);
+  const chunkBytes = 3200; // 100 ms
+  for (let off = 0; off < pcm.length; off += chunkBytes) {
+    sendChunk(pcm.subarray(off, off + chunkBytes).toString('base64'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

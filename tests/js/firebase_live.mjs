@@ -6,10 +6,13 @@
 // --backend googleai|vertexai   GoogleAIBackend (…GenerativeService/BidiGenerateContent) or
 //                               VertexAIBackend(location) (…LlmBidiService/BidiGenerateContent/locations/L)
 // --send client-content|realtime-text   session.send(text) or session.sendTextRealtime(text)
+// --send realtime-audio   session.sendAudioRealtime({mimeType: 'audio/pcm', data}) with --audio-file (raw
+//                         16 kHz PCM16) in 100 ms chunks at real-time pace, then silence; Firebase has no
+//                         audioStreamEnd, and its own startAudioConversation sends plain 'audio/pcm'
 // For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { redirectFirebaseLive } from './redirect_websocket.mjs';
-import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, within } from './common.mjs';
+import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, streamPcm16k, within } from './common.mjs';
 
 const opts = options({
   server: { type: 'string' },
@@ -20,6 +23,8 @@ const opts = options({
   text: { type: 'string' },
   backend: { type: 'string' },
   location: { type: 'string' },
+  'audio-file': { type: 'string' },
+  'input-transcription': { type: 'boolean' },
   'output-transcription': { type: 'boolean' },
   'timeout-ms': { type: 'string' },
 });
@@ -48,6 +53,7 @@ async function main() {
   const generationConfig = {
     responseModalities: [modality === 'AUDIO' ? ResponseModality.AUDIO : ResponseModality.TEXT],
   };
+  if (opts['input-transcription']) generationConfig.inputAudioTranscription = {};
   if (opts['output-transcription']) generationConfig.outputAudioTranscription = {};
   const live = getLiveGenerativeModel(ai, { model, generationConfig });
 
@@ -58,6 +64,8 @@ async function main() {
     await session.send(prompt);
   } else if (send === 'realtime-text') {
     await session.sendTextRealtime(prompt);
+  } else if (send === 'realtime-audio') {
+    await streamPcm16k(opts['audio-file'], (data) => session.sendAudioRealtime({ mimeType: 'audio/pcm', data }));
   } else {
     throw new Error(`unknown --send ${send}`);
   }

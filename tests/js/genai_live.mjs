@@ -4,6 +4,8 @@
 //
 // --send client-content   session.sendClientContent({turns, turnComplete: true})
 // --send realtime-text    session.sendRealtimeInput({text})
+// --send realtime-audio   session.sendRealtimeInput({audio}) with --audio-file (raw 16 kHz PCM16), in
+//                         100 ms chunks at real-time pace, then silence and {audioStreamEnd: true}
 // --ephemeral             ai.authTokens.create({config: {uses: 1}}) first, then connect with the token
 //                         (the SDK then uses ...BidiGenerateContentConstrained?access_token=auth_tokens/...)
 //                         and try a second connection with the spent token (reported under "reuse").
@@ -11,7 +13,7 @@
 // For https:// base URLs with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { GoogleGenAI, Modality } from '@google/genai';
-import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, within } from './common.mjs';
+import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, streamPcm16k, within } from './common.mjs';
 
 const opts = options({
   'base-url': { type: 'string' },
@@ -21,6 +23,8 @@ const opts = options({
   modality: { type: 'string' },
   send: { type: 'string' },
   text: { type: 'string' },
+  'audio-file': { type: 'string' },
+  'input-transcription': { type: 'boolean' },
   'output-transcription': { type: 'boolean' },
   ephemeral: { type: 'boolean' },
   vertex: { type: 'boolean' },
@@ -38,6 +42,7 @@ t.watchdog(Number(opts['timeout-ms'] ?? 150000));
 
 function liveConfig() {
   const config = { responseModalities: [modality === 'AUDIO' ? Modality.AUDIO : Modality.TEXT] };
+  if (opts['input-transcription']) config.inputAudioTranscription = {};
   if (opts['output-transcription']) config.outputAudioTranscription = {};
   return config;
 }
@@ -115,6 +120,11 @@ async function main() {
     session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: prompt }] }], turnComplete: true });
   } else if (send === 'realtime-text') {
     session.sendRealtimeInput({ text: prompt });
+  } else if (send === 'realtime-audio') {
+    await streamPcm16k(opts['audio-file'], (data) =>
+      session.sendRealtimeInput({ audio: { data, mimeType: 'audio/pcm;rate=16000' } }),
+    );
+    session.sendRealtimeInput({ audioStreamEnd: true });
   } else {
     throw new Error(`unknown --send ${send}`);
   }

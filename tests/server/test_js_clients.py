@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from js_harness import ClientRun, OpenliveServer, node_missing_reason, run_node
+from js_harness import ClientRun, OpenliveServer, node_missing_reason, run_node, write_speech_pcm16k
 
 pytestmark = [
     pytest.mark.node,
@@ -30,6 +30,7 @@ API_KEY = "js-client-test-key"
 FIREBASE_NODE_FLAGS = ("--experimental-websocket",)
 AUDIO_MIME = "audio/pcm;rate=24000"
 UNKNOWN_MODEL = "no-such-model-xyz"
+SPOKEN_QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenliveServer]
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def spoken_question(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_speech_pcm16k(SPOKEN_QUESTION, tmp_path_factory.mktemp("speech") / "question.pcm")
 
 
 def genai(server: OpenliveServer, *args: str, base_url: str | None = None, key: str = API_KEY) -> ClientRun:
@@ -128,6 +134,25 @@ def test_genai_audio_via_realtime_text_with_transcription(server: OpenliveServer
     assert run["outputTranscription"].strip(), run.explain()
 
 
+def test_genai_audio_in_audio_out(server: OpenliveServer, spoken_question: Path) -> None:
+    run = genai(
+        server,
+        "--modality",
+        "AUDIO",
+        "--send",
+        "realtime-audio",
+        "--audio-file",
+        str(spoken_question),
+        "--input-transcription",
+        "--output-transcription",
+    )
+    assert_completed_turn(run)
+    assert_audio_reply(run)
+    assert_genai_order_and_usage(run)
+    assert "france" in run["inputTranscription"].lower(), run.explain()
+    assert run["outputTranscription"].strip(), run.explain()
+
+
 def test_genai_over_tls_with_extra_ca(server: OpenliveServer) -> None:
     run = genai(server, "--modality", "TEXT", "--send", "client-content", base_url=server.https_url)
     assert_completed_turn(run)
@@ -206,6 +231,24 @@ def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: OpenliveSer
     assert_audio_reply(run)
     assert "/LlmBidiService/BidiGenerateContent/locations/europe-west4?key=" in run["urls"][0], run.explain()
     assert run["wireKinds"][0] == "setupComplete", run.explain()
+
+
+def test_firebase_audio_in_audio_out(server: OpenliveServer, spoken_question: Path) -> None:
+    run = firebase(
+        server,
+        "--modality",
+        "AUDIO",
+        "--send",
+        "realtime-audio",
+        "--audio-file",
+        str(spoken_question),
+        "--input-transcription",
+        "--output-transcription",
+    )
+    assert_completed_turn(run)
+    assert_audio_reply(run)
+    assert "france" in run["inputTranscription"].lower(), run.explain()
+    assert run["outputTranscription"].strip(), run.explain()
 
 
 def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
