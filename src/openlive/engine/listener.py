@@ -1,0 +1,454 @@
+"""The listening side of a session: incoming audio in, turn events out.
+
+``feed`` only queues the bytes (it runs on the event loop and must stay cheap). One consumer task per
+listener decodes, resamples to 16 kHz and cuts the stream into 32 ms frames; in automatic mode each
+frame goes through the VAD inline (~80 µs for Silero) and the ``TurnSegmenter`` decides onsets and
+pauses. On a pause the end-of-turn model is asked (awaited: it runs in its backend's executor, and the
+frames that arrive meanwhile wait in the queue, so decisions stay in stream order). While the user
+speaks, each utterance has its own ``RecognitionStream``; a background task asks it for a partial
+transcript after every ~0.6 s of new speech, one request at a time. At the end of the turn the final
+transcript comes from ``finish()``.
+
+Events come out strictly in stream order, one utterance after another: ``SpeechStarted``, any number
+of ``InterimTranscript``, then ``TurnEnded`` or ``TurnDropped``. While ``finish()`` runs the consumer
+waits, so a new utterance that starts right after a turn ended is reported once that turn's text is
+known (the reply cannot have started before that, so barge-in loses nothing).
+
+Manual mode (``automaticActivityDetection.disabled``): the audio between ``activity_start`` and
+``activity_end`` is the turn, nothing is decided by the VAD; ``activity_start`` also yields a
+``SpeechStarted`` so the session handles barge-in the same way in both modes.
+
+``turnCoverage``: with ``TURN_INCLUDES_ONLY_ACTIVITY`` (the default) ``TurnEnded.audio`` is the
+utterance — the pre-roll, the speech and up to 200 ms after it. With ``TURN_INCLUDES_ALL_INPUT`` it is
+all input since the previous turn ended (at most the last 30 s). The transcript covers the speech in
+both cases: feeding non-speech to Whisper only adds hallucinations, and the language model reads text.
+
+Noise is kept out three ways: the VAD must hear sustained speech before an onset, utterances shorter
+than 250 ms are dropped before recognition, and transcripts are filtered (see ``turn_filter``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
+from openlive.engine.listen_language import RecognizerChoice
+from openlive.engine.turn_filter import MIN_SPEECH_S, clean_transcript, drop_reason, has_words
+from openlive.engine.turn_policy import FRAME_SAMPLES, turn_policy
+from openlive.engine.turn_segmenter import AskTurnModel, EndOfTurn, Onset, TurnSegmenter
+from openlive.protocol.errors import CloseCode, ProtocolError, internal_error
+from openlive.protocol.messages import RealtimeInputConfig, TurnCoverage
+from openlive.stages.speech import (
+    INPUT_SAMPLE_RATE,
+    Audio,
+    RecognitionStream,
+    SpeechRecognizer,
+    TurnDetector,
+    VadStream,
+    VoiceActivityDetector,
+)
+
+log = logging.getLogger(__name__)
+
+SR = INPUT_SAMPLE_RATE
+# A partial transcript after this much new speech: often enough for live captions, rare enough that
+# Whisper (RTF ~0.05 on tiny.en) leaves the cores to the rest of the pipeline.
+PARTIAL_EVERY_SAMPLES = int(0.6 * SR)
+# The end-of-turn model looks at the last 8 s; a little more context costs only a copy.
+TURN_MODEL_AUDIO_SAMPLES = 16 * SR
+TURN_AUDIO_TAIL_SAMPLES = int(0.2 * SR)
+ALL_INPUT_MAX_SAMPLES = 30 * SR
+# Let other tasks run after this many frames of inline VAD work (a backlog after a slow finish()).
+FRAMES_PER_YIELD = 16
+
+
+# --------------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(slots=True)
+class SpeechStarted:
+    at_s: float  # stream time (seconds of audio received) of the first speech frame
+    wall: float = 0.0  # clock() when the onset was committed (and this event queued)
+
+
+@dataclass(slots=True)
+class InterimTranscript:
+    text: str  # the utterance so far
+
+
+@dataclass(slots=True)
+class TurnEnded:
+    text: str
+    language: str | None  # ISO 639-1, as recognised (or as fixed by the session)
+    speech_end_s: float  # stream time of the end of the speech
+    audio: Audio  # 16 kHz mono float32, see turnCoverage in the module docstring
+    speech_end_wall: float = 0.0  # clock() when the audio at speech_end_s had arrived (feed())
+    decided_wall: float = 0.0  # clock() when the end of the turn was decided, before the final ASR
+
+
+@dataclass(slots=True)
+class TurnDropped:
+    """A ``SpeechStarted`` that did not become a turn (noise, a cough, an empty transcript)."""
+
+    speech_end_s: float
+    reason: str
+
+
+ListenerEvent = SpeechStarted | InterimTranscript | TurnEnded | TurnDropped
+
+
+# --------------------------------------------------------------------------------------------------
+# Internals
+
+
+@dataclass(slots=True)
+class _Chunk:
+    pcm: bytes
+    rate: int
+
+
+class _Control(Enum):
+    ACTIVITY_START = "activity_start"
+    ACTIVITY_END = "activity_end"
+    STREAM_END = "stream_end"
+
+
+@dataclass(slots=True, eq=False)
+class _Utterance:
+    start: int  # first sample of the utterance's audio (pre-roll included)
+    speech_start: int  # first sample of speech (the onset)
+    stream: RecognitionStream
+    unpartialed: int = 0  # samples of speech fed since the last partial request
+    partial_task: asyncio.Task[None] | None = field(default=None)
+    interim: str = ""
+
+
+class Listener:
+    def __init__(
+        self,
+        *,
+        vad: VoiceActivityDetector | None,
+        turn: TurnDetector | None,
+        recognizers: dict[str, SpeechRecognizer],
+        config: RealtimeInputConfig,
+        language: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        aad = config.automatic_activity_detection
+        self.manual = aad.disabled
+        self._vad: VadStream | None = None
+        if not self.manual:
+            if vad is None:
+                raise internal_error("Automatic activity detection needs a VAD; this profile has none.")
+            self._vad = vad.new_stream()
+            if self._vad.frame_samples != FRAME_SAMPLES:
+                raise ValueError(f"the VAD must take {FRAME_SAMPLES}-sample frames")
+        self._turn = turn
+        self.policy = turn_policy(aad, has_turn_model=turn is not None)
+        self._segmenter = TurnSegmenter(self.policy)
+        self._choice = RecognizerChoice(recognizers, language)
+        self._all_input = config.turn_coverage == TurnCoverage.TURN_INCLUDES_ALL_INPUT
+        self._clock = clock
+
+        self._inbox: asyncio.Queue[_Chunk | _Control] = asyncio.Queue()
+        self._events: asyncio.Queue[ListenerEvent | BaseException | None] = asyncio.Queue()
+        self._decoder = PcmDecoder()
+        self._resampler = InputResampler()
+        self._tape = AudioTape()
+        self._pending = np.zeros(0, dtype=np.float32)  # samples short of a whole VAD frame
+        # (input seconds received, clock()) per fed chunk, to date the end of speech in wall time.
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=4096)
+        self._input_s = 0.0
+        self._utt: _Utterance | None = None
+        self._coverage_start = 0  # where the next turn's audio begins (turnCoverage ALL_INPUT)
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.last_speech_end_wall: float | None = None  # speech_end_wall of the last TurnEnded
+
+    # ----------------------------------------------------------------------------------------------
+    # Input (called from the session, on the event loop)
+
+    def feed(self, pcm: bytes, sample_rate: int) -> None:
+        """Queue s16le mono PCM at ``sample_rate``; returns at once."""
+        if sample_rate <= 0:
+            raise ProtocolError(CloseCode.INVALID_ARGUMENT, f"Invalid audio sample rate {sample_rate}.")
+        if self._closed or not pcm:
+            return
+        self._input_s += len(pcm) / 2 / sample_rate
+        self._arrivals.append((self._input_s, self._clock()))
+        self._put(_Chunk(pcm, sample_rate))
+
+    def activity_start(self) -> None:
+        self._require_manual("activityStart")
+        self._put(_Control.ACTIVITY_START)
+
+    def activity_end(self) -> None:
+        self._require_manual("activityEnd")
+        self._put(_Control.ACTIVITY_END)
+
+    def audio_stream_end(self) -> None:
+        """The client paused its microphone: end the turn now if speech is pending (automatic mode)."""
+        if not self.manual:  # "An audioStreamEnd isn't sent" with manual activity (reference §5)
+            self._put(_Control.STREAM_END)
+
+    def events(self) -> AsyncIterator[ListenerEvent]:
+        self._ensure_started()
+        return self._event_stream()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        tasks = [t for t in (self._task, self._utt.partial_task if self._utt else None) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._events.put_nowait(None)
+
+    async def drained(self) -> None:
+        """Wait until everything fed or signalled so far has been processed (tests, benchmarks)."""
+        self._ensure_started()
+        if self._task is None:
+            return
+        joined = asyncio.ensure_future(self._inbox.join())
+        # A failed or closed consumer never drains the queue: stop waiting when it ends.
+        await asyncio.wait([joined, self._task], return_when=asyncio.FIRST_COMPLETED)
+        joined.cancel()
+
+    @property
+    def speaking(self) -> bool:
+        """An utterance is in progress (after ``SpeechStarted``, before its end event)."""
+        return self._utt is not None
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _require_manual(self, what: str) -> None:
+        if not self.manual:
+            raise ProtocolError(
+                CloseCode.INVALID_ARGUMENT,
+                f"Request contains an invalid argument: {what} is only allowed when "
+                "automaticActivityDetection.disabled is true.",
+            )
+
+    def _put(self, item: _Chunk | _Control) -> None:
+        if self._closed:
+            return
+        self._inbox.put_nowait(item)
+        self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="openlive-listener")
+
+    async def _event_stream(self) -> AsyncIterator[ListenerEvent]:
+        while True:
+            item = await self._events.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _emit(self, event: ListenerEvent) -> None:
+        self._events.put_nowait(event)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                item = await self._inbox.get()
+                if isinstance(item, _Chunk):
+                    samples = self._resampler.process(self._decoder.decode(item.pcm), item.rate)
+                    await self._ingest(samples)
+                elif item is _Control.STREAM_END:
+                    await self._stream_end()
+                elif item is _Control.ACTIVITY_START:
+                    self._activity_start()
+                else:
+                    await self._activity_end()
+                self._inbox.task_done()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a stage failed: the session learns it from events() and closes
+            log.exception("listener failed")
+            self._closed = True
+            self._events.put_nowait(exc)
+
+    # ----------------------------------------------------------------------------------------------
+    # Audio
+
+    async def _ingest(self, samples: Audio) -> None:
+        if self.manual:
+            self._tape.append(samples)
+            if self._utt is not None:
+                self._feed_utterance(self._utt, samples, speech=True)
+            else:
+                self._trim_idle()
+            return
+        pending = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        whole = pending.size // FRAME_SAMPLES
+        for i in range(whole):
+            await self._frame(pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            if i % FRAMES_PER_YIELD == FRAMES_PER_YIELD - 1:
+                await asyncio.sleep(0)
+        self._pending = pending[whole * FRAME_SAMPLES :].copy()
+
+    async def _frame(self, frame: Audio) -> None:
+        assert self._vad is not None
+        self._tape.append(frame)
+        end = self._tape.end
+        probability = self._vad.process(frame)
+        utt = self._utt
+        if utt is not None:
+            self._feed_utterance(utt, frame, speech=not self._segmenter.in_pause)
+        decision = self._segmenter.push(probability, end)
+        if isinstance(decision, Onset):
+            self._begin(
+                decision.start, start=max(self._tape.start, decision.start - self.policy.preroll_samples)
+            )
+        elif isinstance(decision, AskTurnModel) and utt is not None and self._turn is not None:
+            audio = self._tape.slice(max(utt.start, end - TURN_MODEL_AUDIO_SAMPLES), end)
+            decision = self._segmenter.answer(await self._turn.end_of_turn_probability(audio))
+        if isinstance(decision, EndOfTurn):
+            await self._end(decision.reason)
+        if self._utt is None:
+            self._trim_idle()
+
+    def _trim_idle(self) -> None:
+        end = self._tape.end
+        keep_from = end - (0 if self.manual else self.policy.preroll_samples)
+        if self._all_input:
+            keep_from = min(keep_from, max(self._coverage_start, end - ALL_INPUT_MAX_SAMPLES))
+        self._tape.trim_before(keep_from)
+
+    def _flush_tail(self) -> None:
+        """Push the resampler's tail and any part frame into the tape and the utterance (no VAD)."""
+        tail = np.concatenate([self._pending, self._resampler.flush()])
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._decoder.reset()
+        if tail.size:
+            self._tape.append(tail)
+            if self._utt is not None:
+                self._utt.stream.feed(tail)
+
+    # ----------------------------------------------------------------------------------------------
+    # Utterances
+
+    def _begin(self, speech_start: int, *, start: int) -> None:
+        stream = self._choice.new_stream()
+        stream.feed(self._tape.slice(start, self._tape.end))
+        self._utt = _Utterance(start=start, speech_start=speech_start, stream=stream)
+        self._emit(SpeechStarted(at_s=speech_start / SR, wall=self._clock()))
+
+    def _feed_utterance(self, utt: _Utterance, audio: Audio, *, speech: bool) -> None:
+        utt.stream.feed(audio)
+        if not speech:
+            return
+        utt.unpartialed += audio.size
+        busy = utt.partial_task is not None and not utt.partial_task.done()
+        if utt.unpartialed >= PARTIAL_EVERY_SAMPLES and not busy:
+            utt.unpartialed = 0
+            utt.partial_task = asyncio.get_running_loop().create_task(self._partial(utt))
+
+    async def _partial(self, utt: _Utterance) -> None:
+        try:
+            result = await utt.stream.partial()
+        except Exception:  # live captions are best effort; finish() reports real failures
+            log.warning("partial transcription failed", exc_info=True)
+            return
+        if result is None or self._utt is not utt:
+            return
+        text = clean_transcript(result.text)
+        if has_words(text) and text != utt.interim:
+            utt.interim = text
+            self._emit(InterimTranscript(text))
+
+    async def _end(self, reason: str) -> None:
+        utt = self._utt
+        if utt is None:
+            return
+        self._utt = None
+        decided = self._clock()
+        if self.manual:
+            speech_end = self._tape.end
+            voiced_s: float | None = None
+        else:
+            speech_end = self._segmenter.speech_end
+            voiced_s = self._segmenter.voiced_frames * FRAME_SAMPLES / SR
+            self._segmenter.reset()
+        if utt.partial_task is not None and not utt.partial_task.done():
+            # finish() decodes everything anyway; a partial still running would only delay it.
+            utt.partial_task.cancel()
+            await asyncio.wait([utt.partial_task])
+        audio_end = (
+            self._tape.end if self.manual else min(self._tape.end, speech_end + TURN_AUDIO_TAIL_SAMPLES)
+        )
+        audio = self._tape.slice(self._coverage_start if self._all_input else utt.start, audio_end)
+        self._coverage_start = audio_end
+        speech_s = (speech_end - utt.speech_start) / SR
+        if voiced_s is not None and speech_s < MIN_SPEECH_S:
+            self._emit(TurnDropped(speech_end / SR, f"{speech_s * 1000:.0f} ms of speech is too short"))
+            return
+        result = await utt.stream.finish()
+        text = clean_transcript(result.text)
+        why = drop_reason(text, voiced_s=voiced_s)
+        if why is not None:
+            log.info("utterance dropped (%s, ended by %s): %r", why, reason, result.text)
+            self._emit(TurnDropped(speech_end / SR, why))
+            return
+        self._choice.observe(result.language, speech_s)
+        wall = self._arrival_wall(speech_end / SR)
+        self.last_speech_end_wall = wall
+        self._emit(
+            TurnEnded(
+                text=text,
+                language=result.language or self._choice.language,
+                speech_end_s=speech_end / SR,
+                audio=audio,
+                speech_end_wall=wall,
+                decided_wall=decided,
+            )
+        )
+
+    def _arrival_wall(self, stream_s: float) -> float:
+        for input_s, wall in self._arrivals:
+            if input_s >= stream_s - 1e-6:
+                return wall
+        return self._clock()
+
+    # ----------------------------------------------------------------------------------------------
+    # Control signals
+
+    async def _stream_end(self) -> None:
+        self._flush_tail()
+        if self._utt is not None:
+            await self._end("stream_end")
+        self._segmenter.reset()
+        if self._vad is not None:
+            self._vad.reset()  # the next audio is not a continuation of this one
+
+    def _activity_start(self) -> None:
+        if self._utt is None:
+            self._begin(self._tape.end, start=self._tape.end)
+
+    async def _activity_end(self) -> None:
+        if self._utt is not None:
+            self._flush_tail()
+            await self._end("activity_end")
+
+
+__all__ = [
+    "InterimTranscript",
+    "Listener",
+    "ListenerEvent",
+    "SpeechStarted",
+    "TurnDropped",
+    "TurnEnded",
+]

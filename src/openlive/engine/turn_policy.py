@@ -1,0 +1,89 @@
+"""How ``realtimeInputConfig.automaticActivityDetection`` maps onto concrete VAD and end-of-turn numbers.
+
+The Live API only names the knobs; the numbers are ours, chosen for Silero VAD probabilities (speech
+frames sit well above 0.8, background noise below 0.2) and Smart Turn v3's P(end):
+
+=====================================  ==========================  ===============================
+knob                                   HIGH (also UNSPECIFIED)     LOW
+=====================================  ==========================  ===============================
+startOfSpeechSensitivity               P(speech) ≥ 0.5 for 64 ms   P(speech) ≥ 0.7 for 192 ms
+endOfSpeechSensitivity: pause before   160 ms, end when            320 ms, end when
+asking the end-of-turn model           P(end) ≥ 0.5                P(end) ≥ 0.7
+silence that ends the turn regardless  1000 ms (500 ms without     1600 ms (800 ms without
+(when silenceDurationMs is unset)      an end-of-turn model)       an end-of-turn model)
+=====================================  ==========================  ===============================
+
+``prefixPaddingMs``: Google documents it twice, differently — the API reference says "the required
+duration of detected speech before start-of-speech is committed", the capabilities guide says "the
+amount of audio to include before speech is detected". We honour both: when set, it replaces the
+sensitivity's minimum speech duration (at least one 32 ms frame), and the audio kept before the onset
+is the larger of it and 300 ms (look-back costs nothing but a little ASR time, and clipped first
+words cost accuracy).
+
+``silenceDurationMs`` is the upper bound: after that much non-speech the turn ends even if the
+end-of-turn model still thinks the speaker will go on. The model may end it sooner — that is what
+keeps voice-to-voice latency low. A pause counts as non-speech once P(speech) falls below the start
+threshold minus 0.15 (Silero's own hysteresis), so a word's soft tail does not start the pause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openlive.protocol.messages import AutomaticActivityDetection, EndSensitivity, StartSensitivity
+from openlive.stages.speech import INPUT_SAMPLE_RATE
+
+FRAME_SAMPLES = 512  # Silero VAD's frame at 16 kHz
+FRAME_MS = FRAME_SAMPLES * 1000 // INPUT_SAMPLE_RATE  # 32
+
+DEFAULT_PREROLL_MS = 300
+HYSTERESIS = 0.15
+# Past this much audio in one utterance the turn is ended: Whisper decodes 30 s windows, and a stream
+# that never pauses (music, a television) must not grow without bound.
+MAX_TURN_MS = 30_000
+
+
+def frames_for_ms(ms: int) -> int:
+    """Whole VAD frames covering ``ms`` (at least one)."""
+    return max(1, -(-ms // FRAME_MS))
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPolicy:
+    start_threshold: float  # a frame with P(speech) at least this is speech
+    stop_threshold: float  # below this it is a pause; in between keeps the current state
+    min_speech_frames: int  # speech frames needed (without a pause) before the onset is committed
+    preroll_samples: int  # audio kept before the first speech frame
+    pause_frames: int  # non-speech frames before the end-of-turn model is asked
+    end_probability: float  # P(end) at which the end-of-turn model ends the turn
+    silence_frames: int  # non-speech frames that end the turn regardless
+    max_turn_frames: int
+    uses_turn_model: bool
+
+
+def turn_policy(aad: AutomaticActivityDetection, *, has_turn_model: bool) -> TurnPolicy:
+    low_start = aad.start_of_speech_sensitivity == StartSensitivity.LOW
+    low_end = aad.end_of_speech_sensitivity == EndSensitivity.LOW
+    start_threshold = 0.7 if low_start else 0.5
+    min_speech_ms = 192 if low_start else 64
+    preroll_ms = DEFAULT_PREROLL_MS
+    if aad.prefix_padding_ms is not None:
+        min_speech_ms = max(0, aad.prefix_padding_ms)
+        preroll_ms = max(preroll_ms, aad.prefix_padding_ms)
+    if aad.silence_duration_ms is not None:
+        silence_ms = max(0, aad.silence_duration_ms)
+    elif has_turn_model:
+        silence_ms = 1600 if low_end else 1000
+    else:
+        silence_ms = 800 if low_end else 500
+    return TurnPolicy(
+        start_threshold=start_threshold,
+        stop_threshold=start_threshold - HYSTERESIS,
+        min_speech_frames=frames_for_ms(min_speech_ms),
+        preroll_samples=preroll_ms * INPUT_SAMPLE_RATE // 1000,
+        pause_frames=frames_for_ms(320 if low_end else 160),
+        end_probability=0.7 if low_end else 0.5,
+        silence_frames=frames_for_ms(silence_ms),
+        max_turn_frames=frames_for_ms(MAX_TURN_MS),
+        uses_turn_model=has_turn_model,
+    )

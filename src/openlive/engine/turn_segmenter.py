@@ -1,0 +1,106 @@
+"""The automatic-activity state machine: VAD probabilities in, onset / ask-the-model / end decisions out.
+
+Pure and synchronous (no audio, no asyncio), so its timing can be tested frame by frame. Positions are
+absolute 16 kHz sample indices of the session's input stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from openlive.engine.turn_policy import FRAME_SAMPLES, TurnPolicy
+
+EndReason = Literal["end_of_turn_model", "silence", "max_length", "stream_end"]
+
+
+@dataclass(frozen=True, slots=True)
+class Onset:
+    start: int  # first sample of the first speech frame
+
+
+@dataclass(frozen=True, slots=True)
+class AskTurnModel:
+    """A pause long enough to ask the end-of-turn model; answer with ``TurnSegmenter.answer``."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfTurn:
+    reason: EndReason
+
+
+Decision = Onset | AskTurnModel | EndOfTurn | None
+
+
+class TurnSegmenter:
+    def __init__(self, policy: TurnPolicy) -> None:
+        self.policy = policy
+        self.speaking = False
+        self.onset = 0  # first sample of the utterance's speech
+        self.speech_end = 0  # one past the last sample of speech so far
+        self.voiced_frames = 0
+        self._run_start: int | None = None
+        self._run_frames = 0
+        self._pause_start: int | None = None
+        self._asked = False
+
+    @property
+    def in_pause(self) -> bool:
+        return self.speaking and self._pause_start is not None
+
+    def push(self, probability: float, frame_end: int) -> Decision:
+        """One VAD frame ending at sample ``frame_end`` with P(speech) = ``probability``."""
+        p = self.policy
+        frame_start = frame_end - FRAME_SAMPLES
+        if not self.speaking:
+            if probability >= p.start_threshold:
+                if self._run_start is None:
+                    self._run_start = frame_start
+                self._run_frames += 1
+                if self._run_frames >= p.min_speech_frames:
+                    self.speaking = True
+                    self.onset = self._run_start
+                    self.speech_end = frame_end
+                    self.voiced_frames = self._run_frames
+                    self._pause_start = None
+                    self._asked = False
+                    return Onset(self.onset)
+            elif probability < p.stop_threshold:
+                # A real pause breaks the run; a doubtful frame only does not count towards it.
+                self._run_start = None
+                self._run_frames = 0
+            return None
+
+        if probability >= p.start_threshold:
+            self.voiced_frames += 1
+            self._pause_start = None
+            self._asked = False
+        elif probability < p.stop_threshold and self._pause_start is None:
+            self._pause_start = frame_start
+        if self._pause_start is None:
+            self.speech_end = frame_end
+        if frame_end - self.onset >= p.max_turn_frames * FRAME_SAMPLES:
+            return EndOfTurn("max_length")
+        if self._pause_start is not None:
+            silent = frame_end - self._pause_start
+            if silent >= p.silence_frames * FRAME_SAMPLES:
+                return EndOfTurn("silence")
+            if p.uses_turn_model and not self._asked and silent >= p.pause_frames * FRAME_SAMPLES:
+                self._asked = True
+                return AskTurnModel()
+        return None
+
+    def answer(self, end_probability: float) -> EndOfTurn | None:
+        """The end-of-turn model's P(end) for the current pause."""
+        if self.in_pause and end_probability >= self.policy.end_probability:
+            return EndOfTurn("end_of_turn_model")
+        return None
+
+    def reset(self) -> None:
+        """Back to waiting for speech (after a turn ended or the stream paused)."""
+        self.speaking = False
+        self.voiced_frames = 0
+        self._run_start = None
+        self._run_frames = 0
+        self._pause_start = None
+        self._asked = False

@@ -1,0 +1,414 @@
+"""The listener with scripted stages: turn timing, modes, transcripts, noise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from listener_fakes import (
+    SR,
+    EventLog,
+    FakeRecognizer,
+    FakeTurnDetector,
+    FakeVad,
+    noise,
+    pcm,
+    silence,
+    stream,
+    tone,
+)
+
+from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnDropped, TurnEnded
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.protocol.messages import (
+    AutomaticActivityDetection,
+    EndSensitivity,
+    RealtimeInputConfig,
+    StartSensitivity,
+    TurnCoverage,
+)
+
+FRAME_S = 512 / SR
+
+
+def make(
+    *,
+    vad: FakeVad | None = None,
+    turn: FakeTurnDetector | None = None,
+    asr: FakeRecognizer | dict[str, FakeRecognizer] | None = None,
+    language: str | None = "en-US",
+    **aad: object,
+) -> tuple[Listener, EventLog]:
+    coverage = aad.pop("turn_coverage", TurnCoverage.UNSPECIFIED)
+    config = RealtimeInputConfig(
+        automatic_activity_detection=AutomaticActivityDetection(**aad),  # type: ignore[arg-type]
+        turn_coverage=coverage,  # type: ignore[arg-type]
+    )
+    recognizers = asr if isinstance(asr, dict) else {"en": asr or FakeRecognizer()}
+    listener = Listener(
+        vad=vad if vad is not None else FakeVad(),
+        turn=turn,
+        recognizers=recognizers,  # type: ignore[arg-type]
+        config=config,
+        language=language,
+    )
+    return listener, EventLog(listener)
+
+
+async def test_onset_and_end_of_turn_timing() -> None:
+    turn = FakeTurnDetector(0.9)
+    listener, log = make(turn=turn)
+    await stream(listener, np.concatenate([silence(1.0), tone(1.5), silence(1.0)]))
+    await log.settle()
+    started = log.of(SpeechStarted)
+    ended = log.of(TurnEnded)
+    assert len(started) == 1 and len(ended) == 1
+    assert started[0].at_s == pytest.approx(1.0, abs=FRAME_S)
+    assert ended[0].speech_end_s == pytest.approx(2.5, abs=FRAME_S)
+    assert ended[0].text == "front center is where the speaker"  # 1.5 s of tone = 6 words
+    # Asked once, after a 160 ms pause (end sensitivity HIGH): the turn ended there, not at 1 s.
+    assert len(turn.calls) == 1
+    assert ended[0].language == "en"
+    assert isinstance(log.events[-1], TurnEnded)
+    await log.close()
+
+
+async def test_speech_started_is_emitted_while_the_user_still_speaks() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9))
+    await stream(listener, np.concatenate([silence(0.5), tone(0.2)]))
+    await log.settle()
+    assert [type(e) for e in log.events] == [SpeechStarted]
+    # HIGH start sensitivity: 2 frames (64 ms) of speech commit the onset.
+    assert listener.speaking
+    await log.close()
+
+
+async def test_prefix_padding_audio_is_kept_before_the_onset() -> None:
+    asr = FakeRecognizer()
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=asr)
+    await stream(listener, np.concatenate([noise(1.0, amp=0.001), tone(1.0), silence(0.6)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    fed = asr.streams[0].audio()
+    first_voiced = int(np.argmax(np.abs(fed) > 0.05))
+    # 300 ms of audio before the first speech frame went to the recogniser and into the turn's audio.
+    assert first_voiced / SR == pytest.approx(0.3, abs=FRAME_S)
+    assert int(np.argmax(np.abs(ended.audio) > 0.05)) / SR == pytest.approx(0.3, abs=FRAME_S)
+    # ONLY_ACTIVITY: the turn's audio stops 200 ms after the speech.
+    assert ended.audio.size / SR == pytest.approx(0.3 + 1.0 + 0.2, abs=2 * FRAME_S)
+    await log.close()
+
+
+async def test_short_pause_with_low_end_probability_does_not_end_the_turn() -> None:
+    # P(end) is low while the utterance is short (mid-sentence), high once it is long.
+    turn = FakeTurnDetector(lambda audio: 0.1 if audio.size < 2 * SR else 0.95)
+    listener, log = make(turn=turn)
+    speech = np.concatenate([tone(0.8), silence(0.4), tone(0.8), silence(0.6)])
+    await stream(listener, np.concatenate([silence(0.3), speech]))
+    await log.settle()
+    assert len(log.of(SpeechStarted)) == 1
+    (ended,) = log.of(TurnEnded)
+    assert ended.speech_end_s == pytest.approx(0.3 + 2.0, abs=FRAME_S)
+    assert len(turn.calls) == 2  # once per pause
+    await log.close()
+
+
+async def test_silence_bound_ends_the_turn_when_the_model_disagrees() -> None:
+    turn = FakeTurnDetector(0.05)
+    listener, log = make(turn=turn, silence_duration_ms=700)
+    await stream(listener, np.concatenate([tone(1.0), silence(0.6)]))
+    await log.settle()
+    assert not log.of(TurnEnded)
+    await stream(listener, silence(0.2))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.speech_end_s == pytest.approx(1.0, abs=FRAME_S)
+    await log.close()
+
+
+async def test_default_silence_bound_with_a_turn_model_is_one_second() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.0))
+    await stream(listener, np.concatenate([tone(1.0), silence(0.9)]))
+    await log.settle()
+    assert not log.of(TurnEnded)
+    await stream(listener, silence(0.2))
+    await log.settle()
+    assert len(log.of(TurnEnded)) == 1
+    await log.close()
+
+
+async def test_without_a_turn_model_a_500_ms_silence_ends_the_turn() -> None:
+    listener, log = make(turn=None)
+    await stream(listener, np.concatenate([tone(1.0), silence(0.3)]))
+    await log.settle()
+    assert not log.of(TurnEnded)
+    await stream(listener, silence(0.3))
+    await log.settle()
+    assert len(log.of(TurnEnded)) == 1
+    await log.close()
+
+
+async def test_low_start_sensitivity_ignores_a_short_burst() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9), start_of_speech_sensitivity=StartSensitivity.LOW)
+    await stream(listener, np.concatenate([silence(0.3), tone(0.1), silence(0.5)]))
+    await log.settle()
+    assert not log.events  # at most 5 frames (160 ms) < 192 ms: no onset at all
+    await stream(listener, np.concatenate([tone(1.0), silence(0.6)]))
+    await log.settle()
+    assert [type(e) for e in log.events if not isinstance(e, InterimTranscript)] == [SpeechStarted, TurnEnded]
+    await log.close()
+
+
+async def test_high_start_sensitivity_reports_the_onset_but_drops_a_click() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9))
+    await stream(listener, np.concatenate([silence(0.3), tone(0.15), silence(0.6)]))
+    await log.settle()
+    assert [type(e) for e in log.events] == [SpeechStarted, TurnDropped]
+    await log.close()
+
+
+async def test_audio_stream_end_flushes_a_pending_turn() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.0))
+    await stream(listener, np.concatenate([silence(0.2), tone(1.0), silence(0.1)]))
+    await log.settle()
+    assert not log.of(TurnEnded)
+    listener.audio_stream_end()
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.speech_end_s == pytest.approx(1.2, abs=FRAME_S)
+    # Stream end resets the VAD: what comes next is not a continuation.
+    assert listener._vad is not None and listener._vad.resets == 1  # type: ignore[attr-defined]
+    count = len(log.events)
+    listener.audio_stream_end()  # nothing pending: no event
+    await log.settle()
+    assert len(log.events) == count
+    await log.close()
+
+
+async def test_noise_only_produces_no_events() -> None:
+    turn = FakeTurnDetector(0.9)
+    asr = FakeRecognizer()
+    listener, log = make(turn=turn, asr=asr)
+    await stream(listener, noise(3.0, amp=0.01))
+    listener.audio_stream_end()
+    await log.settle()
+    assert log.events == []
+    assert asr.streams == [] and turn.calls == []
+    await log.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[BLANK_AUDIO]", "(noise)", " ... ", "♪", "*music*"],
+)
+async def test_annotation_only_transcripts_are_dropped(text: str) -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=FakeRecognizer(final_text=text))
+    await stream(listener, np.concatenate([tone(1.0), silence(0.4)]))
+    await log.settle()
+    assert [type(e) for e in log.events] == [SpeechStarted, TurnDropped]
+    await log.close()
+
+
+async def test_thank_you_is_a_turn_when_really_spoken_and_dropped_on_a_blip() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=FakeRecognizer(final_text="Thank you."))
+    await stream(listener, np.concatenate([tone(0.4), silence(0.4), tone(0.8), silence(0.4)]))
+    await log.settle()
+    kinds = [type(e) for e in log.events if not isinstance(e, InterimTranscript)]
+    assert kinds == [SpeechStarted, TurnDropped, SpeechStarted, TurnEnded]
+    assert log.of(TurnEnded)[0].text == "Thank you."  # type: ignore[attr-defined]
+    await log.close()
+
+
+async def test_interim_transcripts_while_speaking_never_concurrent() -> None:
+    asr = FakeRecognizer(partial_delay=0.05)
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=asr)
+    audio = np.concatenate([tone(3.0), silence(0.5)])
+    step = SR // 50
+    for i in range(0, audio.size, step):
+        listener.feed(pcm(audio[i : i + step]), SR)
+        await asyncio.sleep(0.004)  # ~5x real time: partials overlap with new audio
+    await log.settle()
+    interims = log.of(InterimTranscript)
+    assert len(interims) >= 2
+    assert asr.max_concurrent == 1
+    assert asr.partial_calls <= 3.0 / 0.6 + 1
+    texts = [e.text for e in interims]  # type: ignore[attr-defined]
+    assert len(set(texts)) == len(texts)  # emitted only when the text changes
+    end = log.events.index(log.of(TurnEnded)[0])
+    assert all(log.events.index(e) < end for e in interims)
+    await log.close()
+
+
+@pytest.mark.parametrize("rate", [8_000, 16_000, 22_050, 44_100, 48_000])
+async def test_any_input_rate_is_resampled_to_16k(rate: int) -> None:
+    asr = FakeRecognizer()
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=asr)
+    audio = np.concatenate([silence(0.5, rate=rate), tone(1.0, rate=rate, freq=440), silence(0.6, rate=rate)])
+    await stream(listener, audio, rate=rate)
+    await log.settle()
+    (started,) = log.of(SpeechStarted)
+    (ended,) = log.of(TurnEnded)
+    assert started.at_s == pytest.approx(0.5, abs=2 * FRAME_S)
+    assert ended.speech_end_s == pytest.approx(1.5, abs=2 * FRAME_S)
+    # The recogniser got 16 kHz audio: a 440 Hz tone peaks at bin 440 Hz of its spectrum.
+    fed = asr.streams[0].audio()
+    voiced = fed[np.abs(fed) > 0.0][: SR // 2]
+    spectrum = np.abs(np.fft.rfft(voiced * np.hanning(voiced.size)))
+    assert np.argmax(spectrum) * SR / voiced.size == pytest.approx(440, abs=8)
+    await log.close()
+
+
+async def test_odd_byte_chunks_are_stitched() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9))
+    raw = pcm(np.concatenate([silence(0.3), tone(1.0), silence(0.5)]))
+    for i in range(0, len(raw), 333):  # odd chunk sizes split samples
+        listener.feed(raw[i : i + 333], SR)
+        await asyncio.sleep(0)
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.speech_end_s == pytest.approx(1.3, abs=FRAME_S)
+    await log.close()
+
+
+async def test_manual_mode_brackets_the_turn() -> None:
+    asr = FakeRecognizer()
+    listener, log = make(asr=asr, vad=FakeVad(script=[]), disabled=True)
+    await stream(listener, tone(0.5))  # before activityStart: not part of any turn
+    listener.activity_start()
+    await stream(listener, np.concatenate([tone(1.0), silence(2.0)]))  # a long silence ends nothing
+    await log.settle()
+    assert [type(e) for e in log.events if not isinstance(e, InterimTranscript)] == [SpeechStarted]
+    listener.activity_end()
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.text == "front center is where"
+    assert ended.audio.size / SR == pytest.approx(3.0, abs=0.01)
+    assert log.of(SpeechStarted)[0].at_s == pytest.approx(0.5, abs=0.01)  # type: ignore[attr-defined]
+    assert ended.speech_end_s == pytest.approx(3.5, abs=0.01)
+    await log.close()
+
+
+async def test_manual_mode_needs_no_vad_and_ignores_stray_signals() -> None:
+    config = RealtimeInputConfig(automatic_activity_detection=AutomaticActivityDetection(disabled=True))
+    listener = Listener(
+        vad=None, turn=None, recognizers={"en": FakeRecognizer()}, config=config, language=None
+    )
+    log = EventLog(listener)
+    listener.activity_end()  # no activity open: ignored
+    listener.audio_stream_end()  # not sent in manual mode; ignored
+    await stream(listener, tone(0.5))
+    await log.settle()
+    assert log.events == []
+    await log.close()
+
+
+async def test_activity_signals_in_automatic_mode_are_invalid() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9))
+    with pytest.raises(ProtocolError) as err:
+        listener.activity_start()
+    assert err.value.code == CloseCode.INVALID_ARGUMENT
+    with pytest.raises(ProtocolError) as err:
+        listener.activity_end()
+    assert err.value.code == CloseCode.INVALID_ARGUMENT
+    with pytest.raises(ProtocolError):
+        listener.feed(b"\0\0", 0)
+    await log.close()
+
+
+async def test_automatic_mode_without_a_vad_is_an_internal_error() -> None:
+    with pytest.raises(ProtocolError) as err:
+        Listener(
+            vad=None,
+            turn=None,
+            recognizers={"en": FakeRecognizer()},
+            config=RealtimeInputConfig(),
+            language=None,
+        )
+    assert err.value.code == CloseCode.INTERNAL
+
+
+async def test_language_is_detected_then_kept() -> None:
+    multi = FakeRecognizer(detected="ja", languages=("en", "ja"))
+    english = FakeRecognizer()
+    listener, log = make(turn=FakeTurnDetector(0.9), asr={"*": multi, "en": english}, language=None)
+    await stream(listener, np.concatenate([tone(1.5), silence(0.4)]))
+    await log.settle()
+    assert multi.streams[0].language is None  # detecting
+    assert log.of(TurnEnded)[0].language == "ja"  # type: ignore[attr-defined]
+    await stream(listener, np.concatenate([tone(1.0), silence(0.4)]))
+    await log.settle()
+    assert multi.streams[1].language == "ja"  # kept as a hint; no "ja" recogniser of its own
+    assert english.streams == []
+    await log.close()
+
+
+async def test_a_fixed_session_language_picks_its_recogniser() -> None:
+    multi = FakeRecognizer(detected="en", languages=("en", "ja"))
+    japanese = FakeRecognizer(detected="ja", languages=("ja",))
+    listener, log = make(turn=FakeTurnDetector(0.9), asr={"*": multi, "ja": japanese}, language="ja-JP")
+    await stream(listener, np.concatenate([tone(1.0), silence(0.4)]))
+    await log.settle()
+    assert multi.streams == [] and japanese.streams[0].language == "ja"
+    assert log.of(TurnEnded)[0].language == "ja"  # type: ignore[attr-defined]
+    await log.close()
+
+
+async def test_all_input_coverage_includes_audio_between_turns() -> None:
+    listener, log = make(turn=FakeTurnDetector(0.9), turn_coverage=TurnCoverage.TURN_INCLUDES_ALL_INPUT)
+    await stream(listener, np.concatenate([silence(2.0), tone(1.0), silence(0.5)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.audio.size / SR == pytest.approx(2.0 + 1.0 + 0.2, abs=2 * FRAME_S)
+    await log.close()
+
+
+async def test_speech_end_wall_time_and_clock() -> None:
+    now = [100.0]
+    config = RealtimeInputConfig()
+    listener = Listener(
+        vad=FakeVad(),
+        turn=FakeTurnDetector(0.9),
+        recognizers={"en": FakeRecognizer()},
+        config=config,
+        language="en",
+        clock=lambda: now[0],
+    )
+    log = EventLog(listener)
+    audio = np.concatenate([tone(1.0), silence(0.5)])
+    step = SR // 50
+    for i in range(0, audio.size, step):  # a real-time client, on a fake clock
+        now[0] = 100.0 + (i + step) / SR
+        listener.feed(pcm(audio[i : i + step]), SR)
+        await asyncio.sleep(0)
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.speech_end_wall == pytest.approx(101.0, abs=FRAME_S + 0.02)  # 20 ms chunks
+    assert listener.last_speech_end_wall == ended.speech_end_wall
+    assert ended.decided_wall - ended.speech_end_wall == pytest.approx(0.16, abs=2 * FRAME_S)
+    await log.close()
+
+
+async def test_a_failing_recogniser_surfaces_from_events() -> None:
+    class BrokenRecognizer(FakeRecognizer):
+        def new_stream(self, language: str | None = None) -> object:  # type: ignore[override]
+            raise RuntimeError("model gone")
+
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=BrokenRecognizer())
+    await stream(listener, np.concatenate([tone(0.5), silence(0.2)]))
+    await log.settle()
+    assert isinstance(log.error, RuntimeError)
+    listener.feed(pcm(tone(0.1)), SR)  # after a failure feeding is a no-op
+    await log.close()
+
+
+async def test_end_sensitivity_low_waits_longer_before_asking() -> None:
+    turn = FakeTurnDetector(0.9)
+    listener, log = make(turn=turn, end_of_speech_sensitivity=EndSensitivity.LOW)
+    await stream(listener, np.concatenate([tone(1.0), silence(0.25)]))
+    await log.settle()
+    assert turn.calls == []  # HIGH would have asked after 160 ms
+    await stream(listener, silence(0.1))
+    await log.settle()
+    assert len(turn.calls) == 1 and len(log.of(TurnEnded)) == 1
+    await log.close()
