@@ -1,0 +1,303 @@
+"""One Live WebSocket connection: authenticate, read ``setup``, run the session, write in order.
+
+Lifecycle and the close codes it uses (errors are reported by closing, after the WebSocket is accepted,
+because the clients surface close codes and not HTTP statuses; reasons are at most 123 bytes):
+
+* bad or missing API key, unknown/expired/used-up ephemeral token → 1008;
+* more than ``settings.max_sessions`` connections, or the engine still loading → 1011
+  "The service is currently unavailable.";
+* no first frame within ``settings.setup_timeout_s`` → 1008 (nothing invalid was sent, the client broke
+  the server's time policy, like a rate limit);
+* first message not ``setup``, or a second ``setup`` → 1007; any malformed frame → the codec's code
+  (1007 for invalid arguments, 1008 for an unknown model);
+* a frame larger than ``settings.max_message_bytes`` → 1009 "Request payload size exceeds the limit…"
+  (uvicorn's ``ws_max_size`` is twice that, so a frame far too big to buffer is cut off by the WebSocket
+  layer, with 1009 "frame exceeds limit of N bytes");
+* more messages than the per-connection token bucket allows → 1008 "rate limit exceeded";
+* a client that does not read what it is sent for ``SLOW_CLIENT_TIMEOUT_S`` → 1011;
+* an unexpected exception → 1011 "Internal error encountered." (logged with its traceback; other
+  sessions carry on); server shutdown → 1001.
+
+``{"setupComplete": {}}`` is queued before ``session.start()`` runs, so it is always the first server
+message. Client frames that arrive before it stay in the WebSocket's receive queue and are read after.
+All server messages go through one bounded queue and one writer task, as binary frames, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from openlive.engine import LiveSession
+from openlive.protocol import decode_client_message, encode_server_message
+from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument, truncate_reason
+from openlive.protocol.messages import ServerMessage, Setup, SetupComplete, UsageMetadata
+from openlive.server.auth import Credential, extract_credential
+from openlive.server.paths import LivePath
+from openlive.server.ratelimit import TokenBucket
+from openlive.server.state import ServerState
+from openlive.server.tokens import EXPIRED_REASON, EphemeralToken, apply_lock_to_frame
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_REASON = "The service is currently unavailable."
+INTERNAL_REASON = "Internal error encountered."
+RATE_LIMIT_REASON = "Resource has been exhausted: rate limit exceeded."
+SETUP_TIMEOUT_REASON = "The setup message was not received in time."
+SLOW_CLIENT_REASON = "The client is not reading the server's messages fast enough."
+
+# Messages the writer may have queued for one client; beyond this the engine waits (backpressure).
+OUTBOX_MAX_MESSAGES = 512
+# How long the engine may be held up by a client that does not read before the connection is dropped.
+SLOW_CLIENT_TIMEOUT_S = 10.0
+# How long a closing connection may take to flush what was queued before it.
+CLOSE_FLUSH_TIMEOUT_S = 5.0
+
+_SEND_ERRORS = (OSError, RuntimeError, WebSocketDisconnect)
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseRequest:
+    code: int
+    reason: str
+
+
+class LiveConnection:
+    """The server side of one connection; also the ``Outbox`` its ``LiveSession`` writes to."""
+
+    def __init__(self, ws: WebSocket, state: ServerState, path: LivePath) -> None:
+        self.ws = ws
+        self.state = state
+        self.path = path
+        self.session_id = uuid.uuid4().hex
+        self.finished = asyncio.Event()
+        self._queue: asyncio.Queue[bytes | _CloseRequest] = asyncio.Queue(OUTBOX_MAX_MESSAGES)
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = False
+        self._client_gone = False
+        settings = state.settings
+        self._bucket = TokenBucket(settings.max_messages_per_second, settings.message_burst)
+        self._max_bytes = settings.max_message_bytes
+
+    # ------------------------------------------------------------------------------------------
+    # Outbox (what the session sees)
+
+    async def send(self, message: ServerMessage, usage: UsageMetadata | None = None) -> None:
+        if self._closing:
+            return  # the connection is ending; the session is about to be closed too
+        data = encode_server_message(message, usage)
+        try:
+            await asyncio.wait_for(self._queue.put(data), SLOW_CLIENT_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("session %s: client not reading; closing", self.session_id)
+            await self._abort(CloseCode.INTERNAL, SLOW_CLIENT_REASON)
+
+    async def close(self, code: CloseCode, reason: str) -> None:
+        """Close after everything queued so far has been sent."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._writer is None:
+            await self._close_now(code, reason)
+            return
+        try:
+            await asyncio.wait_for(self._queue.put(_CloseRequest(int(code), reason)), SLOW_CLIENT_TIMEOUT_S)
+        except TimeoutError:
+            await self._abort(code, reason)
+
+    # ------------------------------------------------------------------------------------------
+    # The connection
+
+    async def run(self) -> None:
+        state = self.state
+        state.connections.add(self)
+        state.metrics.connections_active += 1
+        try:
+            await self.ws.accept()
+            await self._run()
+        except Exception:
+            log.exception("session %s: unexpected error", self.session_id)
+            await self._close_now(CloseCode.INTERNAL, INTERNAL_REASON)
+        finally:
+            state.connections.discard(self)
+            state.metrics.connections_active -= 1
+            self.finished.set()
+
+    async def _run(self) -> None:
+        state = self.state
+        try:
+            token = self._authenticate(extract_credential(self.ws.headers, self.ws.query_params))
+            if state.shutting_down or len(state.connections) > state.settings.max_sessions:
+                raise ProtocolError(CloseCode.INTERNAL, UNAVAILABLE_REASON)
+            frame = await self._first_frame()
+            if frame is None:
+                return
+            if token is not None:
+                frame = apply_lock_to_frame(frame, token)
+            setup = decode_client_message(frame)
+            if not isinstance(setup, Setup):
+                raise invalid_argument("the first message must be setup.")
+            if token is not None:
+                resuming = bool(setup.session_resumption and setup.session_resumption.handle)
+                state.tokens.spend(token, resuming=resuming)
+            session = state.engine.open_session(
+                setup, self, session_id=self.session_id, api_version=self.path.api_version
+            )
+        except ProtocolError as exc:
+            await self._close_now(exc.code, exc.reason)
+            return
+        await self._run_session(session, token)
+
+    def _authenticate(self, cred: Credential) -> EphemeralToken | None:
+        if cred.token is not None:
+            return self.state.tokens.check_open(cred.token)
+        reason = self.state.keys.check(cred.api_key)
+        if reason is not None:
+            raise ProtocolError(CloseCode.POLICY, reason)
+        return None
+
+    async def _first_frame(self) -> str | bytes | None:
+        try:
+            frame = await asyncio.wait_for(self._receive(), self.state.settings.setup_timeout_s)
+        except TimeoutError:
+            raise ProtocolError(CloseCode.POLICY, SETUP_TIMEOUT_REASON) from None
+        if frame is not None:
+            self._check_frame(frame)
+        return frame
+
+    async def _run_session(self, session: LiveSession, token: EphemeralToken | None) -> None:
+        metrics = self.state.metrics
+        metrics.sessions_active += 1
+        metrics.sessions_total += 1
+        log.info(
+            "session %s opened (model %s, %s)", self.session_id, session.setup.model, self.path.api_version
+        )
+        self._writer = asyncio.create_task(self._write_loop())
+        body = asyncio.create_task(self._session_body(session))
+        expiry = asyncio.create_task(self._expire_at(token)) if token is not None else None
+        try:
+            await asyncio.wait({body, self._writer}, return_when=asyncio.FIRST_COMPLETED)
+            if not body.done():
+                # The writer has closed the connection (or lost the client): stop reading.
+                body.cancel()
+            elif not self._client_gone:
+                # The body asked for a close; let the writer flush and send it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_FLUSH_TIMEOUT_S)
+            self._writer.cancel()
+            await asyncio.gather(body, self._writer, return_exceptions=True)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            self._closing = True
+            try:
+                await session.aclose()
+            except Exception:
+                log.exception("session %s: error while closing", self.session_id)
+            metrics.sessions_active -= 1
+            log.info("session %s closed", self.session_id)
+
+    async def _session_body(self, session: LiveSession) -> None:
+        try:
+            await self.send(SetupComplete())
+            await session.start()
+            while True:
+                frame = await self._receive()
+                if frame is None:
+                    return
+                self._check_frame(frame)
+                message = decode_client_message(frame)
+                if isinstance(message, Setup):
+                    raise invalid_argument("setup may only be sent once, as the first message.")
+                await session.handle(message)
+        except ProtocolError as exc:
+            await self.close(exc.code, exc.reason)
+        except Exception:
+            log.exception("session %s: unexpected error", self.session_id)
+            await self.close(CloseCode.INTERNAL, INTERNAL_REASON)
+
+    async def _expire_at(self, token: EphemeralToken) -> None:
+        delay = (token.expire_time - self.state.tokens.now()).total_seconds()
+        await asyncio.sleep(max(delay, 0.0))
+        await self.close(CloseCode.POLICY, EXPIRED_REASON)
+
+    # ------------------------------------------------------------------------------------------
+    # Frames in
+
+    async def _receive(self) -> str | bytes | None:
+        """The next client frame, or None once the client has gone."""
+        if self._client_gone:
+            return None
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            self._client_gone = True
+            if not self._closed:
+                self.state.metrics.closes[int(message.get("code") or CloseCode.NORMAL)] += 1
+                self._closed = True
+            return None
+        data: str | bytes | None = message.get("text")
+        if data is None:
+            data = message.get("bytes") or b""
+        self.state.metrics.messages_in += 1
+        return data
+
+    def _check_frame(self, frame: str | bytes) -> None:
+        if not self._bucket.take():
+            raise ProtocolError(CloseCode.POLICY, RATE_LIMIT_REASON)
+        size = len(frame)
+        if isinstance(frame, str) and size * 4 > self._max_bytes:
+            size = len(frame.encode("utf-8"))
+        self.state.metrics.bytes_in += size
+        if size > self._max_bytes:
+            raise ProtocolError(
+                CloseCode.MESSAGE_TOO_BIG,
+                f"Request payload size exceeds the limit: {self._max_bytes} bytes.",
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # Frames out
+
+    async def _write_loop(self) -> None:
+        metrics = self.state.metrics
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _CloseRequest):
+                await self._close_now(item.code, item.reason)
+                return
+            try:
+                await asyncio.wait_for(self.ws.send_bytes(item), SLOW_CLIENT_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("session %s: client not reading; closing", self.session_id)
+                await self._close_now(CloseCode.INTERNAL, SLOW_CLIENT_REASON)
+                return
+            except _SEND_ERRORS:
+                self._client_gone = True  # the disconnect itself is reported by the reader
+                return
+            metrics.messages_out += 1
+            metrics.bytes_out += len(item)
+
+    async def _abort(self, code: int, reason: str) -> None:
+        """Close without flushing (the writer is stuck behind a client that does not read)."""
+        self._closing = True
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+        await self._close_now(code, reason)
+
+    async def _close_now(self, code: int, reason: str) -> None:
+        self._closing = True
+        if self._closed or self._client_gone:
+            return
+        self._closed = True
+        self.state.metrics.closes[int(code)] += 1
+        with contextlib.suppress(*_SEND_ERRORS, TimeoutError):
+            await asyncio.wait_for(self.ws.close(int(code), truncate_reason(reason)), 2.0)
+
+
+async def live_endpoint(ws: WebSocket, state: ServerState, path: LivePath) -> None:
+    await LiveConnection(ws, state, path).run()
