@@ -43,6 +43,10 @@ class Settings:
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     llm_context_tokens: int = 4096
+    # e.g. http://gpu-box:8000/v1 (vLLM, SGLang, llama.cpp server, Ollama); empty: the embedded model.
+    llm_url: str = ""
+    llm_model: str = ""  # the model name that endpoint serves
+    llm_api_key: str = ""  # sent as a Bearer token when set
 
     @classmethod
     def load(cls, *, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -1,0 +1,132 @@
+"""The profiles openlive ships: the embedded CPU stack, and the same speech stack over a remote LLM.
+
+Loading is blocking and slow (seconds; assembling the weights on first use takes longer), so the engine
+calls these in a worker thread at start-up. Backend modules are imported here, not at the top, so that
+importing this module stays cheap and a missing optional runtime fails only the profile that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from openlive.backends.assets import cache_dir, llm_gguf_path
+from openlive.engine import Profile
+from openlive.settings import Settings
+from openlive.stages import (
+    LanguageModel,
+    SpeechRecognizer,
+    SpeechSynthesizer,
+    TurnDetector,
+    VoiceActivityDetector,
+)
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PROFILE_NAME = "openlive-embedded"
+REMOTE_PROFILE_NAME = "openlive-remote"
+
+# Appended by the engine to the system prompt of sessions that answer with audio. Everything the model
+# writes is read aloud by the TTS, so it asks for what sounds natural and rules out what cannot be said.
+# It is kept short and fixed so its tokens stay in the LLM's KV cache (see ``warm_system_prompt``).
+SPOKEN_STYLE_PROMPT = (
+    "You are talking with a person by voice, and everything you write is read aloud. "
+    "Answer in short, plain spoken sentences, usually one to three. Give the answer first. "
+    "Never use markdown, lists, headings, code, tables, emoji or URLs; write numbers and symbols "
+    "the way you would say them. If you did not understand, ask one short question. "
+    "Reply in the language the person speaks."
+)
+
+EMBEDDED_LLM_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+# The embedded model's replies are capped so a runaway answer cannot hold the single LLM worker for long.
+EMBEDDED_OUTPUT_TOKEN_LIMIT = 512
+
+
+def load_embedded_profile(settings: Settings) -> Profile:
+    """Everything local: Silero VAD, Smart Turn, Whisper, Qwen2.5 1.5B on llama.cpp, Piper and Kokoro."""
+    from openlive.backends.llm_llamacpp import LlamaCppLanguageModel
+
+    cache = cache_dir(settings)
+    started = time.perf_counter()
+    llm = LlamaCppLanguageModel(
+        llm_gguf_path(cache),
+        n_ctx=settings.llm_context_tokens,
+        n_threads=settings.llm_threads,
+        name=EMBEDDED_LLM_NAME,
+        default_max_tokens=EMBEDDED_OUTPUT_TOKEN_LIMIT,
+    )
+    # Puts the prompt prefix that audio sessions without their own instruction start with in the KV cache.
+    warm = llm.warm_system_prompt(SPOKEN_STYLE_PROMPT)
+    log.info("LLM loaded (%d prompt tokens cached) in %.1f s", warm, time.perf_counter() - started)
+    return _with_speech_stages(
+        name=EMBEDDED_PROFILE_NAME,
+        description="openlive's embedded CPU stack (speech recognition, language model, speech synthesis)",
+        llm=llm,
+        settings=settings,
+        cache=cache,
+        output_token_limit=EMBEDDED_OUTPUT_TOKEN_LIMIT,
+    )
+
+
+def load_remote_profile(settings: Settings) -> Profile:
+    """The embedded speech stages with the LLM at ``settings.llm_url`` (any OpenAI-compatible endpoint)."""
+    from openlive.backends.llm_openai import OpenAICompatibleLanguageModel
+
+    if not settings.llm_url:
+        raise ValueError("load_remote_profile needs settings.llm_url (OPENLIVE_LLM_URL)")
+    llm = OpenAICompatibleLanguageModel(settings.llm_url, settings.llm_model, settings.llm_api_key or None)
+    return _with_speech_stages(
+        name=REMOTE_PROFILE_NAME,
+        description=f"embedded speech stages with {settings.llm_model or 'the model'} at {settings.llm_url}",
+        llm=llm,
+        settings=settings,
+        cache=cache_dir(settings),
+        output_token_limit=1024,
+    )
+
+
+def load_configured_profile(settings: Settings) -> Profile:
+    """The remote-LLM profile when ``llm_url`` is set, otherwise the embedded one."""
+    return load_remote_profile(settings) if settings.llm_url else load_embedded_profile(settings)
+
+
+def _with_speech_stages(
+    *,
+    name: str,
+    description: str,
+    llm: LanguageModel,
+    settings: Settings,
+    cache: Path,
+    output_token_limit: int,
+) -> Profile:
+    tts, asr, vad, turn = _load_speech_stages(cache)
+    return Profile(
+        name=name,
+        description=description,
+        llm=llm,
+        tts=tts,
+        asr=asr,
+        vad=vad,
+        turn=turn,
+        input_token_limit=settings.llm_context_tokens,
+        output_token_limit=output_token_limit,
+        spoken_style_prompt=SPOKEN_STYLE_PROMPT,
+    )
+
+
+def _load_speech_stages(
+    cache: Path,
+) -> tuple[SpeechSynthesizer, dict[str, SpeechRecognizer], VoiceActivityDetector, TurnDetector]:
+    from openlive.backends.asr_whisper import load_recognizers
+    from openlive.backends.tts_router import load_default_synthesizer
+    from openlive.backends.turn_smart import SmartTurnDetector
+    from openlive.backends.vad_silero import SileroVad
+
+    started = time.perf_counter()
+    tts = load_default_synthesizer(cache)
+    asr: dict[str, SpeechRecognizer] = dict(load_recognizers(cache))
+    vad = SileroVad()
+    turn = SmartTurnDetector()
+    log.info("speech stages loaded in %.1f s", time.perf_counter() - started)
+    return tts, asr, vad, turn

@@ -1,0 +1,301 @@
+"""The embedded LanguageModel: a GGUF chat model run by llama.cpp (llama-cpp-python), shared by all sessions.
+
+One ``Llama`` holds one KV cache, so requests run one at a time on a single worker thread, first come
+first served. Each request reuses the longest token prefix already in the cache: consecutive turns of one
+conversation, and new sessions that start with the same system prompt (``warm_system_prompt`` puts it
+there at start-up), skip re-reading that prefix, which is what keeps the first token fast on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import os
+import random
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# llama.cpp's OpenMP workers busy-wait between batches by default, stealing the cores that Whisper and the
+# TTS need in this same process (measured: 2-3x slower ASR). The policy is read once, when the OpenMP
+# runtime loads with llama.cpp, so it must be in the environment before the import below.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import llama_cpp
+
+from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
+from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+
+log = logging.getLogger(__name__)
+
+# Qwen2.5's recommended sampling (its generation_config.json), used where a request leaves a value unset.
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_TOP_P = 0.8
+DEFAULT_TOP_K = 20
+DEFAULT_REPEAT_PENALTY = 1.05
+DEFAULT_MAX_TOKENS = 512
+# Prompt tokens are evaluated in slices this long so a cancelled request stops within ~0.2 s on 2 cores.
+PROMPT_SLICE_TOKENS = 64
+# The smallest room left for the reply before old conversation turns are dropped from the prompt.
+MIN_REPLY_TOKENS = 64
+
+_Emit = Callable[[ChatEvent | BaseException], None]
+
+
+@dataclass(slots=True)
+class _Job:
+    request: ChatRequest
+    emit: _Emit
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class LlamaCppLanguageModel:
+    """``openlive.stages.LanguageModel`` over a local GGUF file."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        name: str | None = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
+        self.name = name or model_path.stem
+        self.n_ctx = n_ctx
+        self.default_max_tokens = default_max_tokens
+        with _without_extra_buffer_types(_cpu_has_amx()):
+            self._llm = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{model_path} has no chat template in its metadata")
+        self._template = ChatTemplate(template)
+        self._vocab = self._llm._model.vocab
+        # One worker: the model has one KV cache. Its queue is FIFO, so sessions are served in arrival order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-llamacpp")
+
+    # -- LanguageModel ---------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        # Tokenizing reads only the vocabulary, so it is safe next to a generation on the worker thread.
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatEvent | BaseException] = asyncio.Queue()
+
+        def emit(item: ChatEvent | BaseException) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone: nobody is listening any more
+                job.cancel.set()
+
+        job = _Job(request=request, emit=emit)
+        future = loop.run_in_executor(self._executor, self._run, job)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, ChatDone):
+                    return
+        finally:
+            # Reached on completion, on an error, and when the consumer is cancelled or stops early:
+            # the worker checks the flag before every token and drops a job that has not started yet.
+            job.cancel.set()
+            future.cancel()
+
+    # -- start-up ----------------------------------------------------------------------------------------
+
+    def warm_system_prompt(self, system_prompt: str) -> int:
+        """Evaluate the prompt prefix every conversation shares, so the first session's first token is fast.
+
+        Blocking (call it while loading the profile). Returns the number of tokens now in the KV cache.
+        """
+        prefix = self._template.system_prefix(system_prompt)
+        tokens = self._tokenize_prompt(prefix)
+        # The last token may merge with what a conversation puts after the prompt (".\n\n" is one token).
+        tokens = tokens[:-1]
+        self._executor.submit(self._eval_prompt, tokens, threading.Event()).result()
+        return len(tokens)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._llm.close()
+
+    # -- worker thread -----------------------------------------------------------------------------------
+
+    def _run(self, job: _Job) -> None:
+        if job.cancel.is_set():
+            return
+        try:
+            self._generate(job)
+        except BaseException as exc:  # handed to the consumer, which re-raises it in its own task
+            job.emit(exc)
+
+    def _generate(self, job: _Job) -> None:
+        request, sampling = job.request, job.request.sampling
+        tokens = self._fit_prompt(request)
+        cached = self._eval_prompt(tokens, job.cancel)
+        if job.cancel.is_set():
+            return
+        room = self.n_ctx - len(tokens)
+        max_tokens = min(sampling.max_tokens or self.default_max_tokens, room)
+        self._llm.set_seed(sampling.seed if sampling.seed is not None else random.randrange(2**31))
+        parser = ToolCallParser(tool_names=[t.name for t in request.tools])
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        completion = 0
+        n_calls = 0
+        finish = "stop"
+
+        def send(text: str, calls: list[ToolCallRequest]) -> None:
+            nonlocal n_calls
+            if text:
+                job.emit(TextDelta(text=text))
+            for call in calls:
+                job.emit(call)
+            n_calls += len(calls)
+
+        generator = self._llm.generate(
+            tokens,
+            temp=DEFAULT_TEMPERATURE if sampling.temperature is None else sampling.temperature,
+            top_p=DEFAULT_TOP_P if sampling.top_p is None else sampling.top_p,
+            top_k=DEFAULT_TOP_K if sampling.top_k is None else sampling.top_k,
+            repeat_penalty=DEFAULT_REPEAT_PENALTY,
+            presence_penalty=sampling.presence_penalty or 0.0,
+            frequency_penalty=sampling.frequency_penalty or 0.0,
+        )
+        try:
+            for token in generator:
+                if job.cancel.is_set():
+                    return
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    break
+                completion += 1
+                send(*parser.feed(decoder.decode(self._llm.detokenize([token]))))
+                if completion >= max_tokens:
+                    finish = "length"
+                    break
+        finally:
+            generator.close()
+        tail, calls = parser.feed(decoder.decode(b"", final=True))
+        send(tail, calls)
+        send(*parser.finish())
+        if n_calls:
+            finish = "tool_calls"
+        job.emit(
+            ChatDone(
+                prompt_tokens=len(tokens),
+                completion_tokens=completion,
+                cached_prompt_tokens=cached,
+                finish_reason=finish,
+            )
+        )
+
+    def _tokenize_prompt(self, text: str) -> list[int]:
+        # special=True: the template's <|im_start|> markers are control tokens, not text.
+        tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        return tokens
+
+    def _fit_prompt(self, request: ChatRequest) -> list[int]:
+        """The prompt's tokens; the oldest turns are dropped (with a warning) if it would not fit.
+
+        The engine compresses long conversations itself; this only keeps a request that slipped past it
+        from failing outright.
+        """
+        messages = list(request.messages)
+        while True:
+            tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
+            if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
+                return tokens
+            droppable = _first_droppable(messages)
+            if droppable is None:
+                raise ValueError(
+                    f"the prompt needs {len(tokens)} tokens; the context holds {self.n_ctx} "
+                    f"with {MIN_REPLY_TOKENS} kept for the reply"
+                )
+            log.warning("prompt of %d tokens exceeds the context: dropping the oldest turn", len(tokens))
+            del messages[droppable]
+
+    def _eval_prompt(self, tokens: Sequence[int], cancel: threading.Event) -> int:
+        """Bring the KV cache to exactly ``tokens``, reusing the longest common prefix; returns its length.
+
+        llama-cpp-python's ``generate`` would reuse the prefix too, but evaluates the rest in one call
+        that cannot be interrupted; slicing it here lets a cancelled request stop early. Afterwards the
+        cache holds the whole prompt with fresh logits, which ``generate`` samples from directly.
+        """
+        llm = self._llm
+        cached: list[int] = llm._input_ids.tolist()
+        reused = min(_common_prefix(cached, tokens), len(tokens) - 1)
+        if reused <= 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
+            llm.reset()  # type: ignore[no-untyped-call]
+            reused = 0
+        llm.n_tokens = reused
+        for start in range(reused, len(tokens), PROMPT_SLICE_TOKENS):
+            if cancel.is_set():
+                return reused
+            llm.eval(tokens[start : start + PROMPT_SLICE_TOKENS])
+        return reused
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@contextmanager
+def _without_extra_buffer_types(active: bool) -> Iterator[None]:
+    """Load the model without llama.cpp's "extra" weight buffers (AMX tiles, repacked layouts).
+
+    llama.cpp 0.3.36's AMX matmul crashes (SIGSEGV in ggml_backend_amx_mul_mat) on the first prompt batch
+    on the Sapphire Rapids VMs this was tested on. ``Llama()`` takes no option for it, so the default
+    model parameters are patched while the model loads. Measured there: generation speed unchanged
+    (~8-9 tok/s on 2 threads either way), prompt evaluation ~145 tok/s.
+    """
+    if not active:
+        yield
+        return
+    low_level = llama_cpp.llama_cpp
+    original = low_level.llama_model_default_params
+
+    def params_without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = params_without_extra_buffers
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = original
+
+
+def _first_droppable(messages: Sequence[ChatMessage]) -> int | None:
+    """Index of the oldest message that is neither the system prompt nor the latest message."""
+    for i, message in enumerate(messages[:-1]):
+        if message.role != "system":
+            return i
+    return None

@@ -1,0 +1,243 @@
+"""Prompt text for local chat models: the GGUF's own chat template, and the tool-call markup it asks for.
+
+The template is rendered the way Hugging Face renders it (sandboxed Jinja, a ``tojson`` that keeps
+non-ASCII text readable), so the model sees exactly the format it was trained on. Qwen2.5 (and other
+Hermes-style models) answer a tool request with ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``;
+``ToolCallParser`` cuts that markup out of the token stream so it is never spoken or shown as text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from openlive.stages import ChatMessage, ToolCallRequest
+from openlive.stages.language_model import ToolSpec
+
+log = logging.getLogger(__name__)
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # Jinja's built-in tojson escapes <, >, & and ' for HTML, which would show the model "\u0027".
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def _raise(message: str) -> None:
+    raise ValueError(f"chat template: {message}")
+
+
+class ChatTemplate:
+    """Renders messages and tools with a model's Jinja chat template (``tokenizer.chat_template``)."""
+
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.filters["tojson"] = _tojson
+        env.globals["raise_exception"] = _raise
+        self._template = env.from_string(source)
+        self._bos = bos_token
+        self._eos = eos_token
+
+    def render(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        add_generation_prompt: bool = True,
+    ) -> str:
+        return self._template.render(
+            messages=[_message_dict(m) for m in messages],
+            tools=[_tool_dict(t) for t in tools] or None,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self._bos,
+            eos_token=self._eos,
+        )
+
+    def system_prefix(self, system_prompt: str) -> str:
+        """The prompt text up to the end of ``system_prompt``: what all conversations starting with it share.
+
+        Conversations put more after it (the user's instruction, tools), so the text stops right at the
+        end of the system prompt instead of at the template's end-of-message marker.
+        """
+        rendered = self.render(
+            [ChatMessage(role="system", content=system_prompt)], add_generation_prompt=False
+        )
+        end = rendered.find(system_prompt)
+        if end < 0:
+            raise ValueError("the chat template does not include the system message")
+        return rendered[: end + len(system_prompt)]
+
+
+def _message_dict(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.args}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def _tool_dict(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+def parse_tool_call(body: str) -> ToolCallRequest | None:
+    """One ``{"name": ..., "arguments": ...}`` object (arguments may itself be a JSON string)."""
+    try:
+        data = json.loads(body.strip())
+    except json.JSONDecodeError:
+        log.warning("dropping a tool call that is not valid JSON: %.200r", body)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        log.warning("dropping a tool call without a function name: %.200r", body)
+        return None
+    args = data.get("arguments", data.get("parameters", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError:
+            log.warning("tool call %s: arguments are not JSON: %.200r", data["name"], args)
+            args = {}
+    if not isinstance(args, dict):
+        args = {}
+    return ToolCallRequest(id=new_call_id(), name=data["name"], args=args)
+
+
+class ToolCallParser:
+    """Splits streamed model text into visible text and tool calls.
+
+    ``feed`` returns the text that can be shown now and the calls completed so far. Text that might be
+    the start of ``<tool_call>`` is held back until it is clearly not. Leading and trailing whitespace of
+    the whole reply is dropped (models put newlines around their tool calls; nobody should hear them).
+
+    Small models sometimes answer a tool request with a bare JSON object, often in a markdown code
+    block, instead of the tagged form. With ``tool_names`` given, a reply that starts like that is held
+    back whole and, at the end, becomes a tool call if it names one of the tools (otherwise it is text).
+    """
+
+    def __init__(self, tool_names: Collection[str] = ()) -> None:
+        self._tool_names = frozenset(tool_names)
+        self._pending = ""
+        self._inside = False
+        self._started = False
+        self._held_space = ""
+        self._bare_json: str | None = None  # the held reply, while it may be a bare JSON tool call
+        self._bare_possible = bool(self._tool_names)
+
+    def feed(self, text: str) -> tuple[str, list[ToolCallRequest]]:
+        if self._bare_json is not None:
+            self._bare_json += text
+            return "", []
+        if self._bare_possible:
+            head = (self._pending + text).lstrip()
+            if not head:  # only whitespace so far: undecided
+                self._pending += text
+                return "", []
+            self._bare_possible = False
+            if head.startswith(("{", "`")):
+                self._bare_json = self._pending + text
+                self._pending = ""
+                return "", []
+        self._pending += text
+        visible: list[str] = []
+        calls: list[ToolCallRequest] = []
+        while True:
+            if self._inside:
+                end = self._pending.find(TOOL_CALL_CLOSE)
+                if end < 0:
+                    break
+                call = parse_tool_call(self._pending[:end])
+                if call is not None:
+                    calls.append(call)
+                self._pending = self._pending[end + len(TOOL_CALL_CLOSE) :]
+                self._inside = False
+                continue
+            start = self._pending.find(TOOL_CALL_OPEN)
+            if start >= 0:
+                visible.append(self._pending[:start])
+                self._pending = self._pending[start + len(TOOL_CALL_OPEN) :]
+                self._inside = True
+                continue
+            keep = _partial_suffix(self._pending, TOOL_CALL_OPEN)
+            visible.append(self._pending[: len(self._pending) - keep])
+            self._pending = self._pending[len(self._pending) - keep :]
+            break
+        return self._trim("".join(visible)), calls
+
+    def finish(self) -> tuple[str, list[ToolCallRequest]]:
+        """End of the reply: an unclosed tool call is parsed if it is complete JSON, otherwise dropped."""
+        calls: list[ToolCallRequest] = []
+        text = ""
+        if self._bare_json is not None:
+            calls = self._bare_json_calls(self._bare_json)
+            if not calls:
+                # Not a tool call after all: the held reply is ordinary text (tagged calls inside it too).
+                held, self._bare_json = self._bare_json, None
+                text, calls = self.feed(held)
+                more_text, more_calls = self.finish()
+                return text + more_text, calls + more_calls
+        elif self._inside:
+            call = parse_tool_call(self._pending) if self._pending.strip() else None
+            if call is not None:
+                calls.append(call)
+        else:
+            text = self._trim(self._pending)
+        self._pending = ""
+        self._inside = False
+        self._bare_json = None
+        self._held_space = ""  # trailing whitespace of the whole reply
+        return text, calls
+
+    def _bare_json_calls(self, reply: str) -> list[ToolCallRequest]:
+        body = reply.strip()
+        fence = re.fullmatch(r"```[A-Za-z]*\s*(.*?)\s*```", body, flags=re.DOTALL)
+        if fence is not None:
+            body = fence.group(1)
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError:
+            return []
+        items = data if isinstance(data, list) else [data]
+        if not items or not all(isinstance(i, dict) and i.get("name") in self._tool_names for i in items):
+            return []
+        calls = [parse_tool_call(json.dumps(item)) for item in items]
+        return [c for c in calls if c is not None]
+
+    def _trim(self, text: str) -> str:
+        if not self._started:
+            text = text.lstrip()
+            if not text:
+                return ""
+            self._started = True
+        text = self._held_space + text
+        stripped = text.rstrip()
+        self._held_space = text[len(stripped) :]
+        return stripped
+
+
+def _partial_suffix(text: str, marker: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``marker``."""
+    for n in range(min(len(text), len(marker) - 1), 0, -1):
+        if text.endswith(marker[:n]):
+            return n
+    return 0
