@@ -19,7 +19,6 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the server's JSON answer as is")
     add_connection_arguments(p)
-    p.set_defaults(run=run)
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -52,7 +52,6 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--realtime", action="store_true", help="send IN.wav paced in real time")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     add_connection_arguments(p)
-    p.set_defaults(run=run)
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path | None, Path]:

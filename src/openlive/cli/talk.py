@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import stat
 import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
@@ -35,7 +37,6 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--input-device", help="microphone (sounddevice name or index)")
     p.add_argument("--output-device", help="speaker (sounddevice name or index)")
     add_connection_arguments(p)
-    p.set_defaults(run=run)
 
 
 def _device(value: str | None) -> int | str | None:
@@ -76,18 +77,29 @@ class TranscriptPrinter:
         self.speaker = None
 
 
-async def _stdin_lines() -> AsyncIterator[str]:
-    """Lines from stdin without blocking the event loop (pipes and terminals; files are read directly)."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+def _is_stream(file: TextIO) -> bool:
+    """True for pipes, terminals and sockets, which asyncio can read without blocking; False for files."""
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):
-        for line in sys.stdin:  # a regular file: reading it never blocks for long
+        mode = os.fstat(file.fileno()).st_mode
+    except (OSError, ValueError):  # no file descriptor (e.g. replaced by a StringIO)
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+async def _stdin_lines() -> AsyncIterator[str]:
+    """Lines from stdin without blocking the event loop; a regular file is simply read."""
+    if not _is_stream(sys.stdin):
+        for line in sys.stdin:
             yield line
         return
-    while line_bytes := await reader.readline():
-        yield line_bytes.decode("utf-8", errors="replace")
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line_bytes := await reader.readline():
+            yield line_bytes.decode("utf-8", errors="replace")
+    finally:
+        transport.close()
 
 
 async def _text_mode(session: LiveSession, printer: TranscriptPrinter) -> None:

@@ -78,7 +78,7 @@ def read_wav(path: str | Path) -> tuple[bytes, int]:
             channels, width, rate = wf.getnchannels(), wf.getsampwidth(), wf.getframerate()
             frames = wf.readframes(wf.getnframes())
     except (wave.Error, EOFError) as exc:
-        raise ValueError(f"not a PCM WAV file ({exc})") from exc
+        raise ValueError(f"not a PCM WAV file ({str(exc) or 'too short'})") from exc
     dtypes: dict[int, np.dtype[Any]] = {1: np.dtype(np.uint8), 2: np.dtype("<i2"), 4: np.dtype("<i4")}
     dtype = dtypes.get(width)
     if dtype is None:
