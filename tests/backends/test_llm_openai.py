@@ -1,0 +1,267 @@
+"""The OpenAI-compatible LanguageModel against a scripted chat-completions server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from openlive.backends.llm_openai import OpenAICompatibleLanguageModel, RemoteModelError
+from openlive.stages import (
+    ChatDone,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    SamplingParams,
+    TextDelta,
+    ToolCallRequest,
+)
+from openlive.stages.language_model import ToolSpec
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeOpenAIServer:
+    """Answers every POST with the scripted SSE ``events`` (or ``status``/``error_body``), then closes."""
+
+    events: list[str] = field(default_factory=list)
+    delay_s: float = 0.0
+    status: int = 200
+    error_body: str = ""
+    requests: list[RecordedRequest] = field(default_factory=list)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    port: int = 0
+    _server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            method, path, _ = head[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if h)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append(RecordedRequest(method, path, headers, json.loads(body or b"{}")))
+            if self.status != 200:
+                payload = self.error_body.encode()
+                writer.write(
+                    f"HTTP/1.1 {self.status} Error\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+            watcher = asyncio.create_task(self._watch_disconnect(reader))
+            for event in self.events:
+                if self.disconnected.is_set():
+                    break
+                writer.write(f"data: {event}\n\n".encode())
+                await writer.drain()
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+            watcher.cancel()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.disconnected.set()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _watch_disconnect(self, reader: asyncio.StreamReader) -> None:
+        if not await reader.read(1):  # the client closed its side: it stopped listening
+            self.disconnected.set()
+
+
+def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> str:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return json.dumps({"id": "x", "object": "chat.completion.chunk", "choices": choices, **extra})
+
+
+async def collect(stream: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
+    return [event async for event in stream]
+
+
+def request(**kwargs: Any) -> ChatRequest:
+    return ChatRequest(
+        messages=[ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")],
+        **kwargs,
+    )
+
+
+async def test_text_is_streamed_and_usage_becomes_chat_done() -> None:
+    events = [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": "Hello"}),
+        chunk({"content": " there."}, finish="stop"),
+        chunk(
+            None,
+            usage={
+                "prompt_tokens": 21,
+                "completion_tokens": 3,
+                "prompt_tokens_details": {"cached_tokens": 16},
+            },
+        ),
+        "[DONE]",
+    ]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url + "/v1", "qwen", api_key="sk-test")
+        sampling = SamplingParams(temperature=0.2, top_k=5, max_tokens=50, seed=7)
+        out = await collect(model.stream(request(sampling=sampling)))
+        await model.aclose()
+    assert out == [
+        TextDelta(text="Hello"),
+        TextDelta(text=" there."),
+        ChatDone(prompt_tokens=21, completion_tokens=3, cached_prompt_tokens=16, finish_reason="stop"),
+    ]
+    sent = server.requests[0]
+    assert (sent.method, sent.path) == ("POST", "/v1/chat/completions")
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert sent.body["model"] == "qwen"
+    assert sent.body["stream"] is True
+    assert sent.body["stream_options"] == {"include_usage": True}
+    assert sent.body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
+    assert {k: sent.body[k] for k in ("temperature", "top_k", "max_tokens", "seed")} == {
+        "temperature": 0.2,
+        "top_k": 5,
+        "max_tokens": 50,
+        "seed": 7,
+    }
+    assert "top_p" not in sent.body  # unset values are left to the server's defaults
+
+
+async def test_streamed_tool_call_fragments_are_assembled() -> None:
+    events = [
+        chunk({"tool_calls": [{"index": 0, "id": "call_abc", "function": {"name": "get_weather"}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"ci'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ty": "Paris"}'}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "call_def", "function": {"name": "get_time", "arguments": ""}}
+                ]
+            }
+        ),
+        chunk({}, finish="tool_calls"),
+        chunk(None, usage={"prompt_tokens": 80, "completion_tokens": 20}),
+        "[DONE]",
+    ]
+    tool = ToolSpec(
+        name="get_weather", description="Weather", parameters={"type": "object", "properties": {}}
+    )
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        out = await collect(model.stream(request(tools=[tool])))
+        await model.aclose()
+    assert out == [
+        ToolCallRequest(id="call_abc", name="get_weather", args={"city": "Paris"}),
+        ToolCallRequest(id="call_def", name="get_time", args={}),
+        ChatDone(prompt_tokens=80, completion_tokens=20, finish_reason="tool_calls"),
+    ]
+    sent = server.requests[0]
+    assert sent.path == "/v1/chat/completions"  # "/v1" was added to a bare base URL
+    assert sent.body["tools"] == [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "description": "Weather", "parameters": tool.parameters},
+        }
+    ]
+    assert "authorization" not in sent.headers
+
+
+async def test_history_with_tool_calls_is_sent_in_openai_form() -> None:
+    call = ToolCallRequest(id="call_1", name="lookup", args={"q": "ü"})
+    req = ChatRequest(
+        messages=[
+            ChatMessage(role="user", content="Find it"),
+            ChatMessage(role="assistant", tool_calls=[call]),
+            ChatMessage(role="tool", content='{"ok": true}', tool_call_id="call_1", name="lookup"),
+        ]
+    )
+    async with FakeOpenAIServer(events=[chunk({"content": "Done."}, finish="stop"), "[DONE]"]) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        await collect(model.stream(req))
+        await model.aclose()
+    messages = server.requests[0].body["messages"]
+    assert messages[1] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "ü"}'}}
+        ],
+    }
+    assert messages[2] == {
+        "role": "tool",
+        "content": '{"ok": true}',
+        "tool_call_id": "call_1",
+        "name": "lookup",
+    }
+
+
+async def test_missing_usage_falls_back_to_an_estimate() -> None:
+    events = [chunk({"content": "x" * 40}, finish="length"), "[DONE]"]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        out = await collect(model.stream(request()))
+        await model.aclose()
+    done = out[-1]
+    assert isinstance(done, ChatDone)
+    assert done.completion_tokens == 10  # 40 characters at ~4 per token
+    assert done.prompt_tokens > 0
+    assert done.finish_reason == "length"
+
+
+async def test_http_error_is_raised_with_the_server_message() -> None:
+    async with FakeOpenAIServer(status=401, error_body='{"error": "bad key"}') as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m", api_key="wrong")
+        with pytest.raises(RemoteModelError, match=r"401.*bad key"):
+            await collect(model.stream(request()))
+        await model.aclose()
+
+
+async def test_cancelling_the_consumer_closes_the_stream() -> None:
+    events = [chunk({"content": f"word{i} "}) for i in range(200)]
+    async with FakeOpenAIServer(events=events, delay_s=0.02) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        received: list[ChatEvent] = []
+
+        async def consume() -> None:
+            async for event in model.stream(request()):
+                received.append(event)
+
+        task = asyncio.create_task(consume())
+        while len(received) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(server.disconnected.wait(), timeout=2.0)
+        await model.aclose()
+    assert len(received) < 50
