@@ -67,7 +67,7 @@ async def test_onset_and_end_of_turn_timing() -> None:
     assert started[0].at_s == pytest.approx(1.0, abs=FRAME_S)
     assert ended[0].speech_end_s == pytest.approx(2.5, abs=FRAME_S)
     assert ended[0].text == "front center is where the speaker"  # 1.5 s of tone = 6 words
-    # Asked once, after a 160 ms pause (end sensitivity HIGH): the turn ended there, not at 1 s.
+    # Asked once, after a 160 ms pause (end sensitivity HIGH), sure (0.9): the turn ended there.
     assert len(turn.calls) == 1
     assert ended[0].language == "en"
     assert isinstance(log.events[-1], TurnEnded)
@@ -110,7 +110,7 @@ async def test_short_pause_with_low_end_probability_does_not_end_the_turn() -> N
     assert len(log.of(SpeechStarted)) == 1
     (ended,) = log.of(TurnEnded)
     assert ended.speech_end_s == pytest.approx(0.3 + 2.0, abs=FRAME_S)
-    assert len(turn.calls) == 2  # once per pause
+    assert len(turn.calls) == 3  # at 160 and 320 ms into the 400 ms pause, at 160 ms into the last
     await log.close()
 
 
@@ -212,7 +212,7 @@ async def test_annotation_only_transcripts_are_dropped(text: str) -> None:
 
 async def test_thank_you_is_a_turn_when_really_spoken_and_dropped_on_a_blip() -> None:
     listener, log = make(turn=FakeTurnDetector(0.9), asr=FakeRecognizer(final_text="Thank you."))
-    await stream(listener, np.concatenate([tone(0.4), silence(0.4), tone(0.8), silence(0.4)]))
+    await stream(listener, np.concatenate([tone(0.4), silence(0.6), tone(0.8), silence(0.4)]))
     await log.settle()
     kinds = [type(e) for e in log.events if not isinstance(e, InterimTranscript)]
     assert kinds == [SpeechStarted, TurnDropped, SpeechStarted, TurnEnded]
@@ -402,8 +402,29 @@ async def test_a_failing_recogniser_surfaces_from_events() -> None:
     await log.close()
 
 
+async def test_a_lone_short_word_is_only_asked_about_after_480_ms() -> None:
+    turn = FakeTurnDetector(0.99)
+    listener, log = make(turn=turn)
+    await stream(listener, np.concatenate([silence(0.2), tone(0.4), silence(0.45)]))
+    await log.settle()
+    assert turn.calls == [] and not log.of(TurnEnded)
+    await stream(listener, silence(0.1))
+    await log.settle()
+    assert len(turn.calls) == 1 and len(log.of(TurnEnded)) == 1
+
+
+async def test_a_doubtful_end_waits_for_the_second_question() -> None:
+    turn = FakeTurnDetector(0.8)  # below the 160 ms bar (0.9), above the 320 ms one (0.7)
+    listener, log = make(turn=turn)
+    await stream(listener, np.concatenate([tone(1.0), silence(0.6)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert len(turn.calls) == 2
+    assert ended.decided_wall >= ended.speech_end_wall
+
+
 async def test_end_sensitivity_low_waits_longer_before_asking() -> None:
-    turn = FakeTurnDetector(0.9)
+    turn = FakeTurnDetector(0.99)
     listener, log = make(turn=turn, end_of_speech_sensitivity=EndSensitivity.LOW)
     await stream(listener, np.concatenate([tone(1.0), silence(0.25)]))
     await log.settle()

@@ -49,8 +49,11 @@ class InputResampler:
         head = self.flush() if rate != self._rate else _empty()
         if rate != self._rate:
             self._rate = rate
-            if rate != INPUT_SAMPLE_RATE:
-                self._stream = soxr.ResampleStream(rate, INPUT_SAMPLE_RATE, 1, "float32", "HQ")
+            self._stream = (
+                None
+                if rate == INPUT_SAMPLE_RATE
+                else soxr.ResampleStream(rate, INPUT_SAMPLE_RATE, 1, "float32", "HQ")
+            )
         if self._stream is None:
             out = audio
         else:

@@ -384,8 +384,9 @@ class Listener:
             voiced_s = self._segmenter.voiced_frames * FRAME_SAMPLES / SR
             self._segmenter.reset()
         if utt.partial_task is not None and not utt.partial_task.done():
-            # finish() decodes everything anyway; a partial still running would only delay it.
-            utt.partial_task.cancel()
+            # Let a running partial complete rather than cancel it: its decode keeps running in the
+            # backend's executor anyway (cancelling only queues finish() behind it), and a backend
+            # may reuse that result when nothing but silence followed. Its text is not emitted.
             await asyncio.wait([utt.partial_task])
         audio_end = (
             self._tape.end if self.manual else min(self._tape.end, speech_end + TURN_AUDIO_TAIL_SAMPLES)

@@ -21,7 +21,7 @@ class Onset:
 
 @dataclass(frozen=True, slots=True)
 class AskTurnModel:
-    """A pause long enough to ask the end-of-turn model; answer with ``TurnSegmenter.answer``."""
+    """A pause long enough to ask the end-of-turn model (again); answer with ``TurnSegmenter.answer``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class TurnSegmenter:
         self._run_start: int | None = None
         self._run_frames = 0
         self._pause_start: int | None = None
-        self._asked = False
+        self._asks = 0  # questions to the end-of-turn model in the current pause
 
     @property
     def in_pause(self) -> bool:
@@ -63,7 +63,7 @@ class TurnSegmenter:
                     self.speech_end = frame_end
                     self.voiced_frames = self._run_frames
                     self._pause_start = None
-                    self._asked = False
+                    self._asks = 0  # questions to the end-of-turn model in the current pause
                     return Onset(self.onset)
             elif probability < p.stop_threshold:
                 # A real pause breaks the run; a doubtful frame only does not count towards it.
@@ -74,7 +74,7 @@ class TurnSegmenter:
         if probability >= p.start_threshold:
             self.voiced_frames += 1
             self._pause_start = None
-            self._asked = False
+            self._asks = 0  # questions to the end-of-turn model in the current pause
         elif probability < p.stop_threshold and self._pause_start is None:
             self._pause_start = frame_start
         if self._pause_start is None:
@@ -85,14 +85,18 @@ class TurnSegmenter:
             silent = frame_end - self._pause_start
             if silent >= p.silence_frames * FRAME_SAMPLES:
                 return EndOfTurn("silence")
-            if p.uses_turn_model and not self._asked and silent >= p.pause_frames * FRAME_SAMPLES:
-                self._asked = True
+            checks = p.turn_checks if p.uses_turn_model else ()
+            short = self.speech_end - self.onset < p.short_speech_frames * FRAME_SAMPLES
+            while self._asks < len(checks) and silent >= checks[self._asks][0] * FRAME_SAMPLES:
+                self._asks += 1
+                if short and self._asks < len(checks):
+                    continue  # a lone word: only the last, most patient question counts
                 return AskTurnModel()
         return None
 
     def answer(self, end_probability: float) -> EndOfTurn | None:
         """The end-of-turn model's P(end) for the current pause."""
-        if self.in_pause and end_probability >= self.policy.end_probability:
+        if self.in_pause and self._asks and end_probability >= self.policy.turn_checks[self._asks - 1][1]:
             return EndOfTurn("end_of_turn_model")
         return None
 
@@ -103,4 +107,4 @@ class TurnSegmenter:
         self._run_start = None
         self._run_frames = 0
         self._pause_start = None
-        self._asked = False
+        self._asks = 0  # questions to the end-of-turn model in the current pause

@@ -1,0 +1,134 @@
+"""The listener on the embedded models (Silero VAD, Smart Turn v3.2, faster-whisper) and real recordings.
+
+Audio is fed in 20 ms chunks paced to real time, as a microphone would send it, so the printed
+latencies (run with ``-s``) are the ones a client would see from the listening side:
+``endpoint`` = end of speech → end of turn decided, ``final`` = end of speech → ``TurnEnded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import re
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnEnded
+from openlive.protocol.messages import RealtimeInputConfig
+from openlive.stages.speech import SpeechRecognizer, TurnDetector, VoiceActivityDetector
+
+pytestmark = pytest.mark.models
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ALSA = Path("/usr/share/sounds/alsa")
+
+
+@functools.cache
+def stages() -> tuple[VoiceActivityDetector, TurnDetector, dict[str, SpeechRecognizer]]:
+    from openlive.backends.asr_whisper import load_recognizers
+    from openlive.backends.assets import cache_dir
+    from openlive.backends.turn_smart import SmartTurnDetector
+    from openlive.backends.vad_silero import SileroVad
+
+    vad, turn, asr = SileroVad(), SmartTurnDetector(), dict(load_recognizers(cache_dir()))
+    # The first inference of each model pays one-off set-up costs; latencies are reported warm.
+    warm = np.sin(np.arange(16_000, dtype=np.float32) / 10).astype(np.float32) * 0.1
+    turn.predict(warm)
+    for recognizer in asr.values():
+        recognizer.decode(warm, "en")
+    return vad, turn, asr
+
+
+def read_wav(name: str) -> tuple[np.ndarray, int]:
+    path = ALSA / f"{name}.wav"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: install Debian's alsa-utils")
+    with wave.open(str(path)) as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    return samples.reshape(-1, channels).mean(axis=1).astype("<i2"), rate
+
+
+async def listen(
+    samples: np.ndarray, rate: int, *, language: str | None, lead_s: float = 0.3, tail_s: float = 1.6
+) -> tuple[list[object], dict[int, float]]:
+    vad, turn, asr = stages()
+    listener = Listener(vad=vad, turn=turn, recognizers=asr, config=RealtimeInputConfig(), language=language)
+    received: list[object] = []
+    when: dict[int, float] = {}
+
+    async def collect() -> None:
+        async for event in listener.events():
+            when[len(received)] = time.monotonic()
+            received.append(event)
+
+    collector = asyncio.create_task(collect())
+    audio = np.concatenate(
+        [np.zeros(int(lead_s * rate), "<i2"), samples, np.zeros(int(tail_s * rate), "<i2")]
+    ).astype("<i2")
+    step = rate // 50
+    t0 = time.monotonic()
+    for n, i in enumerate(range(0, audio.size, step)):
+        listener.feed(audio[i : i + step].tobytes(), rate)
+        await asyncio.sleep(max(0.0, t0 + (n + 1) * 0.02 - time.monotonic()))
+    await listener.drained()
+    await asyncio.sleep(0.05)
+    await listener.aclose()
+    await collector
+    return received, when
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@pytest.mark.parametrize("language", ["en-US", None])
+async def test_front_center_is_one_turn(language: str | None) -> None:
+    samples, rate = read_wav("Front_Center")
+    events, when = await listen(samples, rate, language=language)
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    started = [e for e in events if isinstance(e, SpeechStarted)]
+    assert len(ended) == 1 and len(started) == 1, events
+    turn = ended[0]
+    assert words(turn.text) == ["front", "center"]
+    assert turn.language == "en"
+    # The speech sits between 0.3 s and 0.3 s + the clip; the VAD finds it within a few frames.
+    clip_s = samples.size / rate
+    assert 0.3 <= started[0].at_s < 0.3 + clip_s
+    assert started[0].at_s < turn.speech_end_s <= 0.3 + clip_s + 0.1
+    endpoint = turn.decided_wall - turn.speech_end_wall
+    final = when[events.index(turn)] - turn.speech_end_wall
+    interims = [e.text for e in events if isinstance(e, InterimTranscript)]
+    print(
+        f"\n[{language or 'detect'}] onset at {started[0].at_s:.3f} s, speech end {turn.speech_end_s:.3f} s, "
+        f"endpoint {endpoint * 1000:.0f} ms, final transcript {final * 1000:.0f} ms after speech end, "
+        f"interims {interims}, text {turn.text!r}"
+    )
+    assert endpoint < 1.1  # at worst the 1 s silence bound (+ a frame)
+
+
+async def test_noise_is_no_turn() -> None:
+    samples, rate = read_wav("Noise")
+    events, _ = await listen(samples, rate, language="en-US")
+    assert not [e for e in events if isinstance(e, TurnEnded)], events
+    assert not [e for e in events if isinstance(e, SpeechStarted)], events
+
+
+async def test_two_phrases_lose_no_words() -> None:
+    # "Front center" ... 0.35 s ... "Rear left": one turn or two (the end-of-turn model may well call
+    # "Front center" complete), but every word lands in a TurnEnded, in order.
+    front, rate = read_wav("Front_Center")
+    rear, rate2 = read_wav("Rear_Left")
+    assert rate == rate2
+    gap = np.zeros(int(0.35 * rate), "<i2")
+    events, _ = await listen(np.concatenate([front, gap, rear]), rate, language="en-US")
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    joined = [w for e in ended for w in words(e.text)]
+    print(f"\ntwo phrases: {[e.text for e in ended]}")
+    assert 1 <= len(ended) <= 2
+    assert joined[:2] == ["front", "center"] and joined[-1] == "left" and len(joined) == 4  # "rear"/"reer"

@@ -1,0 +1,214 @@
+"""The listener's pure parts: sensitivity mapping, the segmenter, transcript filter, audio plumbing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+
+from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
+from openlive.engine.listen_language import RecognizerChoice
+from openlive.engine.turn_filter import clean_transcript, drop_reason
+from openlive.engine.turn_policy import FRAME_SAMPLES, turn_policy
+from openlive.engine.turn_segmenter import AskTurnModel, EndOfTurn, Onset, TurnSegmenter
+from openlive.protocol.messages import AutomaticActivityDetection, EndSensitivity, StartSensitivity
+
+
+def aad(**kw: object) -> AutomaticActivityDetection:
+    return AutomaticActivityDetection(**kw)  # type: ignore[arg-type]
+
+
+def test_sensitivity_mapping() -> None:
+    high = turn_policy(aad(), has_turn_model=True)
+    assert (high.start_threshold, high.min_speech_frames) == (0.5, 2)
+    assert high.turn_checks == ((5, 0.9), (10, 0.7), (15, 0.5))
+    assert high.silence_frames == 32
+    assert high.stop_threshold == pytest.approx(0.35)
+    assert high.preroll_samples == 4800
+    explicit_high = turn_policy(
+        aad(start_of_speech_sensitivity=StartSensitivity.HIGH, end_of_speech_sensitivity=EndSensitivity.HIGH),
+        has_turn_model=True,
+    )
+    assert explicit_high == high
+    low = turn_policy(
+        aad(start_of_speech_sensitivity=StartSensitivity.LOW, end_of_speech_sensitivity=EndSensitivity.LOW),
+        has_turn_model=True,
+    )
+    assert (low.start_threshold, low.min_speech_frames) == (0.7, 6)
+    assert low.turn_checks == ((10, 0.95), (15, 0.85), (20, 0.7))
+    assert low.silence_frames == 50
+    assert turn_policy(aad(), has_turn_model=False).silence_frames == 16  # 500 ms
+    assert (
+        turn_policy(aad(end_of_speech_sensitivity=EndSensitivity.LOW), has_turn_model=False).silence_frames
+        == 25
+    )
+
+
+def test_explicit_prefix_padding_and_silence_duration() -> None:
+    p = turn_policy(aad(prefix_padding_ms=20, silence_duration_ms=100), has_turn_model=True)
+    assert p.min_speech_frames == 1  # at least one frame
+    assert p.preroll_samples == 4800  # never less look-back than the default
+    assert p.silence_frames == 4
+    p = turn_policy(aad(prefix_padding_ms=500), has_turn_model=True)
+    assert p.min_speech_frames == 16 and p.preroll_samples == 8000
+
+
+def run(seg: TurnSegmenter, probs: list[float], start_frame: int = 0) -> list[tuple[int, object]]:
+    out = []
+    for i, p in enumerate(probs, start_frame):
+        d = seg.push(p, (i + 1) * FRAME_SAMPLES)
+        if d is not None:
+            out.append((i, d))
+    return out
+
+
+def test_segmenter_onset_needs_a_sustained_run() -> None:
+    seg = TurnSegmenter(turn_policy(aad(), has_turn_model=True))
+    # One speech frame then a pause: no onset. A doubtful frame (0.4) neither breaks nor extends a run.
+    decisions = run(seg, [0.0, 0.9, 0.1, 0.9, 0.4, 0.9])
+    assert decisions == [(5, Onset(3 * FRAME_SAMPLES))]
+    assert seg.speaking and seg.voiced_frames == 2
+
+
+def test_segmenter_asks_with_a_falling_bar_and_bounds_silence() -> None:
+    seg = TurnSegmenter(turn_policy(aad(silence_duration_ms=800), has_turn_model=True))
+    decisions = run(seg, [0.9] * 20 + [0.0] * 5)
+    assert decisions[-1] == (24, AskTurnModel())  # 160 ms into the pause
+    assert seg.speech_end == 20 * FRAME_SAMPLES
+    assert seg.answer(0.85) is None  # not sure enough this early
+    decisions = run(seg, [0.0] * 5, start_frame=25)
+    assert decisions == [(29, AskTurnModel())]  # 320 ms
+    assert seg.answer(0.6) is None
+    decisions = run(seg, [0.0] * 5, start_frame=30)
+    assert decisions == [(34, AskTurnModel())]  # 480 ms, the last question
+    assert seg.answer(0.3) is None  # mid-sentence: keep listening
+    decisions = run(seg, [0.0] * 10, start_frame=35)
+    assert decisions == [(44, EndOfTurn("silence"))]  # 25 frames = 800 ms
+    # Speech resumes: a new pause starts the questions again, and a sure answer ends the turn.
+    seg2 = TurnSegmenter(turn_policy(aad(), has_turn_model=True))
+    decisions = run(seg2, [0.9] * 20 + [0.0] * 5 + [0.9] * 3 + [0.0] * 5)
+    assert [d for _, d in decisions] == [Onset(0), AskTurnModel(), AskTurnModel()]
+    assert seg2.answer(0.92) == EndOfTurn("end_of_turn_model")
+    assert seg2.speech_end == 28 * FRAME_SAMPLES
+
+
+def test_segmenter_asks_about_a_lone_word_only_at_the_last_step() -> None:
+    seg = TurnSegmenter(turn_policy(aad(), has_turn_model=True))
+    decisions = run(seg, [0.9] * 15 + [0.0] * 15)  # 480 ms of speech < 600 ms
+    assert decisions == [(1, Onset(0)), (29, AskTurnModel())]  # 480 ms into the pause
+    assert seg.answer(0.6) == EndOfTurn("end_of_turn_model")  # the last bar (0.5)
+
+
+def test_segmenter_hysteresis_keeps_soft_tails_in_speech() -> None:
+    seg = TurnSegmenter(turn_policy(aad(), has_turn_model=False))
+    run(seg, [0.9] * 5 + [0.4] * 20)  # doubtful frames: neither speech nor a pause
+    assert seg.speaking and not seg.in_pause
+    assert seg.speech_end == 25 * FRAME_SAMPLES
+
+
+def test_segmenter_caps_an_endless_utterance() -> None:
+    seg = TurnSegmenter(turn_policy(aad(), has_turn_model=True))
+    decisions = run(seg, [0.9] * 1000)
+    first_end = next(i for i, d in decisions if d == EndOfTurn("max_length"))
+    assert (first_end + 1) * 32 == pytest.approx(30_000, abs=32)
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned", "voiced", "dropped"),
+    [
+        ("[BLANK_AUDIO]", "", 1.0, True),
+        (" (noise) ", "", 1.0, True),
+        ("♪ ♪", "", 1.0, True),
+        ("...", "...", 1.0, True),
+        ("Thank you.", "Thank you.", 0.4, True),
+        ("Thank you.", "Thank you.", 1.0, False),
+        ("Thank you.", "Thank you.", None, False),  # manual mode: the client said it was a turn
+        ("you", "you", 0.3, True),
+        ("[MUSIC] Front center.", "Front center.", 0.5, False),
+        ("ご視聴ありがとうございました", "ご視聴ありがとうございました", 0.5, True),
+        ("こんにちは", "こんにちは", 0.5, False),
+        ("No.", "No.", 0.3, False),
+    ],
+)
+def test_transcript_filter(raw: str, cleaned: str, voiced: float | None, dropped: bool) -> None:
+    text = clean_transcript(raw)
+    assert text == cleaned
+    assert (drop_reason(text, voiced_s=voiced) is not None) is dropped
+
+
+class FakeLangRecognizer:
+    def __init__(self, langs: list[str]) -> None:
+        self.langs = langs
+        self.hints: list[str | None] = []
+
+    def languages(self) -> list[str]:
+        return self.langs
+
+    def new_stream(self, language: str | None = None) -> object:
+        self.hints.append(language)
+        return object()
+
+
+def test_recognizer_choice() -> None:
+    en, multi = FakeLangRecognizer(["en"]), FakeLangRecognizer(["en", "ja"])
+    choice = RecognizerChoice({"en": en, "*": multi}, "en-US")  # type: ignore[dict-item]
+    choice.new_stream()
+    assert en.hints == ["en"] and multi.hints == []
+    choice = RecognizerChoice({"en": en, "*": multi}, "ja-JP")  # type: ignore[dict-item]
+    choice.new_stream()
+    assert multi.hints == ["ja"]
+    choice = RecognizerChoice({"en": en, "*": multi}, None)  # type: ignore[dict-item]
+    choice.new_stream()
+    choice.observe("en", 0.5)  # too short to trust
+    choice.new_stream()
+    choice.observe("en", 1.2)
+    choice.new_stream()
+    assert multi.hints == ["ja", None, None] and en.hints == ["en", "en"]
+    only_en = RecognizerChoice({"en": en}, "ja-JP")  # type: ignore[dict-item]
+    only_en.new_stream()
+    assert en.hints[-1] is None  # cannot do Japanese: no misleading hint
+    with pytest.raises(ValueError):
+        RecognizerChoice({}, None)
+
+
+def test_pcm_decoder_carries_odd_bytes() -> None:
+    dec = PcmDecoder()
+    raw = np.array([1000, -2000, 3000], dtype="<i2").tobytes()
+    a = dec.decode(raw[:3])
+    b = dec.decode(raw[3:])
+    assert np.allclose(np.concatenate([a, b]) * 32768, [1000, -2000, 3000])
+
+
+@pytest.mark.parametrize("rate", [8_000, 22_050, 44_100, 48_000])
+def test_streaming_resampler_matches_one_shot(rate: int) -> None:
+    t = np.arange(rate) / rate
+    x = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    r = InputResampler()
+    parts = [r.process(x[i : i + 777], rate) for i in range(0, x.size, 777)]
+    out = np.concatenate([*parts, r.flush()])
+    ref = soxr.resample(x, rate, 16_000, quality="HQ")
+    assert out.size == pytest.approx(16_000, abs=2)
+    n = min(out.size, ref.size)
+    assert np.max(np.abs(out[:n] - ref[:n])) < 1e-4
+
+
+def test_resampler_switches_rate_midstream_without_losing_audio() -> None:
+    r = InputResampler()
+    a = r.process(np.ones(8000, dtype=np.float32) * 0.1, 8_000)
+    b = r.process(np.ones(48000, dtype=np.float32) * 0.1, 48_000)
+    c = r.process(np.ones(16000, dtype=np.float32) * 0.1, 16_000)
+    total = a.size + b.size + c.size + r.flush().size
+    assert total == pytest.approx(16_000 * 3, abs=4)
+
+
+def test_audio_tape_addresses_absolute_samples() -> None:
+    tape = AudioTape()
+    for i in range(40):
+        tape.append(np.full(1000, i, dtype=np.float32))
+    assert tape.end == 40_000
+    tape.trim_before(500)  # less than a second: kept readable
+    assert tape.start == 0
+    tape.trim_before(20_000)
+    assert tape.start == 20_000
+    assert tape.slice(19_000, 21_000).tolist() == [20.0] * 1000
+    assert tape.slice(39_500, 50_000).size == 500
