@@ -1,0 +1,109 @@
+"""Whisper through faster-whisper: real recordings, synthesized English, Japanese language ID, streaming."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from speech_samples import alsa_sample, kokoro, piper_speech, recognizers, tts_pcm_to_16k, word_error_rate
+
+from openlive.backends.asr_whisper import PARTIAL_MIN_NEW_S, WhisperRecognizer
+from openlive.backends.tts_stream import split_segments
+from openlive.backends.voices import VoiceChoice
+
+pytestmark = pytest.mark.models
+
+SENTENCE = "The quick brown fox jumps over the lazy dog, and then it runs back into the forest."
+
+
+@pytest.mark.parametrize("key", ["en", "*"])
+async def test_real_recording_is_transcribed(key: str) -> None:
+    result = await recognizers()[key].transcribe(alsa_sample("Front_Center"))
+    assert word_error_rate("Front center", result.text) == 0.0, result.text
+    assert result.language == "en"
+
+
+@pytest.mark.parametrize("key", ["en", "*"])
+async def test_synthesized_english_sentence_is_transcribed(key: str) -> None:
+    audio = tts_pcm_to_16k(await piper_speech(SENTENCE))
+    result = await recognizers()[key].transcribe(audio)
+    assert word_error_rate(SENTENCE, result.text) <= 0.15, result.text
+
+
+async def test_multilingual_model_detects_japanese() -> None:
+    # Kokoro output stands in for a Japanese speaker: used for language identification only.
+    text = "今日はとても良い天気ですね。散歩に行きましょう。"
+    pcm = b"".join([kokoro().render(s, VoiceChoice("jf_alpha", 1.0)) for s in split_segments(text)])
+    result = await recognizers()["*"].transcribe(tts_pcm_to_16k(pcm))
+    assert result.language == "ja"
+    assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in result.text), result.text
+
+
+def test_languages() -> None:
+    assert recognizers()["en"].languages() == ["en"]
+    assert {"en", "ja", "de", "zh"} <= set(recognizers()["*"].languages())
+    assert recognizers()["*"].multilingual and not recognizers()["en"].multilingual
+
+
+class DecodeCounter:
+    """Wraps a real recognizer's decode to count how often the model actually runs."""
+
+    def __init__(self, recognizer: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = recognizer.decode
+
+        def counting(*args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(recognizer, "decode", counting)
+
+
+async def test_stream_decodes_incrementally_and_finish_reuses_the_last_partial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recognizer = recognizers()["en"]
+    counter = DecodeCounter(recognizer, monkeypatch)
+    speech = tts_pcm_to_16k(await piper_speech(SENTENCE))
+    # Padded to whole 0.5 s so that the last partial covers all the speech.
+    audio = np.concatenate((speech, np.zeros(-speech.size % 8000, dtype=np.float32)))
+    stream = recognizer.new_stream("en")
+    step = 1600  # 100 ms, as the engine feeds it
+    partials = []
+    for start in range(0, audio.size, step):
+        stream.feed(audio[start : start + step])
+        result = await stream.partial()
+        if result is not None:
+            partials.append(result.text)
+    assert len(partials) >= 3
+    # Each partial needed at least 0.5 s of new audio.
+    assert len(partials) == audio.size / (PARTIAL_MIN_NEW_S * 16000)
+    assert word_error_rate(SENTENCE, partials[-1]) <= 0.15
+    decodes = counter.calls
+    stream.feed(np.zeros(4800, dtype=np.float32))  # the 300 ms of silence that ended the turn
+    final = await stream.finish()
+    assert counter.calls == decodes, "finish should reuse the partial when only silence followed"
+    assert final.text == partials[-1] and final.language == "en"
+
+
+async def test_finish_decodes_new_speech_since_the_last_partial(monkeypatch: pytest.MonkeyPatch) -> None:
+    recognizer = recognizers()["en"]
+    counter = DecodeCounter(recognizer, monkeypatch)
+    audio = tts_pcm_to_16k(await piper_speech(SENTENCE))
+    stream = recognizer.new_stream()
+    half = audio.size // 2
+    stream.feed(audio[:half])
+    assert await stream.partial() is not None
+    assert await stream.partial() is None  # nothing new since
+    stream.feed(audio[half:])
+    started = time.perf_counter()
+    final = await stream.finish()
+    assert counter.calls == 2
+    assert word_error_rate(SENTENCE, final.text) <= 0.15
+    assert time.perf_counter() - started < 5.0
+
+
+async def test_empty_stream_finishes_with_empty_text() -> None:
+    result = await recognizers()["*"].new_stream().finish()
+    assert result.text == ""

