@@ -433,3 +433,22 @@ async def test_end_sensitivity_low_waits_longer_before_asking() -> None:
     await log.settle()
     assert len(turn.calls) == 1 and len(log.of(TurnEnded)) == 1
     await log.close()
+
+
+async def test_a_pause_starts_a_decode_before_the_end_of_turn_is_decided() -> None:
+    asr = FakeRecognizer()
+    turn = FakeTurnDetector(0.0)
+    listener, log = make(turn=turn, asr=asr)
+    await stream(listener, np.concatenate([tone(0.5), silence(0.05)]))  # < 0.6 s: no periodic partial
+    await log.settle()
+    assert asr.partial_calls == 0
+    await stream(listener, silence(0.05))  # 64 ms into the pause
+    await log.settle()
+    assert asr.partial_calls == 1 and turn.calls == []
+    await stream(listener, silence(0.2))  # the same pause: no second speculation
+    await log.settle()
+    assert asr.partial_calls == 1
+    await stream(listener, np.concatenate([tone(0.3), silence(0.1)]))  # a new pause: a new one
+    await log.settle()
+    assert asr.partial_calls == 2
+    await log.close()

@@ -6,8 +6,9 @@ frame goes through the VAD inline (~80 µs for Silero) and the ``TurnSegmenter``
 pauses. On a pause the end-of-turn model is asked (awaited: it runs in its backend's executor, and the
 frames that arrive meanwhile wait in the queue, so decisions stay in stream order). While the user
 speaks, each utterance has its own ``RecognitionStream``; a background task asks it for a partial
-transcript after every ~0.6 s of new speech, one request at a time. At the end of the turn the final
-transcript comes from ``finish()``.
+transcript after every ~0.6 s of new speech, and once more 64 ms into each pause, one request at a
+time. At the end of the turn the final transcript comes from ``finish()`` (which a backend may answer
+from that pause-time decode when only silence followed it).
 
 Events come out strictly in stream order, one utterance after another: ``SpeechStarted``, any number
 of ``InterimTranscript``, then ``TurnEnded`` or ``TurnDropped``. While ``finish()`` runs the consumer
@@ -62,6 +63,9 @@ SR = INPUT_SAMPLE_RATE
 # A partial transcript after this much new speech: often enough for live captions, rare enough that
 # Whisper (RTF ~0.05 on tiny.en) leaves the cores to the rest of the pipeline.
 PARTIAL_EVERY_SAMPLES = int(0.6 * SR)
+# A pause this long starts a decode of the utterance so far (see _maybe_speculate): two frames, so a
+# single doubtful VAD frame inside a word does not trigger it.
+SPECULATE_AFTER_SAMPLES = 2 * FRAME_SAMPLES
 # The end-of-turn model looks at the last 8 s; a little more context costs only a copy.
 TURN_MODEL_AUDIO_SAMPLES = 16 * SR
 TURN_AUDIO_TAIL_SAMPLES = int(0.2 * SR)
@@ -129,6 +133,7 @@ class _Utterance:
     stream: RecognitionStream
     unpartialed: int = 0  # samples of speech fed since the last partial request
     partial_task: asyncio.Task[None] | None = field(default=None)
+    speculated: bool = False  # a decode was started in the current pause
     interim: str = ""
 
 
@@ -309,6 +314,8 @@ class Listener:
         if utt is not None:
             self._feed_utterance(utt, frame, speech=not self._segmenter.in_pause)
         decision = self._segmenter.push(probability, end)
+        if utt is not None and not isinstance(decision, EndOfTurn):
+            self._maybe_speculate(utt)
         if isinstance(decision, Onset):
             self._begin(
                 decision.start, start=max(self._tape.start, decision.start - self.policy.preroll_samples)
@@ -356,6 +363,25 @@ class Listener:
         if utt.unpartialed >= PARTIAL_EVERY_SAMPLES and not busy:
             utt.unpartialed = 0
             utt.partial_task = asyncio.get_running_loop().create_task(self._partial(utt))
+
+    def _maybe_speculate(self, utt: _Utterance) -> None:
+        """Start decoding as soon as a pause begins, before the end of the turn is decided.
+
+        If the pause does end the turn, the decode covers the whole utterance and a backend that
+        keeps its last result (as the Whisper one does when only silence followed) answers
+        ``finish()`` without decoding again: the ASR then overlaps the end-of-turn wait instead of
+        following it. If the user goes on, it was one more interim transcript.
+        """
+        pause = self._segmenter.pause_samples
+        if pause == 0:
+            utt.speculated = False
+            return
+        busy = utt.partial_task is not None and not utt.partial_task.done()
+        if utt.speculated or busy or pause < SPECULATE_AFTER_SAMPLES:
+            return
+        utt.speculated = True
+        utt.unpartialed = 0
+        utt.partial_task = asyncio.get_running_loop().create_task(self._partial(utt))
 
     async def _partial(self, utt: _Utterance) -> None:
         try:

@@ -43,15 +43,24 @@ class TurnSegmenter:
         self._run_frames = 0
         self._pause_start: int | None = None
         self._asks = 0  # questions to the end-of-turn model in the current pause
+        self._last_end = 0
 
     @property
     def in_pause(self) -> bool:
         return self.speaking and self._pause_start is not None
 
+    @property
+    def pause_samples(self) -> int:
+        """How long the current pause has lasted (0 while speaking or idle)."""
+        if not self.speaking or self._pause_start is None:
+            return 0
+        return self._last_end - self._pause_start
+
     def push(self, probability: float, frame_end: int) -> Decision:
         """One VAD frame ending at sample ``frame_end`` with P(speech) = ``probability``."""
         p = self.policy
         frame_start = frame_end - FRAME_SAMPLES
+        self._last_end = frame_end
         if not self.speaking:
             if probability >= p.start_threshold:
                 if self._run_start is None:
