@@ -210,6 +210,10 @@ class Setup:
     session_resumption: SessionResumptionConfig | None = None
     context_window_compression: ContextWindowCompression | None = None
     proactive_audio: bool | None = None
+    # ``historyConfig.initialHistoryInClientContent``: gemini-3.1 seeds history through clientContent.
+    initial_history_in_client_content: bool | None = None
+    # User data (``labels``), kept verbatim.
+    labels: dict[str, str] | None = None
 
 
 # --------------------------------------------------------------------------------------------------
