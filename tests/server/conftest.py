@@ -4,8 +4,10 @@ engine. ``FakeEngine`` and ``ScriptedSession`` stand in for the real engine: uni
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,7 +41,8 @@ SETUP = json.dumps({"setup": {"model": MODEL}})
 class ScriptedSession(LiveSession):
     """Answers realtime text ``X`` with ``{"serverContent":{"modelTurn":…"echo: X"}}`` and turnComplete.
 
-    Special texts: ``slow`` streams 200 parts 10 ms apart, ``boom`` raises, ``bye`` closes with 1000.
+    Special texts: ``slow`` streams 200 parts 10 ms apart, ``firehose`` sends 64 KiB parts as fast as it
+    may until the session is closed, ``boom`` raises, ``bye`` closes with 1000.
     """
 
     def __init__(self, setup: Setup, outbox: Outbox, *, session_id: str, engine: FakeEngine) -> None:
@@ -76,6 +79,13 @@ class ScriptedSession(LiveSession):
         if text == "bye":
             await self._say("goodbye")
             await self.outbox.close(CloseCode.NORMAL, "bye")
+            return
+        if text == "firehose":
+            for _ in range(2000):
+                if self.closed:
+                    return
+                # Random text: permessage-deflate would shrink anything repetitive to nothing.
+                await self._say(base64.b64encode(os.urandom(48 * 1024)).decode(), complete=False)
             return
         if text == "slow":
             try:

@@ -211,6 +211,35 @@ async def test_client_disconnect_mid_answer_closes_the_session_quietly(
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
+async def test_a_client_that_stops_reading_is_dropped_without_hurting_others(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlive.server import connection
+
+    monkeypatch.setattr(connection, "SLOW_CLIENT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(connection, "OUTBOX_MAX_MESSAGES", 4)
+    async with server.connect() as bystander:
+        await open_session(bystander)
+        async with server.connect(max_size=None) as ws:
+            await open_session(ws)
+            ws.transport.pause_reading()
+            await ws.send(json.dumps({"realtimeInput": {"text": "firehose"}}))
+            session = server.engine.sessions[1]
+            # The client reads nothing: the server's buffers fill, the writer stalls, and the server
+            # gives up on this connection after the timeouts (not after the 2000 messages).
+            for _ in range(200):
+                if session.closed:
+                    break
+                await asyncio.sleep(0.05)
+            assert session.closed
+            ws.transport.resume_reading()
+            await assert_session_works(server, bystander)
+            code, _ = await expect_close(ws, timeout=20)
+        # 1011 when the close frame got through the full buffers, else an abnormal closure.
+        assert code in (1011, 1006)
+    assert server.handle.state.metrics.closes[1011] == 1
+
+
 async def test_unexpected_exception_closes_1011_and_the_server_keeps_serving(
     server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -258,11 +287,14 @@ async def test_not_ready_engine_closes_1011(server_factory: ServerFactory) -> No
         assert await expect_close(ws) == (1011, "The service is currently unavailable.")
 
 
-async def test_shutdown_closes_sessions_1001(server: LiveServer) -> None:
-    async with server.connect() as ws:
+async def test_shutdown_sends_go_away_and_closes_sessions_1001(server: LiveServer) -> None:
+    async with server.connect() as ws, server.connect() as waiting:
         await open_session(ws)
         await server.handle.state.close_all()
+        assert await recv_json(ws) == {"goAway": {"timeLeft": "0s"}}
         assert await expect_close(ws) == (1001, "The server is shutting down.")
+        # A connection that has not sent its setup yet is closed too.
+        assert await expect_close(waiting) == (1001, "The server is shutting down.")
 
 
 async def test_metrics_count_sessions_messages_and_closes(server: LiveServer) -> None:

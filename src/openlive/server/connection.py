@@ -36,7 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from openlive.engine import LiveSession
 from openlive.protocol import decode_client_message, encode_server_message
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument, truncate_reason
-from openlive.protocol.messages import ServerMessage, Setup, SetupComplete, UsageMetadata
+from openlive.protocol.messages import GoAway, ServerMessage, Setup, SetupComplete, UsageMetadata
 from openlive.server.auth import Credential, extract_credential
 from openlive.server.paths import LivePath
 from openlive.server.ratelimit import TokenBucket
@@ -110,6 +110,12 @@ class LiveConnection:
             await asyncio.wait_for(self._queue.put(_CloseRequest(int(code), reason)), SLOW_CLIENT_TIMEOUT_S)
         except TimeoutError:
             await self._abort(code, reason)
+
+    async def go_away(self, reason: str) -> None:
+        """Server shutdown: ``goAway`` with no time left (set-up sessions only), then close with 1001."""
+        if self._writer is not None and not self._closing:
+            await self.send(GoAway(time_left_s=0.0))
+        await self.close(CloseCode.GOING_AWAY, reason)
 
     # ------------------------------------------------------------------------------------------
     # The connection

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openlive.engine import Engine
-from openlive.protocol.errors import CloseCode
 from openlive.server.auth import KeyChecker
 from openlive.server.metrics import Metrics
 from openlive.server.tokens import TokenStore
@@ -34,10 +33,11 @@ class ServerState:
         return cls(engine=engine, settings=settings, keys=KeyChecker(settings.api_keys))
 
     async def close_all(self, timeout: float = 3.0) -> None:
-        """Graceful shutdown: end every open session with 1001 and give the closes a moment to go out."""
+        """Graceful shutdown: tell every session ``goAway`` (so clients can resume elsewhere), close it
+        with 1001, and give the closes a moment to go out."""
         self.shutting_down = True
         conns = list(self.connections)
         for conn in conns:
-            await conn.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
+            await conn.go_away(SHUTDOWN_REASON)
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished.wait()) for c in conns], timeout=timeout)
