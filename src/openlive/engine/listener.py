@@ -138,6 +138,9 @@ class _Utterance:
 
 
 class Listener:
+    """Turns one session's audio into ``ListenerEvent``s. Use from the event loop; ``events()`` has
+    a single consumer (the session). A stage failure ends the stream by raising from ``events()``."""
+
     def __init__(
         self,
         *,
@@ -176,6 +179,7 @@ class Listener:
         self._utt: _Utterance | None = None
         self._coverage_start = 0  # where the next turn's audio begins (turnCoverage ALL_INPUT)
         self._task: asyncio.Task[None] | None = None
+        self._partials: set[asyncio.Task[None]] = set()  # in flight, to cancel on close
         self._closed = False
         self.last_speech_end_wall: float | None = None  # speech_end_wall of the last TurnEnded
 
@@ -211,7 +215,7 @@ class Listener:
 
     async def aclose(self) -> None:
         self._closed = True
-        tasks = [t for t in (self._task, self._utt.partial_task if self._utt else None) if t is not None]
+        tasks = [t for t in (self._task, *self._partials) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -362,7 +366,7 @@ class Listener:
         busy = utt.partial_task is not None and not utt.partial_task.done()
         if utt.unpartialed >= PARTIAL_EVERY_SAMPLES and not busy:
             utt.unpartialed = 0
-            utt.partial_task = asyncio.get_running_loop().create_task(self._partial(utt))
+            self._start_partial(utt)
 
     def _maybe_speculate(self, utt: _Utterance) -> None:
         """Start decoding as soon as a pause begins, before the end of the turn is decided.
@@ -381,7 +385,13 @@ class Listener:
             return
         utt.speculated = True
         utt.unpartialed = 0
-        utt.partial_task = asyncio.get_running_loop().create_task(self._partial(utt))
+        self._start_partial(utt)
+
+    def _start_partial(self, utt: _Utterance) -> None:
+        task = asyncio.get_running_loop().create_task(self._partial(utt))
+        utt.partial_task = task
+        self._partials.add(task)
+        task.add_done_callback(self._partials.discard)
 
     async def _partial(self, utt: _Utterance) -> None:
         try:
