@@ -108,7 +108,7 @@ def banner(handle: ServerHandle, settings: Settings) -> str:
             f"    export GOOGLE_GEMINI_BASE_URL={tls.http_url}",
             f"    export SSL_CERT_FILE={tls.spec.tls_cert.resolve()}",
             "",
-            *("    " + line for line in _python_snippet(key).splitlines()),
+            *(("    " + line).rstrip() for line in _python_snippet(key).splitlines()),
         ]
     else:
         lines += ["", "  google-genai (Python) needs wss://: add --tls-cert/--tls-key (see `openlive cert`)."]
