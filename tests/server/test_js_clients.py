@@ -31,6 +31,9 @@ FIREBASE_NODE_FLAGS = ("--experimental-websocket",)
 AUDIO_MIME = "audio/pcm;rate=24000"
 UNKNOWN_MODEL = "no-such-model-xyz"
 SPOKEN_QUESTION = "What is the capital of France?"
+# The word the recogniser must hear. Not "France": the small embedded Whisper sometimes hears "friends"
+# in the synthetic voice, depending on how the incremental recognition is segmented.
+SPOKEN_KEYWORD = "capital"
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +152,7 @@ def test_genai_audio_in_audio_out(server: OpenliveServer, spoken_question: Path)
     assert_completed_turn(run)
     assert_audio_reply(run)
     assert_genai_order_and_usage(run)
-    assert "france" in run["inputTranscription"].lower(), run.explain()
+    assert SPOKEN_KEYWORD in run["inputTranscription"].lower(), run.explain()
     assert run["outputTranscription"].strip(), run.explain()
 
 
@@ -229,7 +232,7 @@ def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: OpenliveSer
     )
     assert_completed_turn(run)
     assert_audio_reply(run)
-    assert "/LlmBidiService/BidiGenerateContent/locations/europe-west4?key=" in run["urls"][0], run.explain()
+    assert ".LlmBidiService/BidiGenerateContent/locations/europe-west4?key=" in run["urls"][0], run.explain()
     assert run["wireKinds"][0] == "setupComplete", run.explain()
 
 
@@ -247,7 +250,7 @@ def test_firebase_audio_in_audio_out(server: OpenliveServer, spoken_question: Pa
     )
     assert_completed_turn(run)
     assert_audio_reply(run)
-    assert "france" in run["inputTranscription"].lower(), run.explain()
+    assert SPOKEN_KEYWORD in run["inputTranscription"].lower(), run.explain()
     assert run["outputTranscription"].strip(), run.explain()
 
 
