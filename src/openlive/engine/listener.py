@@ -441,7 +441,7 @@ class Listener:
             self._emit(TurnDropped(speech_end / SR, why))
             return
         self._choice.observe(result.language, speech_s)
-        wall = self._arrival_wall(speech_end / SR)
+        wall = self.arrival_wall(speech_end / SR)
         self.last_speech_end_wall = wall
         self._emit(
             TurnEnded(
@@ -454,7 +454,9 @@ class Listener:
             )
         )
 
-    def _arrival_wall(self, stream_s: float) -> float:
+    def arrival_wall(self, stream_s: float) -> float:
+        """clock() when the audio at stream time ``stream_s`` had arrived (within the last ~4096 chunks);
+        e.g. ``arrival_wall(SpeechStarted.at_s)`` dates the onset for barge-in latency."""
         for input_s, wall in self._arrivals:
             if input_s >= stream_s - 1e-6:
                 return wall
