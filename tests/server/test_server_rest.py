@@ -111,3 +111,14 @@ async def test_double_slash_paths_route_for_http_too(server: LiveServer) -> None
     async with httpx.AsyncClient() as http:
         resp = await http.get(server.http + "//v1beta//models")
     assert resp.status_code == 200
+
+
+async def test_models_accept_a_live_token_but_not_a_made_up_one(server_factory: ServerFactory) -> None:
+    server = await server_factory(api_keys=["k"])
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        minted = await http.post("/v1alpha/auth_tokens", json={}, headers={"x-goog-api-key": "k"})
+        token = minted.json()["name"]
+        ok = await http.get("/v1alpha/models", params={"access_token": token})
+        bogus = await http.get("/v1alpha/models", params={"access_token": "auth_tokens/nope"})
+    assert ok.status_code == 200
+    assert bogus.status_code == 401 and bogus.json()["error"]["status"] == "UNAUTHENTICATED"

@@ -41,9 +41,13 @@ def _check_key(request: Request, state: ServerState, *, allow_token: bool) -> Re
     """None when the caller may go on, else the error response (REST uses HTTP statuses, not closes)."""
     cred = extract_credential(request.headers, request.query_params)
     if cred.token is not None:
-        if allow_token:
-            return None
-        return google_error(403, "Ephemeral tokens cannot be used for this method.")
+        if not allow_token:
+            return google_error(403, "Ephemeral tokens cannot be used for this method.")
+        try:
+            state.tokens.check_open(cred.token)
+        except ProtocolError as exc:
+            return google_error(401, exc.reason)
+        return None
     reason = state.keys.check(cred.api_key)
     if reason is None:
         return None
