@@ -1,0 +1,89 @@
+"""``openlive bench``: measure latency, barge-in, WER, TTS speed, CPU and memory against a real server.
+
+openlive bench --out bench-out            # starts its own `openlive serve` on a free loopback port
+openlive bench --url ws://127.0.0.1:8765  # an already running server (no CPU/memory numbers)
+openlive bench --quick                    # one question, one recording, one session: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "bench",
+        help="benchmark a server: voice-to-voice latency, barge-in, WER, CPU, memory",
+        description="Drive a real openlive server with recorded speech over the Live API and report "
+        "latency, barge-in stop time, word error rate, TTS speed, CPU use and peak memory "
+        "(JSON + PNG chart + a table). See docs/benchmarks.md.",
+    )
+    p.add_argument("--url", help="bench this running server (ws://host:port) instead of starting one")
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory or .json path")
+    p.add_argument("--quick", action="store_true", help="one question, one recording, one session")
+    p.add_argument(
+        "--concurrency", default="1,2,4", help="concurrent session counts, comma separated (default 1,2,4)"
+    )
+    p.add_argument("--barge-trials", type=int, default=3, help="barge-in trials (default 3; 0 skips)")
+    p.add_argument("--turn-timeout", type=float, default=30.0, help="seconds to wait for a reply turn")
+    p.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for /healthz")
+    p.add_argument("--no-piper", action="store_true", help="skip the Piper-voiced comparison questions")
+    p.add_argument("--no-chart", action="store_true", help="write no PNG chart")
+    p.add_argument("--cache-dir", type=Path, help="cache root (default ~/.cache/openlive)")
+
+
+def output_paths(out: Path) -> tuple[Path, Path]:
+    """``--out DIR`` → DIR/bench.json, DIR/bench.png; ``--out X.json`` → X.json, X.png."""
+    if out.suffix == ".json":
+        return out, out.with_suffix(".png")
+    return out / "bench.json", out / "bench.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from openlive.bench.report import format_table, write_json
+    from openlive.bench.runner import BenchConfig, run_bench
+    from openlive.bench.server import ServerStartError
+    from openlive.cli import UserError
+
+    try:
+        levels = tuple(sorted({int(n) for n in args.concurrency.split(",") if n.strip()}))
+    except ValueError:
+        raise UserError(f"--concurrency takes numbers like 1,2,4, not {args.concurrency!r}") from None
+    if not levels or min(levels) < 1:
+        raise UserError("--concurrency needs at least one session count ≥ 1")
+    json_path, png_path = output_paths(args.out)
+
+    def log(message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    cfg = BenchConfig(
+        url=args.url,
+        quick=args.quick,
+        concurrency=levels,
+        out_dir=json_path.parent,
+        cache_root=args.cache_dir,
+        startup_timeout_s=args.startup_timeout,
+        turn_timeout_s=args.turn_timeout,
+        barge_trials=args.barge_trials,
+        with_piper=not args.no_piper,
+        log=log,
+    )
+    try:
+        report = run_bench(cfg)
+    except ServerStartError as exc:
+        raise UserError(str(exc)) from None
+    write_json(report, json_path)
+    log(f"wrote {json_path}")
+    if not args.no_chart:
+        try:
+            from openlive.bench.chart import write_chart
+
+            write_chart(report, png_path)
+            log(f"wrote {png_path}")
+        except ImportError:
+            log("matplotlib is not installed: no chart (pip install matplotlib)")
+    print(format_table(report))
+    return 0
