@@ -386,6 +386,7 @@ async def test_speech_end_wall_time_and_clock() -> None:
     assert ended.speech_end_wall == pytest.approx(101.0, abs=FRAME_S + 0.02)  # 20 ms chunks
     assert listener.last_speech_end_wall == ended.speech_end_wall
     assert ended.decided_wall - ended.speech_end_wall == pytest.approx(0.16, abs=2 * FRAME_S)
+    assert ended.decided_s - ended.speech_end_s == pytest.approx(0.16, abs=FRAME_S)
     await log.close()
 
 

@@ -108,10 +108,12 @@ async def test_front_center_is_one_turn(language: str | None) -> None:
     print(
         f"\n[{language or 'detect'}] onset at {started[0].at_s:.3f} s (reported {onset_delay * 1000:.0f} ms "
         f"after that audio arrived), speech end {turn.speech_end_s:.3f} s, "
-        f"endpoint {endpoint * 1000:.0f} ms, final transcript {final * 1000:.0f} ms after speech end, "
+        f"endpoint {endpoint * 1000:.0f} ms ({(turn.decided_s - turn.speech_end_s) * 1000:.0f} ms of audio), "
+        f"final transcript {final * 1000:.0f} ms after speech end, "
         f"interims {interims}, text {turn.text!r}"
     )
-    assert endpoint < 1.1  # at worst the 1 s silence bound (+ a frame)
+    # At worst the 1 s silence bound (+ a frame) of audio after the speech; wall times vary with load.
+    assert turn.decided_s - turn.speech_end_s <= 1.04
 
 
 async def test_noise_is_no_turn() -> None:

@@ -97,6 +97,7 @@ class TurnEnded:
     audio: Audio  # 16 kHz mono float32, see turnCoverage in the module docstring
     speech_end_wall: float = 0.0  # clock() when the audio at speech_end_s had arrived (feed())
     decided_wall: float = 0.0  # clock() when the end of the turn was decided, before the final ASR
+    decided_s: float = 0.0  # stream time at which it was decided (decided_s - speech_end_s: the wait)
 
 
 @dataclass(slots=True)
@@ -412,6 +413,7 @@ class Listener:
             return
         self._utt = None
         decided = self._clock()
+        decided_s = self._tape.end / SR
         if self.manual:
             speech_end = self._tape.end
             voiced_s: float | None = None
@@ -451,6 +453,7 @@ class Listener:
                 audio=audio,
                 speech_end_wall=wall,
                 decided_wall=decided,
+                decided_s=decided_s,
             )
         )
 
