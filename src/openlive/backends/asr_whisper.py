@@ -64,7 +64,7 @@ def whisper_base_dir(cache: Path) -> Path:
     for name in _BASE_SMALL_FILES:
         source, target = part1 / name, dest / name
         if not target.is_file() or target.stat().st_size != source.stat().st_size:
-            tmp = target.with_name(target.name + ".tmp")
+            tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")  # per process: no shared temp file
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)  # atomic: a reader never sees half a file
     assemble_parts(

