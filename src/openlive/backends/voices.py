@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-DEFAULT_VOICE = "Puck"  # Gemini's default when the client names none.
+# The wire vocabulary (the 30 names, and Puck as Gemini's default) lives with the protocol.
+from openlive.protocol.voices import DEFAULT_VOICE, GEMINI_VOICES
 
 Gender = Literal["female", "male"]
 
@@ -61,8 +62,8 @@ GEMINI_VOICE_INFO: tuple[GeminiVoice, ...] = (
     GeminiVoice("Sulafat", "Warm", "female"),
 )
 
-# The names alone, in Google's order (what the server lists and validates against).
-GEMINI_VOICES: tuple[str, ...] = tuple(v.name for v in GEMINI_VOICE_INFO)
+if sorted(v.name for v in GEMINI_VOICE_INFO) != sorted(GEMINI_VOICES):
+    raise RuntimeError("backends.voices and protocol.voices disagree on the Gemini voice names")
 _BY_LOWER = {v.name.lower(): v for v in GEMINI_VOICE_INFO}
 
 # Speaking rate per style (1.0 = the model's own rate; Piper's length_scale is its inverse). Kept within
