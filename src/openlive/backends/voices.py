@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 # The wire vocabulary (the 30 names, and Puck as Gemini's default) lives with the protocol.
-from openlive.protocol.voices import DEFAULT_VOICE, GEMINI_VOICES
+from openlive.protocol.voices import DEFAULT_VOICE as DEFAULT_VOICE
+from openlive.protocol.voices import GEMINI_VOICES as GEMINI_VOICES
 
 Gender = Literal["female", "male"]
 
