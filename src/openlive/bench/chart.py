@@ -53,10 +53,10 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
             label="→ last reply audio",
         )
         ax_barge.set_xticks(list(xs), [f"trial {x}" for x in xs])
+        ax_barge.axhline(200, linestyle="--", color="green", linewidth=1, label="target 200 ms")
         ax_barge.legend(fontsize=8)
     else:
         ax_barge.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax_barge.transAxes)
-    ax_barge.axhline(200, linestyle="--", color="green", linewidth=1)
     ax_barge.set_title("barge-in (from the onset of the interrupting speech)")
     ax_barge.set_ylabel("ms")
 

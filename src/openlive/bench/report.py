@@ -38,7 +38,12 @@ def machine_info() -> dict[str, Any]:
     ram_gib = None
     with contextlib.suppress(ValueError, OSError, AttributeError):
         ram_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = None
+    with contextlib.suppress(OSError, AttributeError):
+        load = [round(x, 2) for x in os.getloadavg()]
     return {
+        # Other work on the machine skews every timing: the load average when the report was written.
+        "loadavg_1_5_15": load,
         "nproc": os.cpu_count(),
         "cpu_model": model,
         "ram_gib": round(ram_gib, 1) if ram_gib else None,
