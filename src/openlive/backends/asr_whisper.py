@@ -42,8 +42,9 @@ PIN_LANGUAGE_MIN_PROB = 0.7
 # Whisper's own rule for a segment that is probably not speech (as in openai-whisper's transcribe).
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
-# Whisper language codes that are not ISO 639-1.
+# Whisper language codes that are not ISO 639-1, and back.
 _ISO_639_1 = {"jw": "jv"}
+_WHISPER_CODE = {iso: code for code, iso in _ISO_639_1.items()}
 
 
 def _package_data_dir(package: str) -> Path:
@@ -124,13 +125,9 @@ class WhisperRecognizer:
 
     def decode(self, audio: Audio, language: str | None) -> _Decoded:
         """Greedy decoding of one utterance (synchronous; runs in the executor)."""
-        if self._english_only:
-            language = "en"
-        elif language is not None:
-            language = {v: k for k, v in _ISO_639_1.items()}.get(language, language)
         segments, info = self._model.transcribe(
             np.asarray(audio, dtype=np.float32),
-            language=language,
+            language=self._model_language(language),
             beam_size=1,
             best_of=1,
             temperature=0.0,  # no fallback re-decodes: latency matters more than the rare hard clip
@@ -141,6 +138,16 @@ class WhisperRecognizer:
         text = _join_speech(segments)
         detected = _ISO_639_1.get(info.language, info.language) if info.language else None
         return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
+
+    def _model_language(self, language: str | None) -> str | None:
+        """Whisper's code for a session language ("ja-JP" → "ja"); None (detect) when it has none."""
+        if self._english_only:
+            return "en"
+        if not language:
+            return None
+        code = language.replace("_", "-").split("-", 1)[0].lower()
+        code = _WHISPER_CODE.get(code, code)
+        return code if code in self._model.supported_languages else None
 
     async def _run(self, audio: Audio, language: str | None) -> _Decoded:
         loop = asyncio.get_running_loop()

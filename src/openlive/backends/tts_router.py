@@ -36,7 +36,8 @@ class LanguageRoutingSynthesizer:
         return [lang for lang in SUPPORTED_LANGUAGES if lang == "en" or self._japanese is not None]
 
     def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]:
-        name = canonical_voice(voice)
+        # A concrete voice name ("jf_alpha") passes through; anything else is read as a Gemini name.
+        name = voice if voice in self.voices() else canonical_voice(voice)
         if base_language(language) == "ja" and self._japanese is not None:
             return self._japanese.synthesize(text, voice=name, language="ja")
         return self._english.synthesize(text, voice=name, language="en")
