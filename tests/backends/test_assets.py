@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import threading
@@ -166,3 +167,35 @@ def test_embedded_llm_gguf_is_assembled_from_its_packages() -> None:
     assert path.stat().st_size == assets.LLM_GGUF_SIZE
     with path.open("rb") as fh:
         assert fh.read(4) == b"GGUF"
+
+
+def test_assemble_command_prints_every_asset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openlive.cli import assemble
+
+    parts = make_parts(tmp_path, CONTENTS)
+    monkeypatch.setattr(assets, "_REGISTRY", {})
+    monkeypatch.setattr(assets, "_import_asset_providers", lambda: None)
+    assets.register_asset("joined", lambda cache: assemble_parts(parts, cache / "joined.bin"))
+    parser = argparse.ArgumentParser()
+    assemble.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["assemble", "--cache-dir", str(tmp_path / "c")])
+    assert assemble.run(args) == 0
+    out = capsys.readouterr().out
+    assert f"joined  {tmp_path / 'c' / 'joined.bin'}" in out
+    assert (tmp_path / "c" / "joined.bin").read_bytes() == WHOLE
+
+
+def test_assemble_command_reports_a_missing_package_as_a_user_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlive.cli import UserError, assemble
+
+    def missing(cache: Path) -> Path:
+        return package_part_paths(["no_such_pkg"], label="x")[0]
+
+    monkeypatch.setattr(assets, "_REGISTRY", {"broken": missing})
+    monkeypatch.setattr(assets, "_import_asset_providers", lambda: None)
+    with pytest.raises(UserError, match="no_such_pkg"):
+        assemble.run(argparse.Namespace(cache_dir=tmp_path))

@@ -151,3 +151,12 @@ def test_whitespace_around_the_reply_is_trimmed_but_kept_inside() -> None:
     assert "".join(pieces) + parser.finish()[0] == "Hello, world."
     # A trailing space waits for the next word instead of ending a chunk.
     assert pieces[2:4] == [",", " world"]
+
+
+def test_doubled_braces_copied_from_the_qwen_template_still_parse() -> None:
+    reply = '{{"name": "get_weather", "arguments": {"city": "Tokyo"}}}'
+    text, calls = feed_all(ToolCallParser(tool_names=["get_weather"]), [reply[:5], reply[5:]])
+    assert text == ""
+    assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Tokyo"})]
+    tagged = parse_tool_call('{{"name": "f", "arguments": {}}}')
+    assert tagged is not None and tagged.name == "f"

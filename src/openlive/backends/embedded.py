@@ -30,11 +30,13 @@ REMOTE_PROFILE_NAME = "openlive-remote"
 # Appended by the engine to the system prompt of sessions that answer with audio. Everything the model
 # writes is read aloud by the TTS, so it asks for what sounds natural and rules out what cannot be said.
 # It is kept short and fixed so its tokens stay in the LLM's KV cache (see ``warm_system_prompt``).
+# "Code" is deliberately not in the list of things to avoid: the small model then takes tool calls for code
+# and describes them in words instead of making them.
 SPOKEN_STYLE_PROMPT = (
-    "You are talking with a person by voice, and everything you write is read aloud. "
-    "Answer in short, plain spoken sentences, usually one to three. Give the answer first. "
-    "Never use markdown, lists, headings, code, tables, emoji or URLs; write numbers and symbols "
-    "the way you would say them. If you did not understand, ask one short question. "
+    "You are talking with a person by voice, and everything you say is read aloud. "
+    "Keep answers brief: one to three short, plain spoken sentences, the answer first. "
+    "Do not format your words: no markdown, lists, headings, tables, emoji or URLs; write numbers and "
+    "symbols the way you would say them. If you did not understand, ask one short question. "
     "Reply in the language the person speaks."
 )
 

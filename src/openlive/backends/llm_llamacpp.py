@@ -39,8 +39,12 @@ DEFAULT_TOP_P = 0.8
 DEFAULT_TOP_K = 20
 DEFAULT_REPEAT_PENALTY = 1.05
 DEFAULT_MAX_TOKENS = 512
-# Prompt tokens are evaluated in slices this long so a cancelled request stops within ~0.2 s on 2 cores.
-PROMPT_SLICE_TOKENS = 64
+# Added to the system prompt when tools are offered. Without it the 1.5B model tends to tell the person
+# to "call the get_weather function" instead of calling it, above all under a spoken-style prompt.
+TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool call, nothing else."
+# Prompt tokens are evaluated in slices this long, so a cancelled request stops within one slice (~1 s on
+# 2 cores). Shorter slices cost throughput: 64 was measured ~1.5x slower than 512 for a 400-token prompt.
+PROMPT_SLICE_TOKENS = 128
 # The smallest room left for the reply before old conversation turns are dropped from the prompt.
 MIN_REPLY_TOKENS = 64
 
@@ -131,6 +135,16 @@ class LlamaCppLanguageModel:
         self._executor.submit(self._eval_prompt, tokens, threading.Event()).result()
         return len(tokens)
 
+    @property
+    def kv_tokens(self) -> int:
+        """How many tokens the KV cache holds now (the last prompt and what was generated after it)."""
+        n: int = self._llm.n_tokens
+        return n
+
+    async def idle(self) -> None:
+        """Wait until every request queued so far has finished or been dropped."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._llm.close()
@@ -215,7 +229,7 @@ class LlamaCppLanguageModel:
         The engine compresses long conversations itself; this only keeps a request that slipped past it
         from failing outright.
         """
-        messages = list(request.messages)
+        messages = _with_tool_hint(request.messages) if request.tools else list(request.messages)
         while True:
             tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
             if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
@@ -291,6 +305,16 @@ def _without_extra_buffer_types(active: bool) -> Iterator[None]:
         yield
     finally:
         low_level.llama_model_default_params = original
+
+
+def _with_tool_hint(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    # Appended after the system prompt, so the cached prefix of that prompt still matches.
+    out = list(messages)
+    if out and out[0].role == "system":
+        out[0] = ChatMessage(role="system", content=f"{out[0].content}\n\n{TOOL_USE_HINT}")
+    else:
+        out.insert(0, ChatMessage(role="system", content=TOOL_USE_HINT))
+    return out
 
 
 def _first_droppable(messages: Sequence[ChatMessage]) -> int | None:

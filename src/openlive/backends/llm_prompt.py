@@ -101,10 +101,25 @@ def _tool_dict(tool: ToolSpec) -> dict[str, Any]:
     }
 
 
+def loads_lenient(text: str) -> Any:
+    """JSON, also when doubled outer braces wrap it.
+
+    Qwen2.5's template shows the format as ``{{"name": ..., "arguments": ...}}`` (a literal that Jinja does
+    not unescape), and small models copy it. Raises ``json.JSONDecodeError`` when it is not JSON either way.
+    """
+    body = text.strip()
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        if body.startswith("{{") and body.endswith("}}"):
+            return json.loads(body[1:-1])
+        raise
+
+
 def parse_tool_call(body: str) -> ToolCallRequest | None:
     """One ``{"name": ..., "arguments": ...}`` object (arguments may itself be a JSON string)."""
     try:
-        data = json.loads(body.strip())
+        data = loads_lenient(body)
     except json.JSONDecodeError:
         log.warning("dropping a tool call that is not valid JSON: %.200r", body)
         return None
@@ -214,7 +229,7 @@ class ToolCallParser:
         if fence is not None:
             body = fence.group(1)
         try:
-            data = json.loads(body)
+            data = loads_lenient(body)
         except json.JSONDecodeError:
             return []
         items = data if isinstance(data, list) else [data]
