@@ -205,10 +205,11 @@ async def test_receive_yields_typed_messages_until_the_server_closes_normally() 
 async def test_receive_turn_stops_at_turn_complete_and_receive_continues_after_it() -> None:
     async with FakeLiveServer() as server, LiveModel("m", base_url=server.url).connect() as session:
         await server.send({"serverContent": {"outputTranscription": {"text": "one"}}})
-        await server.send({"serverContent": {"turnComplete": True}})
+        await server.send({"serverContent": {"turnComplete": True}, "usageMetadata": {"totalTokenCount": 9}})
         await server.send({"serverContent": {"outputTranscription": {"text": "two"}}})
         first_turn = [m async for m in session.receive_turn()]
-        assert len(first_turn) == 2
+        # The usage that rides on the turnComplete frame belongs to the turn.
+        assert [type(m) for m in first_turn] == [LiveServerContent, LiveServerContent, LiveUsage]
         nxt = await anext(session.receive())
     assert isinstance(nxt, LiveServerContent) and nxt.output_transcription is not None
     assert nxt.output_transcription.text == "two"

@@ -122,9 +122,9 @@ async def _text_mode(session: LiveSession, printer: TranscriptPrinter) -> None:
         printer.end_line()
 
 
-async def _voice_mode(args: argparse.Namespace, session: LiveSession, printer: TranscriptPrinter) -> None:
-    source = MicrophoneSource(device=_device(args.input_device))
-    sink = SpeakerSink(device=_device(args.output_device))
+async def _voice_mode(
+    session: LiveSession, source: MicrophoneSource, sink: SpeakerSink, printer: TranscriptPrinter
+) -> None:
     controller = await session.start_audio_conversation(
         source=source,
         sink=sink,
@@ -153,11 +153,19 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         model = make_model(args, config, system_instruction=args.system)
         printer = TranscriptPrinter(sys.stdout)
-        async with model.connect() as session:
-            if args.text:
+        if args.text:
+            async with model.connect() as session:
                 await _text_mode(session, printer)
-            else:
-                await _voice_mode(args, session, printer)
+            return 0
+        # Devices first: no point opening a session that cannot hear or speak.
+        source = MicrophoneSource(device=_device(args.input_device))
+        source.check()
+        sink = SpeakerSink(device=_device(args.output_device))
+        try:
+            async with model.connect() as session:
+                await _voice_mode(session, source, sink, printer)
+        finally:
+            sink.close()
         return 0
 
     return await guarded(body)

@@ -6,6 +6,8 @@ from typing import Any
 
 from openlive.client.errors import AudioDeviceError
 
+DEVICE_HINT = "(list the devices with `python -m sounddevice`; without any, use `openlive say` with files)"
+
 
 def import_sounddevice() -> Any:
     try:

@@ -173,10 +173,10 @@ class LiveSession:
         ``LiveError(code, reason)``.
         """
         while True:
+            # One message at a time from the current frame, so that a consumer that stops early
+            # leaves the rest for the next receive().
             while self._pending:
-                message = self._pending.pop(0)
-                self._observe(message)
-                yield message
+                yield self._take()
             try:
                 frame = await self._ws.recv()
             except ConnectionClosedOK:
@@ -188,11 +188,21 @@ class LiveSession:
             self._pending.extend(decode_frame(frame))
 
     async def receive_turn(self) -> AsyncIterator[ServerMessage]:
-        """Server messages up to and including the next ``turnComplete`` (or the end of the session)."""
+        """Server messages up to the next ``turnComplete`` (or the end of the session).
+
+        The rest of the turnComplete's frame (its ``usageMetadata``) belongs to the turn and comes too.
+        """
         async for message in self.receive():
             yield message
             if isinstance(message, ServerContent) and message.turn_complete:
+                while self._pending:  # only ever holds what is left of the current frame
+                    yield self._take()
                 return
+
+    def _take(self) -> ServerMessage:
+        message = self._pending.pop(0)
+        self._observe(message)
+        return message
 
     def _observe(self, message: ServerMessage) -> None:
         if isinstance(message, SessionResumptionUpdate) and message.resumable and message.new_handle:

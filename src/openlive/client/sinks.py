@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from openlive.client.audio import OUTPUT_RATE
-from openlive.client.devices import import_sounddevice
+from openlive.client.devices import DEVICE_HINT, import_sounddevice
 from openlive.client.errors import AudioDeviceError
 
 
@@ -99,7 +99,7 @@ class SpeakerSink:
             )
             self._stream.start()
         except Exception as exc:  # PortAudioError, ValueError: no device
-            raise AudioDeviceError(f"cannot open the speaker: {exc}") from exc
+            raise AudioDeviceError(f"cannot open the speaker: {exc} {DEVICE_HINT}") from exc
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         wanted = frames * 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from openlive.client.audio import INPUT_RATE, AudioData, read_wav, to_pcm16
-from openlive.client.devices import import_sounddevice
+from openlive.client.devices import DEVICE_HINT, import_sounddevice
 from openlive.client.errors import AudioDeviceError
 
 AudioSource = AsyncIterable[AudioData]
@@ -100,6 +100,16 @@ class MicrophoneSource:
         self.device = device
         self.muted = False  # while True, silence is sent instead (e.g. half-duplex without headphones)
 
+    def check(self) -> None:
+        """Raise ``AudioDeviceError`` now if the microphone cannot be opened (it opens when iterated)."""
+        sd = import_sounddevice()
+        try:
+            sd.check_input_settings(
+                device=self.device, channels=1, dtype="int16", samplerate=self.sample_rate
+            )
+        except Exception as exc:  # PortAudioError, ValueError
+            raise AudioDeviceError(f"cannot open the microphone: {exc} {DEVICE_HINT}") from exc
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         sd = import_sounddevice()
         loop = asyncio.get_running_loop()
@@ -126,7 +136,7 @@ class MicrophoneSource:
             )
             stream.start()
         except Exception as exc:  # PortAudioError, ValueError: no device, bad rate
-            raise AudioDeviceError(f"cannot open the microphone: {exc}") from exc
+            raise AudioDeviceError(f"cannot open the microphone: {exc} {DEVICE_HINT}") from exc
         try:
             while True:
                 yield await queue.get()
