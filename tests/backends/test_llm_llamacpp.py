@@ -208,3 +208,26 @@ async def test_concurrent_sessions_are_served_one_after_the_other(model: LlamaCp
 
     await asyncio.wait_for(asyncio.gather(session("apple"), session("pear")), timeout=120)
     assert order == ["apple:text", "apple:done", "pear:text", "pear:done"]
+
+
+async def test_tool_result_is_used_in_the_answer(model: LlamaCppLanguageModel) -> None:
+    call = ToolCallRequest(id="call_0123", name="get_weather", args={"city": "Tokyo"})
+    request = ChatRequest(
+        messages=[
+            ChatMessage(role="system", content=SPOKEN_STYLE_PROMPT),
+            ChatMessage(role="user", content="What's the weather like in Tokyo right now?"),
+            ChatMessage(role="assistant", tool_calls=[call]),
+            ChatMessage(
+                role="tool",
+                content='{"temperature_celsius": 23, "sky": "sunny"}',
+                tool_call_id="call_0123",
+                name="get_weather",
+            ),
+        ],
+        tools=TOOLS,
+        sampling=GREEDY,
+    )
+    text, events, _ = await run(model, request)
+    assert not any(isinstance(e, ToolCallRequest) for e in events), events
+    assert "23" in text or "twenty-three" in text.lower(), text
+    assert "sunny" in text.lower(), text
