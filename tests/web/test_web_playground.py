@@ -109,12 +109,15 @@ def test_a_spoken_question_gets_a_spoken_answer_with_transcripts(
     assert (s["state"], s["closeCode"]) == ("disconnected", 1000)
 
 
-def test_text_mode_typed_question_gets_a_text_answer(server: PlaygroundServer, browser: Any) -> None:
+def test_text_mode_with_camera_frames_gets_a_text_answer(server: PlaygroundServer, browser: Any) -> None:
     page = browser.new_page()
     page.goto(f"{server.url}/?key={API_KEY}&modality=TEXT")
     page.uncheck("#micOn")
+    page.check("#cameraOn")  # Chromium's fake camera
     page.click("#connect")
     assert wait_stats(page, lambda s: s["state"] != "connecting", 20)["state"] == "connected"
+    s = wait_stats(page, lambda s: s["framesSent"] >= 2, 10)
+    assert s["framesSent"] >= 2 and s["state"] == "connected", s  # about one JPEG frame a second
     page.fill("#textInput", "What is the capital of France? Answer in one word.")
     page.click("#sendText")
     s = wait_stats(page, lambda s: s["turns"] >= 1 or s["state"] != "connected", TURN_TIMEOUT_S)
