@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 
 export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
+export const TOOL_PROMPT = 'Use the get_weather tool to find out the weather in Paris, then tell me.';
+export const TOOL_RESULT = { weather: 'sunny', temperatureCelsius: 21 };
 
 /** Parses argv; every option may also come from an OPENLIVE_JS_<NAME> environment variable. */
 export function options(spec) {
@@ -36,6 +38,7 @@ export class Transcript {
       turnComplete: false,
       interrupted: false,
       usage: null,
+      toolCalls: [],
       closeCode: null,
       closeReason: null,
       error: null,
@@ -43,13 +46,14 @@ export class Transcript {
     this.finished = false;
   }
 
-  /** Records one server message given as the plain camelCase JSON object (or an SDK object copied from it). */
+  /** Records one server message: the plain camelCase JSON object, or an SDK object copied from it. */
   record(msg) {
     const s = this.summary;
     const kinds = Object.keys(msg).filter((k) => msg[k] !== undefined && k !== 'type');
     s.messageKinds.push(kinds.join('+'));
     if ('setupComplete' in msg) s.setupComplete = true;
     if (msg.usageMetadata) s.usage = msg.usageMetadata;
+    if (msg.toolCall) this.recordToolCalls(msg.toolCall.functionCalls);
     const content = msg.serverContent;
     if (content) this.recordContent(content);
   }
@@ -69,6 +73,12 @@ export class Transcript {
     if (content.generationComplete) s.generationComplete = true;
     if (content.interrupted) s.interrupted = true;
     if (content.turnComplete) s.turnComplete = true;
+  }
+
+  recordToolCalls(functionCalls) {
+    for (const fc of functionCalls ?? []) {
+      this.summary.toolCalls.push({ id: fc.id ?? null, name: fc.name, args: fc.args ?? null });
+    }
   }
 
   closed(code, reason) {

@@ -9,10 +9,21 @@
 // --send realtime-audio   session.sendAudioRealtime({mimeType: 'audio/pcm', data}) with --audio-file (raw
 //                         16 kHz PCM16) in 100 ms chunks at real-time pace, then silence; Firebase has no
 //                         audioStreamEnd, and its own startAudioConversation sends plain 'audio/pcm'
+// --tool   declares get_weather(city) (Schema.object, which sends lowercase JSON-schema types) and answers
+//          each toolCall with sendFunctionResponses; the calls are reported under "toolCalls".
 // For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { redirectFirebaseLive } from './redirect_websocket.mjs';
-import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, streamPcm16k, within } from './common.mjs';
+import {
+  DEFAULT_MODEL,
+  DEFAULT_PROMPT,
+  TOOL_PROMPT,
+  TOOL_RESULT,
+  Transcript,
+  options,
+  streamPcm16k,
+  within,
+} from './common.mjs';
 
 const opts = options({
   server: { type: 'string' },
@@ -23,6 +34,8 @@ const opts = options({
   text: { type: 'string' },
   backend: { type: 'string' },
   location: { type: 'string' },
+  tool: { type: 'boolean' },
+  temperature: { type: 'string' },
   'audio-file': { type: 'string' },
   'input-transcription': { type: 'boolean' },
   'output-transcription': { type: 'boolean' },
@@ -33,7 +46,7 @@ const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
 const backendName = opts.backend ?? 'googleai';
-const prompt = opts.text ?? DEFAULT_PROMPT;
+const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : DEFAULT_PROMPT);
 
 const t = new Transcript({ client: 'firebase', server, model, modality, send, backend: backendName });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
@@ -43,9 +56,8 @@ async function main() {
   t.wire = wire;
   // Imported after the redirect is installed, so nothing in the SDK can capture the native class first.
   const { initializeApp } = await import('firebase/app');
-  const { getAI, getLiveGenerativeModel, GoogleAIBackend, VertexAIBackend, ResponseModality } = await import(
-    'firebase/ai'
-  );
+  const { getAI, getLiveGenerativeModel, GoogleAIBackend, VertexAIBackend, ResponseModality, Schema } =
+    await import('firebase/ai');
   const app = initializeApp({ apiKey: opts['api-key'] ?? 'anything', projectId: 'demo', appId: '1:1:web:1' });
   const backend =
     backendName === 'vertexai' ? new VertexAIBackend(opts.location ?? 'us-central1') : new GoogleAIBackend();
@@ -53,9 +65,16 @@ async function main() {
   const generationConfig = {
     responseModalities: [modality === 'AUDIO' ? ResponseModality.AUDIO : ResponseModality.TEXT],
   };
+  if (opts.temperature !== undefined) generationConfig.temperature = Number(opts.temperature);
   if (opts['input-transcription']) generationConfig.inputAudioTranscription = {};
   if (opts['output-transcription']) generationConfig.outputAudioTranscription = {};
-  const live = getLiveGenerativeModel(ai, { model, generationConfig });
+  const params = { model, generationConfig };
+  if (opts.tool) {
+    const parameters = Schema.object({ properties: { city: Schema.string() } });
+    const getWeather = { name: 'get_weather', description: 'The current weather in a city.', parameters };
+    params.tools = [{ functionDeclarations: [getWeather] }];
+  }
+  const live = getLiveGenerativeModel(ai, params);
 
   const session = await live.connect();
   // connect() resolves only when the first server message carried setupComplete.
@@ -65,12 +84,20 @@ async function main() {
   } else if (send === 'realtime-text') {
     await session.sendTextRealtime(prompt);
   } else if (send === 'realtime-audio') {
-    await streamPcm16k(opts['audio-file'], (data) => session.sendAudioRealtime({ mimeType: 'audio/pcm', data }));
+    await streamPcm16k(opts['audio-file'], (data) =>
+      session.sendAudioRealtime({ mimeType: 'audio/pcm', data }),
+    );
   } else {
     throw new Error(`unknown --send ${send}`);
   }
   for await (const msg of session.receive()) {
     t.summary.messageKinds.push(msg.type);
+    if (msg.type === 'toolCall') {
+      t.recordToolCalls(msg.functionCalls);
+      await session.sendFunctionResponses(
+        (msg.functionCalls ?? []).map((fc) => ({ id: fc.id, name: fc.name, response: TOOL_RESULT })),
+      );
+    }
     if (msg.type === 'serverContent') {
       t.recordContent(msg);
       if (msg.turnComplete) break;

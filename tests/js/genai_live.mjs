@@ -9,11 +9,22 @@
 // --ephemeral             ai.authTokens.create({config: {uses: 1}}) first, then connect with the token
 //                         (the SDK then uses ...BidiGenerateContentConstrained?access_token=auth_tokens/...)
 //                         and try a second connection with the spent token (reported under "reuse").
+// --tool                  declares get_weather(city), answers each toolCall with sendToolResponse
+//                         (default prompt: TOOL_PROMPT); the calls are reported under "toolCalls".
 // --vertex                Vertex AI express mode (API key header, LlmBidiService path).
 // For https:// base URLs with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
-import { GoogleGenAI, Modality } from '@google/genai';
-import { DEFAULT_MODEL, DEFAULT_PROMPT, Transcript, options, streamPcm16k, within } from './common.mjs';
+import { GoogleGenAI, Modality, Type } from '@google/genai';
+import {
+  DEFAULT_MODEL,
+  DEFAULT_PROMPT,
+  TOOL_PROMPT,
+  TOOL_RESULT,
+  Transcript,
+  options,
+  streamPcm16k,
+  within,
+} from './common.mjs';
 
 const opts = options({
   'base-url': { type: 'string' },
@@ -27,6 +38,8 @@ const opts = options({
   'input-transcription': { type: 'boolean' },
   'output-transcription': { type: 'boolean' },
   ephemeral: { type: 'boolean' },
+  tool: { type: 'boolean' },
+  temperature: { type: 'string' },
   vertex: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
 });
@@ -35,15 +48,33 @@ const apiKey = opts['api-key'] ?? 'anything';
 const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
-const prompt = opts.text ?? DEFAULT_PROMPT;
+const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : DEFAULT_PROMPT);
 
 const t = new Transcript({ client: 'genai', baseUrl, model, modality, send, ephemeral: !!opts.ephemeral });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
 
 function liveConfig() {
   const config = { responseModalities: [modality === 'AUDIO' ? Modality.AUDIO : Modality.TEXT] };
+  if (opts.temperature !== undefined) config.temperature = Number(opts.temperature);
   if (opts['input-transcription']) config.inputAudioTranscription = {};
   if (opts['output-transcription']) config.outputAudioTranscription = {};
+  if (opts.tool) {
+    config.tools = [
+      {
+        functionDeclarations: [
+          {
+            name: 'get_weather',
+            description: 'The current weather in a city.',
+            parameters: {
+              type: Type.OBJECT,
+              properties: { city: { type: Type.STRING } },
+              required: ['city'],
+            },
+          },
+        ],
+      },
+    ];
+  }
   return config;
 }
 
@@ -60,7 +91,9 @@ async function createToken() {
     },
   });
   t.summary.tokenName = token?.name ?? null;
-  if (typeof token?.name !== 'string') throw new Error(`authTokens.create returned no name: ${JSON.stringify(token)}`);
+  if (typeof token?.name !== 'string') {
+    throw new Error(`authTokens.create returned no name: ${JSON.stringify(token)}`);
+  }
   return token.name;
 }
 
@@ -68,7 +101,9 @@ function client(key) {
   const httpOptions = { baseUrl };
   if (opts['api-version']) httpOptions.apiVersion = opts['api-version'];
   if (key.startsWith('auth_tokens/')) httpOptions.apiVersion = opts['api-version'] ?? 'v1alpha';
-  return opts.vertex ? new GoogleGenAI({ vertexai: true, apiKey: key, httpOptions }) : new GoogleGenAI({ apiKey: key, httpOptions });
+  return opts.vertex
+    ? new GoogleGenAI({ vertexai: true, apiKey: key, httpOptions })
+    : new GoogleGenAI({ apiKey: key, httpOptions });
 }
 
 /** Connects once more with a token that has been used up; the server must refuse it. */
@@ -106,6 +141,14 @@ async function main() {
     callbacks: {
       onmessage: (msg) => {
         t.record(msg);
+        if (msg.toolCall) {
+          const functionResponses = (msg.toolCall.functionCalls ?? []).map((fc) => ({
+            id: fc.id,
+            name: fc.name,
+            response: TOOL_RESULT,
+          }));
+          session.sendToolResponse({ functionResponses });
+        }
         if (msg.serverContent?.turnComplete) turnDone();
       },
       onerror: (e) => t.fail(e?.message ?? 'WebSocket error'),

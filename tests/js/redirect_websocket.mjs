@@ -12,7 +12,7 @@ const FIREBASE_HOST = 'firebasevertexai.googleapis.com';
 export function redirectFirebaseLive(target) {
   const Native = globalThis.WebSocket;
   if (typeof Native !== 'function') {
-    throw new Error('no global WebSocket: run Node 20 with --experimental-websocket (Node >= 22 has it built in)');
+    throw new Error('no global WebSocket: run Node 20 with --experimental-websocket (Node >= 22 has one)');
   }
   const to = new URL(target);
   const record = { urls: [], frames: [], closeCode: null, closeReason: null };

@@ -112,6 +112,19 @@ def assert_genai_order_and_usage(run: ClientRun) -> None:
     assert usage["totalTokenCount"] >= usage["promptTokenCount"], run.explain()
 
 
+def assert_weather_tool_round_trip(run: ClientRun) -> None:
+    """The SDK surfaced a toolCall for the declared function, answered it, and the turn then completed.
+
+    Only the protocol is checked: what the small local model says after the tool result is not."""
+    calls = run["toolCalls"]
+    assert calls, run.explain()
+    first = calls[0]
+    assert first["name"] == "get_weather", run.explain()
+    assert first["id"], run.explain()
+    assert "paris" in str((first["args"] or {}).get("city", "")).lower(), run.explain()
+    assert len({c["id"] for c in calls}) == len(calls), run.explain()
+
+
 def assert_rejected_by_policy(run: ClientRun) -> None:
     assert run.returncode == 1, run.explain()
     assert not run["setupComplete"], run.explain()
@@ -188,6 +201,15 @@ def test_genai_ephemeral_token_single_use(server: OpenliveServer) -> None:
     assert reuse["closeCode"] == 1008, run.explain()
 
 
+def test_genai_tool_call_and_response(server: OpenliveServer) -> None:
+    # Temperature 0 keeps the local model's choice (call the tool) the same from run to run.
+    run = genai(server, "--tool", "--modality", "TEXT", "--temperature", "0")
+    assert_completed_turn(run)
+    assert_weather_tool_round_trip(run)
+    assert "toolCall" in run["messageKinds"], run.explain()
+    assert run["usage"]["toolUsePromptTokenCount"] > 0, run.explain()
+
+
 def test_genai_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
     run = genai(server, "--model", UNKNOWN_MODEL)
     assert_rejected_by_policy(run)
@@ -252,6 +274,14 @@ def test_firebase_audio_in_audio_out(server: OpenliveServer, spoken_question: Pa
     assert_audio_reply(run)
     assert SPOKEN_KEYWORD in run["inputTranscription"].lower(), run.explain()
     assert run["outputTranscription"].strip(), run.explain()
+
+
+def test_firebase_tool_call_and_response(server: OpenliveServer) -> None:
+    # Firebase's Schema.object sends lowercase JSON-schema types and "nullable": false.
+    run = firebase(server, "--tool", "--modality", "TEXT", "--temperature", "0")
+    assert_completed_turn(run)
+    assert_weather_tool_round_trip(run)
+    assert "toolCall" in run["messageKinds"], run.explain()
 
 
 def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
