@@ -1,6 +1,7 @@
 // Microphone capture (AudioWorklet) and reply playback (a scheduled queue of 24 kHz buffers).
 
 const PLAYBACK_RATE = 24000;
+const workletLoaded = new WeakSet();
 
 export class Microphone extends EventTarget {
   constructor(context) {
@@ -15,7 +16,11 @@ export class Microphone extends EventTarget {
     this.stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
-    await this.context.audioWorklet.addModule(new URL("./capture-worklet.js", import.meta.url));
+    if (!workletLoaded.has(this.context)) {
+      // Once per context: the processor name can only be registered once.
+      await this.context.audioWorklet.addModule(new URL("./capture-worklet.js", import.meta.url));
+      workletLoaded.add(this.context);
+    }
     this.source = this.context.createMediaStreamSource(this.stream);
     this.node = new AudioWorkletNode(this.context, "openlive-capture");
     this.node.port.onmessage = (e) => {
