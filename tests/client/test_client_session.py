@@ -289,3 +289,19 @@ async def test_resume_without_a_handle_is_refused() -> None:
     async with FakeLiveServer() as server, LiveModel("m", base_url=server.url).connect() as session:
         with pytest.raises(LiveError, match="no session resumption handle"):
             await session.resume()
+
+
+async def test_unencoded_frames_need_pillow_or_are_encoded_with_it() -> None:
+    frame = np.zeros((4, 4, 3), dtype=np.uint8)
+    async with FakeLiveServer() as server, LiveModel("m", base_url=server.url).connect() as session:
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            with pytest.raises(TypeError, match="needs Pillow"):
+                await session.send_video_realtime(frame)
+            return
+        await session.send_video_realtime(frame)
+        sent = await server.wait_for("realtimeInput")
+    video = sent["realtimeInput"]["video"]
+    assert video["mimeType"] == "image/jpeg"
+    assert base64.b64decode(video["data"]).startswith(b"\xff\xd8")

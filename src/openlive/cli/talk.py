@@ -34,6 +34,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--voice", help="prebuilt voice name (e.g. Puck, Kore)")
     p.add_argument("--language", help="speech language code (e.g. en-US, ja-JP)")
     p.add_argument("--system", help="system instruction")
+    p.add_argument(
+        "--half-duplex",
+        action="store_true",
+        help="mute the microphone while the reply plays (no headphones; you cannot interrupt then)",
+    )
     p.add_argument("--input-device", help="microphone (sounddevice name or index)")
     p.add_argument("--output-device", help="speaker (sounddevice name or index)")
     add_connection_arguments(p)
@@ -122,8 +127,20 @@ async def _text_mode(session: LiveSession, printer: TranscriptPrinter) -> None:
         printer.end_line()
 
 
+async def _mute_while_playing(source: MicrophoneSource, sink: SpeakerSink) -> None:
+    """Half duplex: without an echo canceller the model would hear itself and stop mid-sentence."""
+    while True:
+        source.muted = sink.playing
+        await asyncio.sleep(0.02)
+
+
 async def _voice_mode(
-    session: LiveSession, source: MicrophoneSource, sink: SpeakerSink, printer: TranscriptPrinter
+    session: LiveSession,
+    source: MicrophoneSource,
+    sink: SpeakerSink,
+    printer: TranscriptPrinter,
+    *,
+    half_duplex: bool,
 ) -> None:
     controller = await session.start_audio_conversation(
         source=source,
@@ -133,11 +150,14 @@ async def _voice_mode(
         on_turn_complete=printer.end_line,
         on_interrupted=lambda: printer.note("interrupted"),
     )
-    print("Listening: speak now (Ctrl-C to stop). Use headphones, or the reply will interrupt itself.",
-          file=sys.stderr)  # fmt: skip
+    hint = "" if half_duplex else " Use headphones (or --half-duplex), or the reply will interrupt itself."
+    print(f"Listening: speak now (Ctrl-C to stop).{hint}", file=sys.stderr)
+    muter = asyncio.create_task(_mute_while_playing(source, sink)) if half_duplex else None
     try:
         await controller.wait()
     finally:
+        if muter is not None:
+            muter.cancel()
         await controller.stop()
         printer.end_line()
 
@@ -163,7 +183,7 @@ async def main_async(args: argparse.Namespace) -> int:
         sink = SpeakerSink(device=_device(args.output_device))
         try:
             async with model.connect() as session:
-                await _voice_mode(session, source, sink, printer)
+                await _voice_mode(session, source, sink, printer, half_duplex=args.half_duplex)
         finally:
             sink.close()
         return 0
