@@ -317,6 +317,7 @@ async function connect() {
   context = context || new AudioContext();
   await context.resume();
   player = player || new Player(context);
+  window.openlive.player = player;
   connection = new LiveConnection();
   connection.addEventListener("message", (e) => onServerMessage(e.detail));
   connection.addEventListener("close", (e) => onClosed(e.detail));
