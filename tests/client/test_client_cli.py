@@ -11,7 +11,7 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from live_fake_server import FakeLiveServer
 from websockets.asyncio.server import ServerConnection
 
 from openlive.cli.main import main
-from openlive.client import read_wav, write_wav
+from openlive.client import BufferSink, read_wav, write_wav
 from openlive.protocol.messages import Setup
 
 REPLY = b"\x07\x00" * 2400  # 100 ms at 24 kHz
@@ -212,3 +212,55 @@ def test_models_with_a_wrong_key_or_no_server_is_one_line(
         err.startswith("openlive: cannot connect to http://127.0.0.1:9/v1beta/models")
         and err.count("\n") == 1
     )
+
+
+class ScriptedMicrophone:
+    """Stands in for the microphone: 200 ms of audio, then nothing (the session stays open)."""
+
+    sample_rate = 16000
+
+    def __init__(self, device: object = None) -> None:
+        self.muted = False
+
+    def check(self) -> None:
+        pass
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"\x01\x00" * 3200
+        await asyncio.Event().wait()
+
+
+class ScriptedSpeaker(BufferSink):
+    def __init__(self, device: object = None) -> None:
+        super().__init__()
+
+    @property
+    def playing(self) -> bool:
+        return bool(self.pcm)
+
+
+async def test_talk_voice_mode_prints_both_sides_live(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("openlive.cli.talk.MicrophoneSource", ScriptedMicrophone)
+    monkeypatch.setattr("openlive.cli.talk.SpeakerSink", ScriptedSpeaker)
+    async with FakeLiveServer() as server:
+        command = asyncio.create_task(
+            asyncio.to_thread(main, ["talk", "--url", server.url, "--voice", "Puck"])
+        )
+        await server.wait_for("realtimeInput")
+        for message in [
+            {"serverContent": {"inputTranscription": {"text": "What is"}}},
+            {"serverContent": {"inputTranscription": {"text": " the capital?"}}},
+            {"serverContent": {"outputTranscription": {"text": "Paris"}}},
+            {"serverContent": {"outputTranscription": {"text": " is."}}},
+            {"serverContent": {"interrupted": True}},
+            {"serverContent": {"turnComplete": True}},
+        ]:
+            await server.send(message)
+        await asyncio.sleep(0.2)
+        await server.close(1000, "bye")
+        assert await asyncio.wait_for(command, 10) == 0
+    setup = server.json_frames()[0]["setup"]
+    assert setup["inputAudioTranscription"] == {} and setup["outputAudioTranscription"] == {}
+    assert capsys.readouterr().out == "you: What is the capital?\nmodel: Paris is.\n[interrupted]\n"
