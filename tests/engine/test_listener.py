@@ -453,3 +453,16 @@ async def test_a_pause_starts_a_decode_before_the_end_of_turn_is_decided() -> No
     await log.settle()
     assert asr.partial_calls == 2
     await log.close()
+
+
+async def test_a_failing_turn_model_falls_back_to_the_silence_bound() -> None:
+    def broken(audio: object) -> float:
+        raise RuntimeError("inference failed")
+
+    listener, log = make(turn=FakeTurnDetector(broken))  # type: ignore[arg-type]
+    await stream(listener, np.concatenate([tone(1.0), silence(1.1)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.decided_s - ended.speech_end_s == pytest.approx(1.0, abs=2 * FRAME_S)
+    assert log.error is None
+    await log.close()

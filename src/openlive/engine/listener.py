@@ -327,7 +327,14 @@ class Listener:
             )
         elif isinstance(decision, AskTurnModel) and utt is not None and self._turn is not None:
             audio = self._tape.slice(max(utt.start, end - TURN_MODEL_AUDIO_SAMPLES), end)
-            decision = self._segmenter.answer(await self._turn.end_of_turn_probability(audio))
+            try:
+                probability_end = await self._turn.end_of_turn_probability(audio)
+            except (
+                Exception
+            ):  # the silence bound still ends the turn; one bad inference is no reason to close
+                log.warning("end-of-turn model failed", exc_info=True)
+                probability_end = 0.0
+            decision = self._segmenter.answer(probability_end)
         if isinstance(decision, EndOfTurn):
             await self._end(decision.reason)
         if self._utt is None:
