@@ -346,9 +346,10 @@ class LiveSession:
             self.history.append(text_turn("model", heard))
 
     def _chat_request(self) -> ChatRequest:
-        system_parts = [p for p in (self.profile.system_prompt, self.system_instruction) if p]
-        if self.modality is Modality.AUDIO and self.profile.spoken_style_prompt:
-            system_parts.append(self.profile.spoken_style_prompt)
+        # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
+        # cache across turns and sessions, which is what keeps the first token fast.
+        style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
+        system_parts = [p for p in (self.profile.system_prompt, style, self.system_instruction) if p]
         system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
         turns: list[ChatMessage] = []
         for content in self.history:
