@@ -72,7 +72,7 @@ class TurnSegmenter:
                     self.speech_end = frame_end
                     self.voiced_frames = self._run_frames
                     self._pause_start = None
-                    self._asks = 0  # questions to the end-of-turn model in the current pause
+                    self._asks = 0
                     return Onset(self.onset)
             elif probability < p.stop_threshold:
                 # A real pause breaks the run; a doubtful frame only does not count towards it.
@@ -83,7 +83,7 @@ class TurnSegmenter:
         if probability >= p.start_threshold:
             self.voiced_frames += 1
             self._pause_start = None
-            self._asks = 0  # questions to the end-of-turn model in the current pause
+            self._asks = 0
         elif probability < p.stop_threshold and self._pause_start is None:
             self._pause_start = frame_start
         if self._pause_start is None:
@@ -116,4 +116,4 @@ class TurnSegmenter:
         self._run_start = None
         self._run_frames = 0
         self._pause_start = None
-        self._asks = 0  # questions to the end-of-turn model in the current pause
+        self._asks = 0
