@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
 export const TOOL_PROMPT = 'Use the get_weather tool to find out the weather in Paris, then tell me.';
+export const RESUME_PROMPTS = ['My name is Alice. Reply with one short sentence.', 'What is my name?'];
 export const TOOL_RESULT = { weather: 'sunny', temperatureCelsius: 21 };
 
 /** Parses argv; every option may also come from an OPENLIVE_JS_<NAME> environment variable. */
@@ -39,6 +40,7 @@ export class Transcript {
       interrupted: false,
       usage: null,
       toolCalls: [],
+      resumptionHandles: [],
       closeCode: null,
       closeReason: null,
       error: null,
@@ -54,6 +56,7 @@ export class Transcript {
     if ('setupComplete' in msg) s.setupComplete = true;
     if (msg.usageMetadata) s.usage = msg.usageMetadata;
     if (msg.toolCall) this.recordToolCalls(msg.toolCall.functionCalls);
+    if (msg.sessionResumptionUpdate) this.recordResumption(msg.sessionResumptionUpdate);
     const content = msg.serverContent;
     if (content) this.recordContent(content);
   }
@@ -79,6 +82,10 @@ export class Transcript {
     for (const fc of functionCalls ?? []) {
       this.summary.toolCalls.push({ id: fc.id ?? null, name: fc.name, args: fc.args ?? null });
     }
+  }
+
+  recordResumption(update) {
+    if (update.resumable && update.newHandle) this.summary.resumptionHandles.push(update.newHandle);
   }
 
   closed(code, reason) {
@@ -110,6 +117,12 @@ export class Transcript {
       this.finish();
     }, ms);
   }
+}
+
+/** Resolves once `check()` is true (polled every 50 ms) or after `ms`; never rejects. */
+export async function until(check, ms) {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Resolves after `ms`, or earlier when `promise` settles; never rejects. */

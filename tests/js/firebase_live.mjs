@@ -11,12 +11,16 @@
 //                         audioStreamEnd, and its own startAudioConversation sends plain 'audio/pcm'
 // --tool   declares get_weather(city) (Schema.object, which sends lowercase JSON-schema types) and answers
 //          each toolCall with sendFunctionResponses; the calls are reported under "toolCalls".
+// --resume   connect({}) (asks for session resumption), keeps the last handle from the
+//            sessionResumptionUpdate messages, then session.resumeSession({handle}) and a second turn,
+//            reported under "resumed".
 // For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { redirectFirebaseLive } from './redirect_websocket.mjs';
 import {
   DEFAULT_MODEL,
   DEFAULT_PROMPT,
+  RESUME_PROMPTS,
   TOOL_PROMPT,
   TOOL_RESULT,
   Transcript,
@@ -35,6 +39,7 @@ const opts = options({
   backend: { type: 'string' },
   location: { type: 'string' },
   tool: { type: 'boolean' },
+  resume: { type: 'boolean' },
   temperature: { type: 'string' },
   'audio-file': { type: 'string' },
   'input-transcription': { type: 'boolean' },
@@ -46,7 +51,7 @@ const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
 const backendName = opts.backend ?? 'googleai';
-const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : DEFAULT_PROMPT);
+const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : opts.resume ? RESUME_PROMPTS[0] : DEFAULT_PROMPT);
 
 const t = new Transcript({ client: 'firebase', server, model, modality, send, backend: backendName });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
@@ -76,7 +81,7 @@ async function main() {
   }
   const live = getLiveGenerativeModel(ai, params);
 
-  const session = await live.connect();
+  const session = await live.connect(opts.resume ? {} : undefined);
   // connect() resolves only when the first server message carried setupComplete.
   t.summary.setupComplete = true;
   if (send === 'client-content') {
@@ -90,20 +95,54 @@ async function main() {
   } else {
     throw new Error(`unknown --send ${send}`);
   }
-  for await (const msg of session.receive()) {
-    t.summary.messageKinds.push(msg.type);
+  await receiveTurn(session, t);
+  if (opts.resume) {
+    const handle = t.summary.resumptionHandles.at(-1);
+    if (!handle) throw new Error('no resumable sessionResumptionUpdate with a newHandle arrived');
+    const r = new Transcript({});
+    t.summary.resumed = r.summary;
+    try {
+      await session.resumeSession({ handle });
+      r.summary.setupComplete = true;
+      await session.send(RESUME_PROMPTS[1]);
+      await receiveTurn(session, r);
+    } catch (err) {
+      r.fail(err);
+    }
+  }
+  await within(session.close(), 3000);
+}
+
+/**
+ * Reads `session.receive()` into `tr` until turnComplete, answering tool calls on the way. With --resume
+ * it reads on (for at most 3 s) until a resumable handle has arrived, since that update may follow
+ * turnComplete. A read still pending then ends when the socket closes.
+ */
+async function receiveTurn(session, tr) {
+  const messages = session.receive();
+  let turnOverAt = null;
+  const wantHandle = () => opts.resume && tr.summary.resumptionHandles.length === 0;
+  for (;;) {
+    const next = messages.next();
+    const timeLeft = turnOverAt === null ? null : turnOverAt + 3000 - Date.now();
+    const timeout = () => new Promise((r) => setTimeout(r, timeLeft, null));
+    const result = timeLeft === null ? await next : await Promise.race([next, timeout()]);
+    if (result === null || result.done) break;
+    const msg = result.value;
+    tr.summary.messageKinds.push(msg.type);
+    if (msg.type === 'sessionResumptionUpdate') tr.recordResumption(msg);
     if (msg.type === 'toolCall') {
-      t.recordToolCalls(msg.functionCalls);
+      tr.recordToolCalls(msg.functionCalls);
       await session.sendFunctionResponses(
         (msg.functionCalls ?? []).map((fc) => ({ id: fc.id, name: fc.name, response: TOOL_RESULT })),
       );
     }
     if (msg.type === 'serverContent') {
-      t.recordContent(msg);
-      if (msg.turnComplete) break;
+      tr.recordContent(msg);
+      if (msg.turnComplete) turnOverAt = Date.now();
     }
+    if (turnOverAt !== null && !wantHandle()) break;
   }
-  await within(session.close(), 3000);
 }
 
 function addWireFacts() {

@@ -11,6 +11,9 @@
 //                         and try a second connection with the spent token (reported under "reuse").
 // --tool                  declares get_weather(city), answers each toolCall with sendToolResponse
 //                         (default prompt: TOOL_PROMPT); the calls are reported under "toolCalls".
+// --resume                asks for session resumption (sessionResumption: {}), keeps the last handle from
+//                         sessionResumptionUpdate, closes, reconnects with {handle} and holds a second
+//                         turn there; the second connection is reported under "resumed".
 // --vertex                Vertex AI express mode (API key header, LlmBidiService path).
 // For https:// base URLs with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
@@ -18,11 +21,13 @@ import { GoogleGenAI, Modality, Type } from '@google/genai';
 import {
   DEFAULT_MODEL,
   DEFAULT_PROMPT,
+  RESUME_PROMPTS,
   TOOL_PROMPT,
   TOOL_RESULT,
   Transcript,
   options,
   streamPcm16k,
+  until,
   within,
 } from './common.mjs';
 
@@ -39,6 +44,7 @@ const opts = options({
   'output-transcription': { type: 'boolean' },
   ephemeral: { type: 'boolean' },
   tool: { type: 'boolean' },
+  resume: { type: 'boolean' },
   temperature: { type: 'string' },
   vertex: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
@@ -48,13 +54,14 @@ const apiKey = opts['api-key'] ?? 'anything';
 const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
-const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : DEFAULT_PROMPT);
+const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : opts.resume ? RESUME_PROMPTS[0] : DEFAULT_PROMPT);
 
 const t = new Transcript({ client: 'genai', baseUrl, model, modality, send, ephemeral: !!opts.ephemeral });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
 
-function liveConfig() {
+function liveConfig(resumption = undefined) {
   const config = { responseModalities: [modality === 'AUDIO' ? Modality.AUDIO : Modality.TEXT] };
+  if (resumption !== undefined) config.sessionResumption = resumption;
   if (opts.temperature !== undefined) config.temperature = Number(opts.temperature);
   if (opts['input-transcription']) config.inputAudioTranscription = {};
   if (opts['output-transcription']) config.outputAudioTranscription = {};
@@ -129,6 +136,36 @@ async function tryReuse(key) {
   return reuse;
 }
 
+/** A second connection that resumes `handle` and holds one more text turn; returns its own summary. */
+async function resumeAndAsk(key, handle) {
+  const r = new Transcript({});
+  let turnDone;
+  const turnFinished = new Promise((resolve) => (turnDone = resolve));
+  try {
+    const session = await client(key).live.connect({
+      model,
+      config: liveConfig({ handle }),
+      callbacks: {
+        onmessage: (msg) => {
+          r.record(msg);
+          if (msg.serverContent?.turnComplete) turnDone();
+        },
+        onclose: (e) => {
+          r.closed(e?.code, e?.reason);
+          turnDone();
+        },
+      },
+    });
+    const turns = [{ role: 'user', parts: [{ text: RESUME_PROMPTS[1] }] }];
+    session.sendClientContent({ turns, turnComplete: true });
+    await turnFinished;
+    session.close();
+  } catch (err) {
+    r.fail(err);
+  }
+  return r.summary;
+}
+
 async function main() {
   const key = opts.ephemeral ? await createToken() : apiKey;
   let turnDone;
@@ -137,7 +174,7 @@ async function main() {
   const closed = new Promise((resolve) => (closedResolve = resolve));
   const session = await client(key).live.connect({
     model,
-    config: liveConfig(),
+    config: liveConfig(opts.resume ? {} : undefined),
     callbacks: {
       onmessage: (msg) => {
         t.record(msg);
@@ -172,9 +209,16 @@ async function main() {
     throw new Error(`unknown --send ${send}`);
   }
   await turnFinished;
+  // The handle update may follow turnComplete (a session is resumable once the turn is over).
+  if (opts.resume) await until(() => t.summary.resumptionHandles.length > 0, 3000);
   session.close();
   await within(closed, 3000);
   if (opts.ephemeral) t.summary.reuse = await tryReuse(key);
+  if (opts.resume) {
+    const handle = t.summary.resumptionHandles.at(-1);
+    if (!handle) throw new Error('no resumable sessionResumptionUpdate with a newHandle arrived');
+    t.summary.resumed = await resumeAndAsk(key, handle);
+  }
 }
 
 main()

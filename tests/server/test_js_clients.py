@@ -125,6 +125,22 @@ def assert_weather_tool_round_trip(run: ClientRun) -> None:
     assert len({c["id"] for c in calls}) == len(calls), run.explain()
 
 
+def assert_resumed(run: ClientRun) -> None:
+    """A resumable handle arrived, and a new connection set up with it held another whole turn."""
+    assert run["resumptionHandles"], run.explain()
+    resumed = run["resumed"]
+    assert resumed["error"] is None, run.explain()
+    assert resumed["setupComplete"] and resumed["turnComplete"], run.explain()
+    assert "".join(resumed["texts"]).strip(), run.explain()
+
+
+# Session resumption (reference §4.4) is not served yet: no sessionResumptionUpdate arrives when setup
+# asks for it. strict: once the server sends handles these tests pass and the marker must go.
+RESUMPTION_PENDING = pytest.mark.xfail(
+    reason="openlive serve sends no sessionResumptionUpdate yet", strict=True, raises=AssertionError
+)
+
+
 def assert_rejected_by_policy(run: ClientRun) -> None:
     assert run.returncode == 1, run.explain()
     assert not run["setupComplete"], run.explain()
@@ -210,6 +226,13 @@ def test_genai_tool_call_and_response(server: OpenliveServer) -> None:
     assert run["usage"]["toolUsePromptTokenCount"] > 0, run.explain()
 
 
+@RESUMPTION_PENDING
+def test_genai_session_resumption(server: OpenliveServer) -> None:
+    run = genai(server, "--resume", "--modality", "TEXT", "--temperature", "0")
+    assert_completed_turn(run)
+    assert_resumed(run)
+
+
 def test_genai_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
     run = genai(server, "--model", UNKNOWN_MODEL)
     assert_rejected_by_policy(run)
@@ -282,6 +305,14 @@ def test_firebase_tool_call_and_response(server: OpenliveServer) -> None:
     assert_completed_turn(run)
     assert_weather_tool_round_trip(run)
     assert "toolCall" in run["messageKinds"], run.explain()
+
+
+@RESUMPTION_PENDING
+def test_firebase_session_resumption(server: OpenliveServer) -> None:
+    # connect({}) asks for resumption; resumeSession({handle}) closes with 1000 and sets up again.
+    run = firebase(server, "--resume", "--modality", "TEXT", "--temperature", "0")
+    assert_completed_turn(run)
+    assert_resumed(run)
 
 
 def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
