@@ -130,7 +130,7 @@ def test_barge_in_times_run_from_the_interrupting_speech_onset() -> None:
         _audio(onset + 1.5, loud=True),
     ]  # the answer to the interruption is not the old reply
     r = analyse_barge_in(prompt, cut_in, events)
-    assert r.valid and not r.reply_done_before
+    assert r.valid and not r.no_audio_after_onset
     assert r.interrupted_ms is not None and abs(r.interrupted_ms - 150) < 1e-6
     assert r.audio_stop_ms is not None and abs(r.audio_stop_ms - 120) < 1e-6
     assert abs(r.reply_audio_before_s - 0.3) < 1e-9
@@ -141,7 +141,7 @@ def test_barge_in_after_the_reply_finished_is_not_a_valid_trial() -> None:
     cut_in = _played(_clip("stop", ClipKind.BARGE_IN, 1.0), start=5.0)
     events = [_audio(2.0, loud=True), Received(2.5, "turn_complete")]
     r = analyse_barge_in(prompt, cut_in, events)
-    assert not r.valid and r.reply_done_before and r.audio_stop_ms == 0.0 and r.interrupted_ms is None
+    assert not r.valid and r.no_audio_after_onset and r.audio_stop_ms == 0.0 and r.interrupted_ms is None
 
 
 def test_noise_starts_a_turn_only_if_the_server_reacts() -> None:
@@ -150,3 +150,46 @@ def test_noise_starts_a_turn_only_if_the_server_reacts() -> None:
     assert not quiet.started_turn
     loud = analyse_noise(p, [Received(1.5, "input_text", text="Hmm.", finished=True), _audio(2.0, loud=True)])
     assert loud.started_turn and loud.input_transcript == "Hmm." and loud.reply_events == 1
+
+
+def test_turn_end_waits_for_the_segment_holding_the_end_of_speech() -> None:
+    from openlive.bench.driver import turn_end
+
+    eos = 10.0
+    events = [
+        Received(8.0, "input_text", text="ask not what your country can do for you", finished=True),
+        # The answer to that early part arrives late (a busy server) and is cut off by the rest.
+        _audio(10.2, loud=True),
+        Received(10.3, "interrupted"),
+        Received(10.31, "turn_complete"),
+    ]
+    assert turn_end(events, eos) is None  # the last part has not even been recognised yet
+    events.append(Received(10.6, "input_text", text="ask what you can do", finished=True))
+    assert turn_end(events, eos) is None  # recognised, but not answered yet
+    events += [_audio(11.0, loud=True), Received(11.5, "turn_complete")]
+    assert turn_end(events, eos) == 11.5
+
+
+def test_turn_end_without_finished_marks_takes_the_first_completed_reply() -> None:
+    from openlive.bench.driver import turn_end
+
+    events = [Received(1.0, "input_text", text="hi"), _audio(1.5, loud=True), Received(1.6, "turn_complete")]
+    assert turn_end(events, 0.5) == 1.6
+    assert turn_end(events, 1.55) is None
+
+
+def test_reply_metrics_skip_an_answer_to_an_earlier_part_that_was_interrupted() -> None:
+    p = _played(_clip("q", ClipKind.QUESTION, 1.0), start=0.0)
+    eos = p.speech_end
+    assert eos is not None
+    events = [
+        _audio(eos + 0.1, loud=True),  # late answer to a fragment
+        Received(eos + 0.2, "interrupted"),
+        Received(eos + 0.3, "input_text", text="what is the capital of France", finished=True),
+        Received(eos + 0.8, "output_text", text="Paris."),
+        _audio(eos + 0.9, loud=True),
+        Received(eos + 1.0, "turn_complete"),
+    ]
+    r = analyse_turn(p, events)
+    assert r.v2v_ms is not None and abs(r.v2v_ms - 900) < 1e-6
+    assert r.reply_text == "Paris." and r.completed

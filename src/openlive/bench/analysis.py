@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from openlive.bench.clips import ClipKind
-from openlive.bench.driver import Playback, Received
+from openlive.bench.driver import Playback, Received, turn_end
 from openlive.bench.metrics import contains_keyword, wer
 
 
@@ -63,19 +63,6 @@ def join_transcript(events: Sequence[Received]) -> str:
     return " ".join(s for s in segments if s)
 
 
-def turn_end(events: Sequence[Received], after: float) -> float | None:
-    """The first ``turnComplete`` after ``after`` that followed some reply output."""
-    replied = False
-    for event in events:
-        if event.t <= after:
-            continue
-        if event.kind in ("audio", "output_text"):
-            replied = True
-        elif event.kind == "turn_complete" and replied:
-            return event.t
-    return None
-
-
 def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
     clip = playback.clip
     start = playback.started
@@ -86,7 +73,11 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
     horizon = end if end is not None else max((e.t for e in events), default=anchor)
 
     heard = [e for e in events if start <= e.t <= horizon and e.kind == "input_text"]
-    reply = [e for e in events if anchor < e.t <= horizon]
+    # The reply is what came after the end of speech, and after any interruption of an earlier answer
+    # (a server that split the clip answered a part of it, then was cut off by the rest).
+    cut_offs = [e.t for e in events if e.kind == "interrupted" and anchor < e.t <= horizon]
+    reply_from = max([anchor, *cut_offs])
+    reply = [e for e in events if reply_from < e.t <= horizon]
     audio = [e for e in reply if e.kind == "audio"]
     texts = [e for e in reply if e.kind == "output_text"]
     audible = next((e for e in audio if e.audible), None)
@@ -122,10 +113,10 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
 class BargeInResult:
     # Onset of the interrupting speech (send time of its first speech chunk) → ``interrupted`` received.
     interrupted_ms: float | None
-    # Same onset → the last audio chunk of the interrupted reply (0 when the reply had already been
-    # fully delivered before the onset, which ``reply_done_before`` flags).
+    # Same onset → the last audio chunk of the interrupted reply (0 when no chunk of it arrived after
+    # the onset, which ``no_audio_after_onset`` flags).
     audio_stop_ms: float | None
-    reply_done_before: bool
+    no_audio_after_onset: bool
     reply_audio_before_s: float  # how much of the long reply had arrived when the user cut in
     valid: bool  # the long reply was still in progress at the onset
 
@@ -142,12 +133,12 @@ def analyse_barge_in(prompt: Playback, interrupter: Playback, events: Sequence[R
     cutoff = interrupted.t if interrupted is not None else float("inf")
     old_audio = [e for e in events if e.kind == "audio" and prompt_end < e.t < cutoff]
     last_audio = old_audio[-1].t if old_audio else None
-    done_before = last_audio is not None and last_audio < onset
+    quiet_after = last_audio is not None and last_audio < onset
     stop = None if last_audio is None else max(0.0, (last_audio - onset) * 1000.0)
     return BargeInResult(
         interrupted_ms=_ms(interrupted.t if interrupted else None, onset),
         audio_stop_ms=stop,
-        reply_done_before=done_before,
+        no_audio_after_onset=quiet_after,
         reply_audio_before_s=sum(e.audio_s for e in old_audio if e.t < onset),
         valid=not completed_before and bool(old_audio),
     )

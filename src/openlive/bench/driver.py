@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -130,6 +130,36 @@ def server_events(frame: str | bytes, now: float) -> list[Received]:
         if message.turn_complete:
             out.append(Received(now, "turn_complete"))
     return out
+
+
+def turn_end(events: Sequence[Received], speech_end: float) -> float | None:
+    """When the reply to speech that ended at ``speech_end`` completed: the first ``turnComplete`` after
+    reply output that was not itself interrupted. None while that has not happened.
+
+    A server may split one long recording into several turns at its pauses and start answering an
+    early part; those answers get interrupted or complete while the last part is still being
+    recognised. So when the server marks finished input transcriptions (the session has seen one), the
+    reply must also come after the first ``finished`` transcription received after ``speech_end``: the
+    one that closes the segment holding the end of speech.
+    """
+    uses_finished = any(e.kind == "input_text" and e.finished for e in events)
+    final_at: float | None = None
+    if uses_finished:
+        final = next((e for e in events if e.kind == "input_text" and e.finished and e.t > speech_end), None)
+        if final is None:
+            return None
+        final_at = final.t
+    replied = False
+    for event in events:
+        if event.t <= speech_end:
+            continue
+        if event.kind in ("audio", "output_text"):
+            replied = True
+        elif event.kind == "interrupted":
+            replied = False  # that reply was abandoned; its turnComplete does not end this turn
+        elif event.kind == "turn_complete" and replied and (final_at is None or event.t >= final_at):
+            return event.t
+    return None
 
 
 class BenchSession:
@@ -268,15 +298,9 @@ class BenchSession:
         return playback
 
     def turn_finished_after(self, t: float, quiet_timeout_s: float) -> bool:
-        """A reply came and completed after ``t``; or nothing at all arrived for ``quiet_timeout_s``."""
-        replied = False
-        for event in self.events:
-            if event.t <= t:
-                continue
-            if event.kind in ("audio", "output_text"):
-                replied = True
-            elif event.kind == "turn_complete" and replied:
-                return True
+        """The reply to speech that ended at ``t`` completed; or nothing arrived for ``quiet_timeout_s``."""
+        if turn_end(self.events, t) is not None:
+            return True
         last = max((e.t for e in self.events), default=t)
         return time.monotonic() - max(last, t) > quiet_timeout_s
 
