@@ -4,12 +4,15 @@ One ``Llama`` holds one KV cache, so requests run one at a time on a single work
 first served. Each request reuses the longest token prefix already in the cache: consecutive turns of one
 conversation, and new sessions that start with the same system prompt (``warm_system_prompt`` puts it
 there at start-up), skip re-reading that prefix, which is what keeps the first token fast on two cores.
+After each request the cache is also saved (``llm_kv_snapshots``), so when sessions take turns, each one's
+next turn restores its own history instead of re-reading it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import ctypes
 import logging
 import os
 import random
@@ -28,6 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import llama_cpp
 
+from openlive.backends.llm_kv_snapshots import KvSnapshot, KvSnapshotCache, common_prefix
 from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 
@@ -45,6 +49,8 @@ TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool
 # Prompt tokens are evaluated in slices this long, so a cancelled request stops within one slice (~1 s on
 # 2 cores). Shorter slices cost throughput: 64 was measured ~1.5x slower than 512 for a 400-token prompt.
 PROMPT_SLICE_TOKENS = 128
+# A saved KV snapshot replaces the live cache only when it saves at least this many prompt tokens.
+SNAPSHOT_MIN_GAIN_TOKENS = 16
 # The smallest room left for the reply before old conversation turns are dropped from the prompt.
 MIN_REPLY_TOKENS = 64
 
@@ -69,6 +75,7 @@ class LlamaCppLanguageModel:
         n_threads: int = 2,
         name: str | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        kv_snapshot_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.name = name or model_path.stem
         self.n_ctx = n_ctx
@@ -86,6 +93,7 @@ class LlamaCppLanguageModel:
             raise ValueError(f"{model_path} has no chat template in its metadata")
         self._template = ChatTemplate(template)
         self._vocab = self._llm._model.vocab
+        self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
         # One worker: the model has one KV cache. Its queue is FIFO, so sessions are served in arrival order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-llamacpp")
 
@@ -132,7 +140,12 @@ class LlamaCppLanguageModel:
         tokens = self._tokenize_prompt(prefix)
         # The last token may merge with what a conversation puts after the prompt (".\n\n" is one token).
         tokens = tokens[:-1]
-        self._executor.submit(self._eval_prompt, tokens, threading.Event()).result()
+
+        def warm() -> None:
+            self._eval_prompt(tokens, threading.Event())
+            self._save_snapshot(pinned=True)
+
+        self._executor.submit(warm).result()
         return len(tokens)
 
     @property
@@ -158,6 +171,31 @@ class LlamaCppLanguageModel:
             self._generate(job)
         except BaseException as exc:  # handed to the consumer, which re-raises it in its own task
             job.emit(exc)
+        finally:
+            # Kept for this conversation's next turn, in case another session's request comes first.
+            self._save_snapshot()
+
+    def _save_snapshot(self, *, pinned: bool = False) -> None:
+        llm = self._llm
+        if llm.n_tokens == 0:
+            return
+        size = llama_cpp.llama_state_seq_get_size(llm._ctx.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm._ctx.ctx, buffer, size, 0)
+        if written:
+            self._snapshots.put(llm._input_ids.tolist(), ctypes.string_at(buffer, written), pinned=pinned)
+
+    def _restore(self, snapshot: KvSnapshot) -> bool:
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        data = (ctypes.c_uint8 * len(snapshot.data)).from_buffer_copy(snapshot.data)
+        if not llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, data, len(snapshot.data), 0):
+            log.warning("could not restore a KV snapshot; evaluating the prompt from the start")
+            llm.reset()  # type: ignore[no-untyped-call]
+            return False
+        llm.input_ids[: len(snapshot.tokens)] = snapshot.tokens
+        llm.n_tokens = len(snapshot.tokens)
+        return True
 
     def _generate(self, job: _Job) -> None:
         request, sampling = job.request, job.request.sampling
@@ -252,7 +290,11 @@ class LlamaCppLanguageModel:
         """
         llm = self._llm
         cached: list[int] = llm._input_ids.tolist()
-        reused = min(_common_prefix(cached, tokens), len(tokens) - 1)
+        in_cache = common_prefix(cached, tokens)
+        matched, snapshot = self._snapshots.best_match(tokens)
+        if snapshot is not None and matched >= in_cache + SNAPSHOT_MIN_GAIN_TOKENS:
+            in_cache = matched if self._restore(snapshot) else 0
+        reused = min(in_cache, len(tokens) - 1)
         if reused <= 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
             llm.reset()  # type: ignore[no-untyped-call]
             reused = 0
@@ -262,15 +304,6 @@ class LlamaCppLanguageModel:
                 return reused
             llm.eval(tokens[start : start + PROMPT_SLICE_TOKENS])
         return reused
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _cpu_has_amx() -> bool:
