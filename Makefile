@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 # llama.cpp's OpenMP threads must not spin on the cores the speech stages need (offline-models.md).
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test setup setup-python setup-models setup-js setup-browser lint typecheck unit bench clean
+.PHONY: run test setup setup-system setup-python setup-models setup-js setup-browser lint typecheck unit bench clean
 
 run: setup
 	$(BIN)/openlive cert $(CERTS)
@@ -20,7 +20,10 @@ test: setup setup-js setup-browser
 	$(BIN)/mypy
 	$(BIN)/pytest -ra
 
-setup: setup-python setup-models
+setup: setup-system setup-python setup-models
+
+setup-system:
+	scripts/install-system-packages.sh
 
 # The venv is rebuilt when pyproject.toml or a requirements file changes.
 setup-python: $(VENV)/.installed
@@ -41,9 +44,10 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	cd tests/js && npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium for the playground's browser test (Playwright drives it; it downloads no browser).
+# Debian's Chromium for the playground's browser test (Playwright drives it; it downloads no browser),
+# ALSA's recordings and espeak-ng for the speech tests and the benchmark.
 setup-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium alsa-utils sox >/dev/null; }
+	scripts/install-system-packages.sh --test
 
 lint:
 	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
