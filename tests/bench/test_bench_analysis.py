@@ -193,3 +193,16 @@ def test_reply_metrics_skip_an_answer_to_an_earlier_part_that_was_interrupted() 
     r = analyse_turn(p, events)
     assert r.v2v_ms is not None and abs(r.v2v_ms - 900) < 1e-6
     assert r.reply_text == "Paris." and r.completed
+
+
+def test_a_turn_that_never_completed_stops_where_the_benchmark_stopped_waiting() -> None:
+    p = _played(_clip("jfk", ClipKind.TRANSCRIPT, 1.0, text="ask not", keywords=()), start=0.0)
+    eos = p.speech_end
+    assert eos is not None
+    p.waited_until = eos + 5.0
+    events = [
+        Received(eos + 0.3, "input_text", text="ask not", finished=True),
+        Received(eos + 6.0, "input_text", text="ever tried", finished=True),  # the next clip's words
+    ]
+    r = analyse_turn(p, events)
+    assert r.input_transcript == "ask not" and r.wer == 0.0 and not r.completed

@@ -79,6 +79,10 @@ async def test_a_spoken_question_gets_a_latency_from_its_end_of_speech() -> None
     )  # the silent chunk came first
     assert turn.correct is True and turn.completed
     assert turn.input_transcript == "What is the capital of France?"
+    (trace,) = cfg.trace  # the session's timeline, for bench-events.jsonl
+    assert trace["clips"][0]["clip"] == "q" and trace["clips"][0]["speech_end"] > 0
+    assert [e["kind"] for e in trace["events"]][-1] == "turn_complete"
+    assert any(e.get("audible") for e in trace["events"])
 
 
 async def test_microphone_streams_in_real_time_with_silence_between_clips() -> None:

@@ -70,7 +70,12 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
     assert start is not None, "the clip was never sent"
     anchor = eos if eos is not None else playback.chunk_times[-1]
     end = turn_end(events, anchor)
-    horizon = end if end is not None else max((e.t for e in events), default=anchor)
+    if end is not None:
+        horizon = end
+    elif playback.waited_until is not None:
+        horizon = playback.waited_until
+    else:
+        horizon = max((e.t for e in events), default=anchor)
 
     heard = [e for e in events if start <= e.t <= horizon and e.kind == "input_text"]
     # The reply is what came after the end of speech, and after any interruption of an earlier answer

@@ -36,6 +36,8 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
             ax_lat.scatter([i] * len(values), values, s=12, alpha=0.6)
     ax_lat.axhline(700, linestyle="--", color="green", linewidth=1, label="p50 target 700 ms")
     ax_lat.axhline(1200, linestyle=":", color="red", linewidth=1, label="p95 target 1200 ms")
+    if max((max(v) for v in series if v), default=0.0) > 5000:
+        ax_lat.set_yscale("log")  # seconds-long outliers would squash the targets into the x axis
     ax_lat.set_title("voice-to-voice latency")
     ax_lat.set_ylabel("ms (end of speech → first audible reply)")
     ax_lat.legend(fontsize=8)

@@ -74,6 +74,9 @@ class Playback:
     clip: Clip
     chunk_times: list[float] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # When the benchmark stopped waiting for this clip's reply (turn ended, timed out, or went quiet):
+    # later events belong to whatever was said next.
+    waited_until: float | None = None
 
     def time_of_sample(self, index: int) -> float | None:
         """When the chunk holding sample ``index`` of the clip was sent."""
@@ -295,6 +298,7 @@ class BenchSession:
         await playback.done.wait()
         end = playback.speech_end or time.monotonic()
         await self.wait_for(lambda: self.turn_finished_after(end, quiet_timeout_s), turn_timeout_s)
+        playback.waited_until = time.monotonic()
         return playback
 
     def turn_finished_after(self, t: float, quiet_timeout_s: float) -> bool:

@@ -47,6 +47,38 @@ class BenchConfig:
     with_piper: bool = True
     tts_speed: bool = True
     log: Log = field(default=lambda _m: None)
+    # Every session's timeline (clips sent, events received; no audio), for bench-events.jsonl.
+    trace: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_trace(cfg: BenchConfig, label: str, session: BenchSession, playbacks: Sequence[Playback]) -> None:
+    """Append one session's timeline to ``cfg.trace``, times in seconds since its setupComplete."""
+    t0 = session.started_at
+
+    def rel(t: float | None) -> float | None:
+        return None if t is None else round(t - t0, 4)
+
+    clips = [
+        {
+            "clip": p.clip.name,
+            "sent_from": rel(p.started),
+            "speech_onset": rel(p.speech_onset),
+            "speech_end": rel(p.speech_end),
+            "waited_until": rel(p.waited_until),
+        }
+        for p in playbacks
+    ]
+    events = [
+        {
+            "t": rel(e.t),
+            "kind": e.kind,
+            **({"text": e.text} if e.text else {}),
+            **({"finished": e.finished} if e.finished is not None else {}),
+            **({"audio_ms": round(e.audio_s * 1000, 1), "audible": e.audible} if e.kind == "audio" else {}),
+        }
+        for e in session.events
+    ]
+    cfg.trace.append({"session": label, "closed": session.closed_reason, "clips": clips, "events": events})
 
 
 @dataclass(slots=True)
@@ -57,6 +89,8 @@ class Phase:
     cpu_s: float | None = None
     conversation_min: float = 0.0
     peak_rss_mib: float | None = None
+    # The benchmark client shares the machine: its own CPU time, to show how little it takes.
+    client_cpu_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         per_min = None
@@ -69,6 +103,7 @@ class Phase:
             "cpu_s_per_conversation_min": per_min,
             "cores_busy": self.cpu_s / self.wall_s if self.cpu_s is not None and self.wall_s else None,
             "peak_rss_mib": self.peak_rss_mib,
+            "client_cpu_s": self.client_cpu_s,
         }
 
 
@@ -77,10 +112,12 @@ def measured(pid: int | None) -> Iterator[Phase]:
     phase = Phase()
     cpu0 = procstat.cpu_seconds(pid) if pid else None
     t0 = time.monotonic()
+    client0 = time.process_time()
     try:
         yield phase
     finally:
         phase.wall_s = time.monotonic() - t0
+        phase.client_cpu_s = time.process_time() - client0
         cpu1 = procstat.cpu_seconds(pid) if pid else None
         phase.cpu_s = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
         phase.peak_rss_mib = procstat.peak_rss_mib(pid) if pid else None
@@ -100,6 +137,7 @@ async def converse(
     *,
     delay_s: float = 0.0,
     turn_timeout_s: float | None = None,
+    label: str = "session",
 ) -> SessionRun:
     """One session speaking ``clips`` in order, each after the previous reply finished."""
     await asyncio.sleep(delay_s)
@@ -117,6 +155,7 @@ async def converse(
         error = f"{type(exc).__name__}: {exc}"
     if session.closed_reason and error is None and len(playbacks) < len(clips):
         error = session.closed_reason
+    record_trace(cfg, label, session, playbacks)
     turns = [analyse_turn(p, session.events) for p in playbacks if p.chunk_times]
     minutes = max(0.0, (session.ended_at or time.monotonic()) - (session.started_at or time.monotonic())) / 60
     return SessionRun(turns, minutes, error)
@@ -126,7 +165,12 @@ async def latency_phase(
     url: str, clips: Sequence[Clip], n: int, cfg: BenchConfig, pid: int | None
 ) -> dict[str, Any]:
     with measured(pid) as phase:
-        runs = await asyncio.gather(*(converse(url, clips, cfg, delay_s=i * cfg.stagger_s) for i in range(n)))
+        runs = await asyncio.gather(
+            *(
+                converse(url, clips, cfg, delay_s=i * cfg.stagger_s, label=f"latency-{n}.{i}")
+                for i in range(n)
+            )
+        )
     phase.conversation_min = sum(r.minutes for r in runs)
     turns = [t for r in runs for t in r.turns]
     return {
@@ -161,7 +205,7 @@ def turn_summary(turns: Sequence[TurnResult]) -> dict[str, Any]:
 
 async def wer_phase(url: str, clips: Sequence[Clip], cfg: BenchConfig, pid: int | None) -> dict[str, Any]:
     with measured(pid) as phase:
-        run = await converse(url, clips, cfg, turn_timeout_s=max(cfg.turn_timeout_s, 45.0))
+        run = await converse(url, clips, cfg, turn_timeout_s=max(cfg.turn_timeout_s, 45.0), label="wer")
     phase.conversation_min = run.minutes
     per_clip = [
         {
@@ -187,6 +231,7 @@ async def noise_phase(url: str, noise: Clip, cfg: BenchConfig) -> dict[str, Any]
         await playback.done.wait()
         await session.idle(cfg.noise_listen_s)
         result = analyse_noise(playback, session.events)
+    record_trace(cfg, "noise", session, [playback])
     return {"clip": noise.name, **result.as_dict()}
 
 
@@ -196,9 +241,11 @@ def _audible_after(session: BenchSession, t: float) -> bool:
 
 async def barge_in_phase(url: str, prompt: Clip, interrupter: Clip, cfg: BenchConfig) -> dict[str, Any]:
     trials: list[dict[str, Any]] = []
+    played: list[Playback] = []
     async with BenchSession(url, system_instruction=LONG_ANSWERS) as session:
         for _ in range(cfg.barge_trials):
             asked = session.play(prompt)
+            played.append(asked)
             await asked.done.wait()
             end = asked.speech_end or time.monotonic()
             # Cut in a while into the audible reply: the long answer is then surely still streaming.
@@ -210,8 +257,10 @@ async def barge_in_phase(url: str, prompt: Clip, interrupter: Clip, cfg: BenchCo
             cut_in = await session.say(
                 interrupter, turn_timeout_s=cfg.turn_timeout_s, quiet_timeout_s=cfg.quiet_timeout_s
             )
+            played.append(cut_in)
             trials.append(analyse_barge_in(asked, cut_in, session.events).as_dict())
             await session.idle(cfg.gap_s)
+    record_trace(cfg, "barge-in", session, played)
     valid = [t for t in trials if t.get("valid")]
     return {
         "interrupted_ms": summarize([t["interrupted_ms"] for t in valid if t["interrupted_ms"] is not None]),
@@ -232,7 +281,9 @@ async def run_phases(server: ServerUnderTest, clips: ClipSet, cfg: BenchConfig) 
         raise RuntimeError(f"no question clips could be prepared: {clips.missing}")
 
     log("warm-up turn (not counted)")
-    warm = await converse(url, clips.questions[:1], cfg, turn_timeout_s=max(cfg.turn_timeout_s, 120.0))
+    warm = await converse(
+        url, clips.questions[:1], cfg, turn_timeout_s=max(cfg.turn_timeout_s, 120.0), label="warmup"
+    )
     results["warmup"] = {"error": warm.error, "turns": [t.as_dict() for t in warm.turns]}
 
     levels = (1,) if cfg.quick else cfg.concurrency
@@ -241,7 +292,7 @@ async def run_phases(server: ServerUnderTest, clips: ClipSet, cfg: BenchConfig) 
         results["latency"]["1"] = await latency_phase(url, clips.questions, 1, cfg, pid)
     if clips.piper_questions:
         log("Piper-voiced questions (comparison only)")
-        run = await converse(url, clips.piper_questions, cfg)
+        run = await converse(url, clips.piper_questions, cfg, label="piper")
         results["piper_questions"] = {**turn_summary(run.turns), "errors": [run.error] if run.error else []}
     if clips.transcripts:
         log(f"ASR word error rate, {len(clips.transcripts)} recordings")

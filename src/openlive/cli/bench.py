@@ -8,6 +8,7 @@ openlive bench --quick                    # one question, one recording, one ses
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     write_json(report, json_path)
     log(f"wrote {json_path}")
+    trace_path = json_path.with_name(json_path.stem + "-events.jsonl")
+    with trace_path.open("w") as fh:
+        fh.writelines(json.dumps(session) + "\n" for session in cfg.trace)
+    log(f"wrote {trace_path} (every session's timeline)")
     if not args.no_chart:
         try:
             from openlive.bench.chart import write_chart
