@@ -7,6 +7,10 @@ export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
 export const TOOL_PROMPT = 'Use the get_weather tool to find out the weather in Paris, then tell me.';
 export const RESUME_PROMPTS = ['My name is Alice. Reply with one short sentence.', 'What is my name?'];
+export const BARGE_IN_PROMPTS = [
+  'Tell me a long story about a dragon who learns to bake bread. Make it at least ten sentences.',
+  'Stop. Just say okay.',
+];
 export const TOOL_RESULT = { weather: 'sunny', temperatureCelsius: 21 };
 
 /** Parses argv; every option may also come from an OPENLIVE_JS_<NAME> environment variable. */
@@ -37,6 +41,9 @@ export class Transcript {
       outputTranscription: '',
       generationComplete: false,
       turnComplete: false,
+      turnCompletes: 0,
+      // Server content in arrival order, consecutive repeats folded: audio, text, interrupted, ...
+      contentEvents: [],
       interrupted: false,
       usage: null,
       toolCalls: [],
@@ -63,19 +70,42 @@ export class Transcript {
 
   recordContent(content) {
     const s = this.summary;
+    const event = (tag) => {
+      if (s.contentEvents.at(-1) !== tag) s.contentEvents.push(tag);
+    };
     for (const part of content.modelTurn?.parts ?? []) {
-      if (typeof part.text === 'string') (part.thought ? s.thoughtTexts : s.texts).push(part.text);
+      if (typeof part.text === 'string') {
+        (part.thought ? s.thoughtTexts : s.texts).push(part.text);
+        event(part.thought ? 'thought' : 'text');
+      }
       if (part.inlineData) {
+        event('audio');
         s.audioChunks += 1;
         s.audioBytes += Buffer.from(part.inlineData.data ?? '', 'base64').length;
         if (!s.audioMimes.includes(part.inlineData.mimeType)) s.audioMimes.push(part.inlineData.mimeType);
       }
     }
-    if (content.inputTranscription?.text) s.inputTranscription += content.inputTranscription.text;
-    if (content.outputTranscription?.text) s.outputTranscription += content.outputTranscription.text;
-    if (content.generationComplete) s.generationComplete = true;
-    if (content.interrupted) s.interrupted = true;
-    if (content.turnComplete) s.turnComplete = true;
+    if (content.inputTranscription?.text) {
+      s.inputTranscription += content.inputTranscription.text;
+      event('inputTranscription');
+    }
+    if (content.outputTranscription?.text) {
+      s.outputTranscription += content.outputTranscription.text;
+      event('outputTranscription');
+    }
+    if (content.generationComplete) {
+      s.generationComplete = true;
+      event('generationComplete');
+    }
+    if (content.interrupted) {
+      s.interrupted = true;
+      event('interrupted');
+    }
+    if (content.turnComplete) {
+      s.turnComplete = true;
+      s.turnCompletes += 1;
+      event('turnComplete');
+    }
   }
 
   recordToolCalls(functionCalls) {

@@ -14,12 +14,15 @@
 // --resume   connect({}) (asks for session resumption), keeps the last handle from the
 //            sessionResumptionUpdate messages, then session.resumeSession({handle}) and a second turn,
 //            reported under "resumed".
+// --barge-in asks for a long answer and, at the first model content, session.send()s a second turn;
+//            reads until two turnCompletes (the interrupted turn's and the new one's).
 // For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { redirectFirebaseLive } from './redirect_websocket.mjs';
 import {
   DEFAULT_MODEL,
   DEFAULT_PROMPT,
+  BARGE_IN_PROMPTS,
   RESUME_PROMPTS,
   TOOL_PROMPT,
   TOOL_RESULT,
@@ -40,6 +43,7 @@ const opts = options({
   location: { type: 'string' },
   tool: { type: 'boolean' },
   resume: { type: 'boolean' },
+  'barge-in': { type: 'boolean' },
   temperature: { type: 'string' },
   'audio-file': { type: 'string' },
   'input-transcription': { type: 'boolean' },
@@ -51,7 +55,15 @@ const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
 const backendName = opts.backend ?? 'googleai';
-const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : opts.resume ? RESUME_PROMPTS[0] : DEFAULT_PROMPT);
+const bargeIn = !!opts['barge-in'];
+const defaultPrompt = opts.tool
+  ? TOOL_PROMPT
+  : opts.resume
+    ? RESUME_PROMPTS[0]
+    : bargeIn
+      ? BARGE_IN_PROMPTS[0]
+      : DEFAULT_PROMPT;
+const prompt = opts.text ?? defaultPrompt;
 
 const t = new Transcript({ client: 'firebase', server, model, modality, send, backend: backendName });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
@@ -113,6 +125,8 @@ async function main() {
   await within(session.close(), 3000);
 }
 
+let bargedIn = false;
+
 /**
  * Reads `session.receive()` into `tr` until turnComplete, answering tool calls on the way. With --resume
  * it reads on (for at most 3 s) until a resumable handle has arrived, since that update may follow
@@ -139,7 +153,12 @@ async function receiveTurn(session, tr) {
     }
     if (msg.type === 'serverContent') {
       tr.recordContent(msg);
-      if (msg.turnComplete) turnOverAt = Date.now();
+      if (bargeIn && !bargedIn && msg.modelTurn) {
+        bargedIn = true;
+        await session.send(BARGE_IN_PROMPTS[1]);
+      }
+      const turnsWanted = bargeIn && tr === t ? 2 : 1;
+      if (msg.turnComplete && tr.summary.turnCompletes >= turnsWanted) turnOverAt = Date.now();
     }
     if (turnOverAt !== null && !wantHandle()) break;
   }

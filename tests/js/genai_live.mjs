@@ -14,6 +14,9 @@
 // --resume                asks for session resumption (sessionResumption: {}), keeps the last handle from
 //                         sessionResumptionUpdate, closes, reconnects with {handle} and holds a second
 //                         turn there; the second connection is reported under "resumed".
+// --barge-in              asks for a long answer and, as soon as the first model content arrives, sends a
+//                         second clientContent turn; waits for two turnCompletes (the interrupted turn's
+//                         and the new one's). See "interrupted" and "contentEvents".
 // --vertex                Vertex AI express mode (API key header, LlmBidiService path).
 // For https:// base URLs with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
@@ -21,6 +24,7 @@ import { GoogleGenAI, Modality, Type } from '@google/genai';
 import {
   DEFAULT_MODEL,
   DEFAULT_PROMPT,
+  BARGE_IN_PROMPTS,
   RESUME_PROMPTS,
   TOOL_PROMPT,
   TOOL_RESULT,
@@ -45,6 +49,7 @@ const opts = options({
   ephemeral: { type: 'boolean' },
   tool: { type: 'boolean' },
   resume: { type: 'boolean' },
+  'barge-in': { type: 'boolean' },
   temperature: { type: 'string' },
   vertex: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
@@ -54,7 +59,15 @@ const apiKey = opts['api-key'] ?? 'anything';
 const model = opts.model ?? DEFAULT_MODEL;
 const modality = (opts.modality ?? 'TEXT').toUpperCase();
 const send = opts.send ?? 'client-content';
-const prompt = opts.text ?? (opts.tool ? TOOL_PROMPT : opts.resume ? RESUME_PROMPTS[0] : DEFAULT_PROMPT);
+const bargeIn = !!opts['barge-in'];
+const defaultPrompt = opts.tool
+  ? TOOL_PROMPT
+  : opts.resume
+    ? RESUME_PROMPTS[0]
+    : bargeIn
+      ? BARGE_IN_PROMPTS[0]
+      : DEFAULT_PROMPT;
+const prompt = opts.text ?? defaultPrompt;
 
 const t = new Transcript({ client: 'genai', baseUrl, model, modality, send, ephemeral: !!opts.ephemeral });
 t.watchdog(Number(opts['timeout-ms'] ?? 150000));
@@ -172,12 +185,19 @@ async function main() {
   const turnFinished = new Promise((resolve) => (turnDone = resolve));
   let closedResolve;
   const closed = new Promise((resolve) => (closedResolve = resolve));
+  let bargedIn = false;
   const session = await client(key).live.connect({
     model,
     config: liveConfig(opts.resume ? {} : undefined),
     callbacks: {
       onmessage: (msg) => {
         t.record(msg);
+        if (bargeIn && !bargedIn && msg.serverContent?.modelTurn) {
+          // "A message here will interrupt any current model generation" (clientContent, reference §3.1).
+          bargedIn = true;
+          const turns = [{ role: 'user', parts: [{ text: BARGE_IN_PROMPTS[1] }] }];
+          session.sendClientContent({ turns, turnComplete: true });
+        }
         if (msg.toolCall) {
           const functionResponses = (msg.toolCall.functionCalls ?? []).map((fc) => ({
             id: fc.id,
@@ -186,7 +206,7 @@ async function main() {
           }));
           session.sendToolResponse({ functionResponses });
         }
-        if (msg.serverContent?.turnComplete) turnDone();
+        if (msg.serverContent?.turnComplete && t.summary.turnCompletes >= (bargeIn ? 2 : 1)) turnDone();
       },
       onerror: (e) => t.fail(e?.message ?? 'WebSocket error'),
       onclose: (e) => {

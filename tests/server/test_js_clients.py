@@ -125,6 +125,20 @@ def assert_weather_tool_round_trip(run: ClientRun) -> None:
     assert len({c["id"] for c in calls}) == len(calls), run.explain()
 
 
+def assert_barged_in(run: ClientRun, content: str) -> None:
+    """The long turn was cut short by the new clientContent: ``interrupted`` and its ``turnComplete``
+    without a ``generationComplete``, then the new turn's ``content`` ("audio" or "text") and its end."""
+    events = run["contentEvents"]
+    assert run["interrupted"], run.explain()
+    assert run["turnCompletes"] == 2, run.explain()
+    cut = events.index("interrupted")
+    assert events[cut + 1] == "turnComplete", run.explain()
+    assert "generationComplete" not in events[:cut], run.explain()
+    after = events[cut + 2 :]
+    assert content in after, run.explain()
+    assert after[-2:] == ["generationComplete", "turnComplete"], run.explain()
+
+
 def assert_resumed(run: ClientRun) -> None:
     """A resumable handle arrived, and a new connection set up with it held another whole turn."""
     assert run["resumptionHandles"], run.explain()
@@ -226,6 +240,13 @@ def test_genai_tool_call_and_response(server: OpenliveServer) -> None:
     assert run["usage"]["toolUsePromptTokenCount"] > 0, run.explain()
 
 
+def test_genai_barge_in_with_client_content(server: OpenliveServer) -> None:
+    run = genai(server, "--barge-in", "--modality", "AUDIO", "--output-transcription")
+    assert_completed_turn(run)
+    assert_barged_in(run, "audio")
+    assert run["audioMimes"] == [AUDIO_MIME], run.explain()
+
+
 @RESUMPTION_PENDING
 def test_genai_session_resumption(server: OpenliveServer) -> None:
     run = genai(server, "--resume", "--modality", "TEXT", "--temperature", "0")
@@ -305,6 +326,12 @@ def test_firebase_tool_call_and_response(server: OpenliveServer) -> None:
     assert_completed_turn(run)
     assert_weather_tool_round_trip(run)
     assert "toolCall" in run["messageKinds"], run.explain()
+
+
+def test_firebase_barge_in_with_send(server: OpenliveServer) -> None:
+    run = firebase(server, "--barge-in", "--modality", "TEXT")
+    assert_completed_turn(run)
+    assert_barged_in(run, "text")
 
 
 @RESUMPTION_PENDING
