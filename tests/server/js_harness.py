@@ -170,7 +170,7 @@ class OpenliveServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def log_tail(self, lines: int = 60) -> str:
+    def log_tail(self, lines: int = 150) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
