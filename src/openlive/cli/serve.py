@@ -69,21 +69,33 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def build_engine(settings: Settings) -> Engine:
-    """The engine over the embedded profile; the models load later, in :meth:`Engine.load`."""
-    from openlive.engine import Engine, Profile, SessionLimits
+    """The engine over the configured profile; the models load later, in :meth:`Engine.load`.
 
-    def load() -> Profile:
-        from openlive.backends.embedded import load_embedded_profile
+    With ``llm_url`` set (``OPENLIVE_LLM_URL``) the LLM is that OpenAI-compatible server and the speech
+    stages stay embedded (profile ``openlive-remote``); otherwise everything is embedded.
+    """
+    from openlive.backends.embedded import (
+        EMBEDDED_PROFILE_NAME,
+        REMOTE_PROFILE_NAME,
+        load_embedded_profile,
+        load_remote_profile,
+    )
+    from openlive.engine import Engine, SessionLimits
 
-        return load_embedded_profile(settings)
-
+    if settings.llm_url:
+        name = REMOTE_PROFILE_NAME
+        description = f"embedded speech stages with the language model at {settings.llm_url}"
+        loader = load_remote_profile
+    else:
+        name = EMBEDDED_PROFILE_NAME
+        description = "openlive's embedded CPU stack (speech recognition, language model, speech synthesis)"
+        loader = load_embedded_profile
     limits = SessionLimits(
         session_time_limit_s=settings.session_time_limit_s,
         connection_time_limit_s=settings.connection_time_limit_s,
         go_away_before_s=settings.go_away_before_s,
     )
-    description = "openlive's embedded CPU stack (speech recognition, language model, speech synthesis)"
-    return Engine({settings.profile: (description, load)}, default_profile=settings.profile, limits=limits)
+    return Engine({name: (description, lambda: loader(settings))}, default_profile=name, limits=limits)
 
 
 def banner(handle: ServerHandle, settings: Settings) -> str:
