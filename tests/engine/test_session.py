@@ -252,3 +252,22 @@ async def test_aclose_cancels_a_running_generation() -> None:
     count = len(outbox.messages)
     await asyncio.sleep(0.2)
     assert len(outbox.messages) == count
+
+
+async def test_tool_rounds_are_capped_and_the_model_must_then_answer() -> None:
+    from openlive.engine.session import MAX_TOOL_ROUNDS
+
+    calls = [[ToolCallRequest(id=f"c{i}", name="get_weather", args={})] for i in range(MAX_TOOL_ROUNDS)]
+    llm = ScriptedLanguageModel(replies=[*calls, ["Done."]])  # type: ignore[list-item]
+    tools = [Tool(function_declarations=[FunctionDeclaration(name="get_weather")])]
+    session, outbox = make_session(llm, tools=tools)
+    await session.handle(user("weather?"))
+    for i in range(MAX_TOOL_ROUNDS):
+        for _ in range(200):
+            if sum(isinstance(m, ToolCall) for m, _ in outbox.messages) > i:
+                break
+            await asyncio.sleep(0.01)
+        await session.handle(ToolResponse(function_responses=[FunctionResponse(id=f"c{i}", response={})]))
+    await outbox.wait_turn()
+    assert sum(isinstance(m, ToolCall) for m, _ in outbox.messages) == MAX_TOOL_ROUNDS
+    assert [bool(r.tools) for r in llm.requests] == [True] * MAX_TOOL_ROUNDS + [False]

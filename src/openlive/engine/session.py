@@ -56,6 +56,9 @@ from openlive.stages.language_model import (
 
 log = logging.getLogger(__name__)
 
+# Tool-call rounds within one model turn before the model is made to answer without tools.
+MAX_TOOL_ROUNDS = 4
+
 
 @dataclass(slots=True, kw_only=True)
 class SessionLimits:
@@ -374,6 +377,7 @@ class LiveSession:
 
     async def _generate(self, turn: _Turn) -> None:
         speaker: Speaker | None = None
+        rounds = 0
         try:
             while True:
                 if turn.modality is Modality.AUDIO and speaker is None:
@@ -387,9 +391,10 @@ class LiveSession:
                         lead_s=self.limits.audio_lead_s,
                     )
                     turn.speaker = speaker
-                calls = await self._stream_llm(turn, speaker)
+                calls = await self._stream_llm(turn, speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)
                 if not calls:
                     break
+                rounds += 1
                 await self._call_tools(turn, calls)
             if speaker is not None:
                 await speaker.finish()
@@ -404,10 +409,15 @@ class LiveSession:
                 await speaker.cancel()
             raise
 
-    async def _stream_llm(self, turn: _Turn, speaker: Speaker | None) -> list[ToolCallRequest]:
+    async def _stream_llm(
+        self, turn: _Turn, speaker: Speaker | None, *, tools_allowed: bool
+    ) -> list[ToolCallRequest]:
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
         request = self._chat_request()
+        if not tools_allowed:
+            # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
+            request.tools = []
         async for event in self.profile.llm.stream(request):
             if isinstance(event, TextDelta):
                 if speaker is None:

@@ -87,6 +87,8 @@ class Speaker:
         await self._worker
 
     async def cancel(self) -> None:
+        # The sentinel also ends the worker should the cancellation be swallowed by an await inside it.
+        self._queue.put_nowait(None)
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker

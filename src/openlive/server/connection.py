@@ -57,6 +57,8 @@ OUTBOX_MAX_MESSAGES = 512
 SLOW_CLIENT_TIMEOUT_S = 10.0
 # How long a closing connection may take to flush what was queued before it.
 CLOSE_FLUSH_TIMEOUT_S = 5.0
+# How long a client refused at authentication may take to send its setup before the close.
+AUTH_FAILURE_GRACE_S = 2.0
 
 _SEND_ERRORS = (OSError, RuntimeError, WebSocketDisconnect)
 
@@ -92,8 +94,11 @@ class LiveConnection:
         if self._closing:
             return  # the connection is ending; the session is about to be closed too
         data = encode_server_message(message, usage)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives
+        # just as the inner put completes, and a barge-in cancels the task sending here.
         try:
-            await asyncio.wait_for(self._queue.put(data), SLOW_CLIENT_TIMEOUT_S)
+            async with asyncio.timeout(SLOW_CLIENT_TIMEOUT_S):
+                await self._queue.put(data)
         except TimeoutError:
             log.warning("session %s: client not reading; closing", self.session_id)
             await self._abort(CloseCode.INTERNAL, SLOW_CLIENT_REASON)
@@ -107,7 +112,8 @@ class LiveConnection:
             await self._close_now(code, reason)
             return
         try:
-            await asyncio.wait_for(self._queue.put(_CloseRequest(int(code), reason)), SLOW_CLIENT_TIMEOUT_S)
+            async with asyncio.timeout(SLOW_CLIENT_TIMEOUT_S):
+                await self._queue.put(_CloseRequest(int(code), reason))
         except TimeoutError:
             await self._abort(code, reason)
 
@@ -138,7 +144,16 @@ class LiveConnection:
     async def _run(self) -> None:
         state = self.state
         try:
-            token = self._authenticate(extract_credential(self.ws.headers, self.ws.query_params))
+            try:
+                token = self._authenticate(extract_credential(self.ws.headers, self.ws.query_params))
+            except ProtocolError:
+                # Let the client's setup arrive first (bounded): clients report a close that comes while
+                # they wait for setupComplete as an API error with its code, but one that races their
+                # send of setup as a bare connection error.
+                with contextlib.suppress(TimeoutError, ProtocolError):
+                    async with asyncio.timeout(AUTH_FAILURE_GRACE_S):
+                        await self._receive()
+                raise
             if state.shutting_down or len(state.connections) > state.settings.max_sessions:
                 raise ProtocolError(CloseCode.INTERNAL, UNAVAILABLE_REASON)
             frame = await self._first_frame()
@@ -170,7 +185,8 @@ class LiveConnection:
 
     async def _first_frame(self) -> str | bytes | None:
         try:
-            frame = await asyncio.wait_for(self._receive(), self.state.settings.setup_timeout_s)
+            async with asyncio.timeout(self.state.settings.setup_timeout_s):
+                frame = await self._receive()
         except TimeoutError:
             raise ProtocolError(CloseCode.POLICY, SETUP_TIMEOUT_REASON) from None
         if frame is not None:
@@ -277,7 +293,8 @@ class LiveConnection:
                 await self._close_now(item.code, item.reason)
                 return
             try:
-                await asyncio.wait_for(self.ws.send_bytes(item), SLOW_CLIENT_TIMEOUT_S)
+                async with asyncio.timeout(SLOW_CLIENT_TIMEOUT_S):
+                    await self.ws.send_bytes(item)
             except TimeoutError:
                 log.warning("session %s: client not reading; closing", self.session_id)
                 await self._close_now(CloseCode.INTERNAL, SLOW_CLIENT_REASON)
@@ -302,7 +319,8 @@ class LiveConnection:
         self._closed = True
         self.state.metrics.closes[int(code)] += 1
         with contextlib.suppress(*_SEND_ERRORS, TimeoutError):
-            await asyncio.wait_for(self.ws.close(int(code), truncate_reason(reason)), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.ws.close(int(code), truncate_reason(reason))
 
 
 async def live_endpoint(ws: WebSocket, state: ServerState, path: LivePath) -> None:
