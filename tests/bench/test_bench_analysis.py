@@ -202,7 +202,12 @@ def test_a_turn_that_never_completed_stops_where_the_benchmark_stopped_waiting()
     p.waited_until = eos + 5.0
     events = [
         Received(eos + 0.3, "input_text", text="ask not", finished=True),
+        Received(eos + 0.31, "interrupted"),
+        Received(eos + 0.32, "turn_complete"),
         Received(eos + 6.0, "input_text", text="ever tried", finished=True),  # the next clip's words
+        _audio(eos + 6.5, loud=True),  # ...and the answer to them
+        Received(eos + 6.6, "turn_complete"),
     ]
     r = analyse_turn(p, events)
     assert r.input_transcript == "ask not" and r.wer == 0.0 and not r.completed
+    assert r.v2v_ms is None and r.reply_audio_s == 0

@@ -69,6 +69,9 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
     eos = playback.speech_end
     assert start is not None, "the clip was never sent"
     anchor = eos if eos is not None else playback.chunk_times[-1]
+    if playback.waited_until is not None:
+        # What arrived after the benchmark stopped waiting belongs to whatever was said next.
+        events = [e for e in events if e.t <= playback.waited_until]
     end = turn_end(events, anchor)
     if end is not None:
         horizon = end
