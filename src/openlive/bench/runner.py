@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -325,6 +326,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     log(f"preparing clips in {cache.directory}")
     clips = prepare_clips(cache, quick=cfg.quick, with_piper=cfg.with_piper and not cfg.quick, log=log)
     started = time.time()
+    load_at_start = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     if cfg.url:
         wait_healthy(http_url(cfg.url), timeout_s=cfg.startup_timeout_s)
         server = ServerUnderTest(cfg.url, None)
@@ -334,6 +336,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         with LocalServer(cfg.out_dir / "bench-server.log", startup_timeout_s=cfg.startup_timeout_s) as server:
             log(f"server ready at {server.ws_url} after {server.startup_s:.1f} s (pid {server.pid})")
             results = asyncio.run(run_phases(server, clips, cfg))
+    # The machine's load before the run (the report's machine section has it at the end).
+    results["loadavg_at_start"] = load_at_start
     if cfg.tts_speed and not cfg.quick:
         log("TTS speed (in-process Piper)")
         try:
