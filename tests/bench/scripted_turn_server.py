@@ -15,7 +15,8 @@ import contextlib
 import json
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from fake_ws_server import FakeWebSocketServer
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from openlive.protocol import RealtimeInput, Setup, decode_client_message
@@ -23,7 +24,7 @@ from openlive.protocol import RealtimeInput, Setup, decode_client_message
 LOUD_PEAK = 3000  # int16
 
 
-class ScriptedTurnServer:
+class ScriptedTurnServer(FakeWebSocketServer):
     def __init__(
         self,
         *,
@@ -42,21 +43,6 @@ class ScriptedTurnServer:
         self.heard = heard
         self.audio_chunks = 0
         self.turns = 0
-        self._server: Server | None = None
-
-    async def __aenter__(self) -> ScriptedTurnServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    @property
-    def ws_url(self) -> str:
-        assert self._server is not None
-        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def _handle(self, ws: ServerConnection) -> None:
         speaking = False

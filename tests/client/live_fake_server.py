@@ -1,8 +1,9 @@
 """FakeLiveServer: a scripted stand-in for a Live API server, for the client SDK's unit tests.
 
 It speaks the wire protocol through the real codecs (so what it records is exactly what a server
-would decode), listens on 127.0.0.1 on a free port, answers ``setup`` with ``setupComplete`` unless
-told otherwise, and records every frame the client sends. Tests push server messages with ``send``.
+would decode), listens on 127.0.0.1 on a free port (tests/support/fake_ws_server.py), answers ``setup``
+with ``setupComplete`` unless told otherwise, and records every frame the client sends. Tests push server
+messages with ``send``.
 Imported by name (not a conftest), like the other test helper modules.
 """
 
@@ -13,7 +14,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from fake_ws_server import FakeWebSocketServer
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from openlive.protocol import decode_client_message
@@ -27,35 +29,16 @@ async def reply_setup_complete(ws: ServerConnection, setup: Setup) -> None:
     await ws.send(b'{"setupComplete": {}}')
 
 
-class FakeLiveServer:
+class FakeLiveServer(FakeWebSocketServer):
     def __init__(self, on_setup: SetupReply = reply_setup_complete) -> None:
         self.on_setup = on_setup
         self.frames: list[str] = []  # raw client frames, in order, setup included
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.connections: list[ServerConnection] = []
-        self._server: Server | None = None
         self._arrived = asyncio.Condition()
 
     # ---------------------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> FakeLiveServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections.append(ws)

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from real_server_harness import OPENLIVE, RealServer, write_question_wav
+from real_server_harness import write_question_wav
+from serve_process import OPENLIVE, ServeProcess
 
 from openlive.client import (
     BufferSink,
@@ -31,13 +32,10 @@ TURN_TIMEOUT_S = 150.0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
-    srv = RealServer(tmp_path_factory.mktemp("client-server"), API_KEY)
-    try:
-        srv.start()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    # Plain and TLS ports; the TLS one with a development certificate, as ``openlive cert`` makes it.
+    with ServeProcess(tmp_path_factory.mktemp("client-server"), API_KEY, tls=True) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +43,12 @@ def question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_question_wav("What is the capital of France?", tmp_path_factory.mktemp("q") / "question.wav")
 
 
-async def test_text_turn_over_tls_with_a_cafile(server: RealServer) -> None:
+async def test_text_turn_over_tls_with_a_cafile(server: ServeProcess) -> None:
     model = LiveModel(
         "gemini-2.5-flash-native-audio-preview-12-2025",
         LiveGenerationConfig(response_modalities=[Modality.TEXT]),
         system_instruction="Answer in one short sentence.",
-        base_url=server.tls_url,
+        base_url=server.https_url,
         api_key=API_KEY,
         ssl=server.cert,
     )
@@ -64,7 +62,7 @@ async def test_text_turn_over_tls_with_a_cafile(server: RealServer) -> None:
     assert any(isinstance(m, LiveUsage) and m.total_token_count > 0 for m in messages)
 
 
-async def test_audio_conversation_from_a_wav_file(server: RealServer, question: Path) -> None:
+async def test_audio_conversation_from_a_wav_file(server: ServeProcess, question: Path) -> None:
     heard: list[str] = []
     said: list[str] = []
     sink = BufferSink()
@@ -72,7 +70,7 @@ async def test_audio_conversation_from_a_wav_file(server: RealServer, question: 
         generation_config=LiveGenerationConfig(
             input_audio_transcription=True, output_audio_transcription=True
         ),
-        base_url=server.url,
+        base_url=server.http_url,
         api_key=API_KEY,
     )
     async with model.connect() as session:
@@ -92,16 +90,16 @@ async def test_audio_conversation_from_a_wav_file(server: RealServer, question: 
     assert sink.flushes == 0, explain
 
 
-async def test_a_wrong_key_is_a_1008_live_error(server: RealServer) -> None:
+async def test_a_wrong_key_is_a_1008_live_error(server: ServeProcess) -> None:
     with pytest.raises(LiveError) as info:
-        await LiveModel(base_url=server.url, api_key="wrong").connect()
+        await LiveModel(base_url=server.http_url, api_key="wrong").connect()
     assert info.value.code == 1008
     assert "key" in info.value.reason.lower()
 
 
-def test_say_and_models_commands(server: RealServer, question: Path, tmp_path: Path) -> None:
+def test_say_and_models_commands(server: ServeProcess, question: Path, tmp_path: Path) -> None:
     out = tmp_path / "answer.wav"
-    base = ["--url", server.url, "--api-key", API_KEY]
+    base = ["--url", server.http_url, "--api-key", API_KEY]
     said = subprocess.run(
         [str(OPENLIVE), "say", str(question), str(out), *base], capture_output=True, text=True, timeout=200
     )
@@ -115,7 +113,7 @@ def test_say_and_models_commands(server: RealServer, question: Path, tmp_path: P
     assert listed.returncode == 0 and "models/gemini-2.5-flash-native-audio-preview-12-2025" in listed.stdout
 
     refused = subprocess.run(
-        [str(OPENLIVE), "say", "--text", "hi", str(out), "--url", server.url, "--api-key", "wrong"],
+        [str(OPENLIVE), "say", "--text", "hi", str(out), "--url", server.http_url, "--api-key", "wrong"],
         capture_output=True,
         text=True,
         timeout=60,

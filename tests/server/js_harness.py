@@ -1,8 +1,9 @@
 """Test harness: a real ``openlive serve`` subprocess, and the Node client scripts in tests/js run against it.
 
-The server is started exactly as a user would start it (the installed ``openlive`` entry point, a
-development certificate from ``openlive cert``), so these tests exercise the CLI, TLS, routing, auth and
-the real models together. Its output goes to a log file whose tail is attached to every failure message.
+The server (tests/support/serve_process.py) is started exactly as a user would start it (the installed
+``openlive`` entry point, a development certificate from ``openlive cert``), so these tests exercise the
+CLI, TLS, routing, auth and the real models together. Its output goes to a log file whose tail is attached
+to every failure message.
 """
 
 from __future__ import annotations
@@ -10,34 +11,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from serve_process import ServeProcess
 
 REPO = Path(__file__).resolve().parents[2]
 JS_DIR = REPO / "tests" / "js"
-OPENLIVE = Path(sys.executable).with_name("openlive")
 
 # Model loading (LLM, ASR, TTS) on two shared CPU cores can take minutes on a cold page cache.
 HEALTH_TIMEOUT_S = 240.0
 # One conversation: the script's own watchdog fires first, so a hang still yields a JSON summary.
 SCRIPT_TIMEOUT_MS = 150_000
 SUBPROCESS_TIMEOUT_S = SCRIPT_TIMEOUT_MS / 1000 + 30
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the small race is acceptable on a test machine)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def write_speech_pcm16k(text: str, path: Path) -> Path:
@@ -68,114 +56,12 @@ def node_missing_reason() -> str | None:
     return None
 
 
-@dataclass
-class OpenliveServer:
-    """A running ``openlive serve`` with a plain and a TLS port and one configured API key."""
-
-    workdir: Path
-    api_key: str
-    port: int = field(default_factory=free_port)
-    tls_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def cert(self) -> Path:
-        return self.workdir / "certs" / "cert.pem"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "server.log"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def https_url(self) -> str:
-        # The development certificate names localhost and 127.0.0.1; 127.0.0.1 avoids IPv6 surprises.
-        return f"https://127.0.0.1:{self.tls_port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def wss_url(self) -> str:
-        return f"wss://127.0.0.1:{self.tls_port}"
-
-    def start(self) -> None:
-        certs = self.workdir / "certs"
-        subprocess.run(
-            [str(OPENLIVE), "cert", str(certs)], check=True, capture_output=True, timeout=60, env=self._env()
-        )
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(OPENLIVE),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--tls-port",
-                str(self.tls_port),
-                "--tls-cert",
-                str(certs / "cert.pem"),
-                "--tls-key",
-                str(certs / "key.pem"),
-                "--api-key",
-                self.api_key,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self._env(),
-            # Its own process group, so that teardown also stops any worker it spawned.
-            start_new_session=True,
-        )
-        log.close()
-        self._wait_healthy()
-
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["HF_HUB_OFFLINE"] = "1"
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        return env
-
-    def _wait_healthy(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"openlive serve exited with {self.process.returncode}\n{self.log_tail()}")
-            try:
-                r = httpx.get(f"{self.http_url}/healthz", timeout=5)
-                if r.status_code == 200:
-                    return
-                last_error = f"HTTP {r.status_code}: {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                last_error = repr(exc)
-            time.sleep(1)
-        raise RuntimeError(
-            f"openlive serve not healthy after {HEALTH_TIMEOUT_S:.0f} s ({last_error})\n{self.log_tail()}"
-        )
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def log_tail(self, lines: int = 150) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "---- openlive serve log (tail) ----\n" + "\n".join(text.splitlines()[-lines:])
+def openlive_server(workdir: Path, api_key: str) -> ServeProcess:
+    """The server these tests share: plain and TLS ports (a development certificate from ``openlive
+    cert``), and 150 lines of its log in every failure message."""
+    return ServeProcess(
+        workdir, api_key, tls=True, health_timeout_s=HEALTH_TIMEOUT_S, log_name="server.log", log_lines=150
+    )
 
 
 @dataclass
@@ -185,7 +71,7 @@ class ClientRun:
     summary: dict[str, Any]
     returncode: int
     stderr: str
-    server: OpenliveServer
+    server: ServeProcess
 
     def __getitem__(self, key: str) -> Any:
         return self.summary[key]
@@ -199,7 +85,7 @@ class ClientRun:
 
 
 def run_node(
-    server: OpenliveServer, script: str, *args: str, extra_ca: bool = False, node_flags: tuple[str, ...] = ()
+    server: ServeProcess, script: str, *args: str, extra_ca: bool = False, node_flags: tuple[str, ...] = ()
 ) -> ClientRun:
     """Runs tests/js/<script> with ``args`` and returns its summary (the last JSON line on stdout)."""
     env = dict(os.environ)

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from js_harness import ClientRun, OpenliveServer, node_missing_reason, run_node, write_speech_pcm16k
+from js_harness import ClientRun, node_missing_reason, openlive_server, run_node, write_speech_pcm16k
+from serve_process import ServeProcess
 
 pytestmark = [
     pytest.mark.node,
@@ -37,13 +38,9 @@ SPOKEN_KEYWORD = "capital"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenliveServer]:
-    srv = OpenliveServer(workdir=Path(tmp_path_factory.mktemp("openlive-js")), api_key=API_KEY)
-    try:
-        srv.start()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    with openlive_server(tmp_path_factory.mktemp("openlive-js"), API_KEY) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +48,7 @@ def spoken_question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_speech_pcm16k(SPOKEN_QUESTION, tmp_path_factory.mktemp("speech") / "question.pcm")
 
 
-def genai(server: OpenliveServer, *args: str, base_url: str | None = None, key: str = API_KEY) -> ClientRun:
+def genai(server: ServeProcess, *args: str, base_url: str | None = None, key: str = API_KEY) -> ClientRun:
     base = base_url or server.http_url
     return run_node(
         server,
@@ -65,7 +62,7 @@ def genai(server: OpenliveServer, *args: str, base_url: str | None = None, key: 
     )
 
 
-def firebase(server: OpenliveServer, *args: str, target: str | None = None, key: str = API_KEY) -> ClientRun:
+def firebase(server: ServeProcess, *args: str, target: str | None = None, key: str = API_KEY) -> ClientRun:
     url = target or server.ws_url
     return run_node(
         server,
@@ -164,7 +161,7 @@ def assert_rejected_by_policy(run: ClientRun) -> None:
 # ---- @google/genai (Node 'ws' transport, ?key= in the URL, path starting with //ws/) -------------------
 
 
-def test_genai_text_via_client_content(server: OpenliveServer) -> None:
+def test_genai_text_via_client_content(server: ServeProcess) -> None:
     run = genai(server, "--modality", "TEXT", "--send", "client-content")
     assert_completed_turn(run)
     assert_text_reply(run)
@@ -172,7 +169,7 @@ def test_genai_text_via_client_content(server: OpenliveServer) -> None:
     assert run["generationComplete"], run.explain()
 
 
-def test_genai_audio_via_realtime_text_with_transcription(server: OpenliveServer) -> None:
+def test_genai_audio_via_realtime_text_with_transcription(server: ServeProcess) -> None:
     run = genai(server, "--modality", "AUDIO", "--send", "realtime-text", "--output-transcription")
     assert_completed_turn(run)
     assert_audio_reply(run)
@@ -180,7 +177,7 @@ def test_genai_audio_via_realtime_text_with_transcription(server: OpenliveServer
     assert run["outputTranscription"].strip(), run.explain()
 
 
-def test_genai_audio_in_audio_out(server: OpenliveServer, spoken_question: Path) -> None:
+def test_genai_audio_in_audio_out(server: ServeProcess, spoken_question: Path) -> None:
     run = genai(
         server,
         "--modality",
@@ -199,20 +196,20 @@ def test_genai_audio_in_audio_out(server: OpenliveServer, spoken_question: Path)
     assert run["outputTranscription"].strip(), run.explain()
 
 
-def test_genai_over_tls_with_extra_ca(server: OpenliveServer) -> None:
+def test_genai_over_tls_with_extra_ca(server: ServeProcess) -> None:
     run = genai(server, "--modality", "TEXT", "--send", "client-content", base_url=server.https_url)
     assert_completed_turn(run)
     assert_text_reply(run)
     assert_genai_order_and_usage(run)
 
 
-def test_genai_v1beta_api_version(server: OpenliveServer) -> None:
+def test_genai_v1beta_api_version(server: ServeProcess) -> None:
     run = genai(server, "--modality", "TEXT", "--api-version", "v1beta")
     assert_completed_turn(run)
     assert_text_reply(run)
 
 
-def test_genai_vertex_express_mode(server: OpenliveServer) -> None:
+def test_genai_vertex_express_mode(server: ServeProcess) -> None:
     # Vertex with an API key: …/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent,
     # key in x-goog-api-key, and the SDK's Vertex response conversion on the way back.
     run = genai(server, "--vertex", "--modality", "TEXT")
@@ -220,7 +217,7 @@ def test_genai_vertex_express_mode(server: OpenliveServer) -> None:
     assert_text_reply(run)
 
 
-def test_genai_ephemeral_token_single_use(server: OpenliveServer) -> None:
+def test_genai_ephemeral_token_single_use(server: ServeProcess) -> None:
     run = genai(server, "--ephemeral", "--modality", "TEXT")
     assert run["tokenName"].startswith("auth_tokens/"), run.explain()
     assert_completed_turn(run)
@@ -231,7 +228,7 @@ def test_genai_ephemeral_token_single_use(server: OpenliveServer) -> None:
     assert reuse["closeCode"] == 1008, run.explain()
 
 
-def test_genai_tool_call_and_response(server: OpenliveServer) -> None:
+def test_genai_tool_call_and_response(server: ServeProcess) -> None:
     # Temperature 0 keeps the local model's choice (call the tool) the same from run to run.
     run = genai(server, "--tool", "--modality", "TEXT", "--temperature", "0")
     assert_completed_turn(run)
@@ -240,7 +237,7 @@ def test_genai_tool_call_and_response(server: OpenliveServer) -> None:
     assert run["usage"]["toolUsePromptTokenCount"] > 0, run.explain()
 
 
-def test_genai_barge_in_with_client_content(server: OpenliveServer) -> None:
+def test_genai_barge_in_with_client_content(server: ServeProcess) -> None:
     run = genai(server, "--barge-in", "--modality", "AUDIO", "--output-transcription")
     assert_completed_turn(run)
     assert_barged_in(run, "audio")
@@ -248,13 +245,13 @@ def test_genai_barge_in_with_client_content(server: OpenliveServer) -> None:
 
 
 @RESUMPTION_PENDING
-def test_genai_session_resumption(server: OpenliveServer) -> None:
+def test_genai_session_resumption(server: ServeProcess) -> None:
     run = genai(server, "--resume", "--modality", "TEXT", "--temperature", "0")
     assert_completed_turn(run)
     assert_resumed(run)
 
 
-def test_genai_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
+def test_genai_unknown_model_is_closed_1008(server: ServeProcess) -> None:
     run = genai(server, "--model", UNKNOWN_MODEL)
     assert_rejected_by_policy(run)
     # Gemini's wording: "models/X is not found for API version v1, or is not supported for …"
@@ -264,7 +261,7 @@ def test_genai_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
     assert "Live connection closed before setup completed (code 1008)" in run["error"], run.explain()
 
 
-def test_genai_wrong_api_key_is_closed_1008(server: OpenliveServer) -> None:
+def test_genai_wrong_api_key_is_closed_1008(server: ServeProcess) -> None:
     run = genai(server, key="not-the-key")
     assert_rejected_by_policy(run)
     assert "API key not valid" in run["closeReason"], run.explain()
@@ -273,7 +270,7 @@ def test_genai_wrong_api_key_is_closed_1008(server: OpenliveServer) -> None:
 # ---- Firebase AI Logic (global WebSocket redirected from wss://firebasevertexai.googleapis.com) -------
 
 
-def test_firebase_google_ai_text_via_send(server: OpenliveServer) -> None:
+def test_firebase_google_ai_text_via_send(server: ServeProcess) -> None:
     run = firebase(server, "--backend", "googleai", "--modality", "TEXT", "--send", "client-content")
     assert_completed_turn(run)
     assert_text_reply(run)
@@ -283,7 +280,7 @@ def test_firebase_google_ai_text_via_send(server: OpenliveServer) -> None:
     assert run["wireKinds"][0] == "setupComplete", run.explain()
 
 
-def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: OpenliveServer) -> None:
+def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: ServeProcess) -> None:
     run = firebase(
         server,
         "--backend",
@@ -302,7 +299,7 @@ def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: OpenliveSer
     assert run["wireKinds"][0] == "setupComplete", run.explain()
 
 
-def test_firebase_audio_in_audio_out(server: OpenliveServer, spoken_question: Path) -> None:
+def test_firebase_audio_in_audio_out(server: ServeProcess, spoken_question: Path) -> None:
     run = firebase(
         server,
         "--modality",
@@ -320,7 +317,7 @@ def test_firebase_audio_in_audio_out(server: OpenliveServer, spoken_question: Pa
     assert run["outputTranscription"].strip(), run.explain()
 
 
-def test_firebase_tool_call_and_response(server: OpenliveServer) -> None:
+def test_firebase_tool_call_and_response(server: ServeProcess) -> None:
     # Firebase's Schema.object sends lowercase JSON-schema types and "nullable": false.
     run = firebase(server, "--tool", "--modality", "TEXT", "--temperature", "0")
     assert_completed_turn(run)
@@ -328,21 +325,21 @@ def test_firebase_tool_call_and_response(server: OpenliveServer) -> None:
     assert "toolCall" in run["messageKinds"], run.explain()
 
 
-def test_firebase_barge_in_with_send(server: OpenliveServer) -> None:
+def test_firebase_barge_in_with_send(server: ServeProcess) -> None:
     run = firebase(server, "--barge-in", "--modality", "TEXT")
     assert_completed_turn(run)
     assert_barged_in(run, "text")
 
 
 @RESUMPTION_PENDING
-def test_firebase_session_resumption(server: OpenliveServer) -> None:
+def test_firebase_session_resumption(server: ServeProcess) -> None:
     # connect({}) asks for resumption; resumeSession({handle}) closes with 1000 and sets up again.
     run = firebase(server, "--resume", "--modality", "TEXT", "--temperature", "0")
     assert_completed_turn(run)
     assert_resumed(run)
 
 
-def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
+def test_firebase_unknown_model_is_closed_1008(server: ServeProcess) -> None:
     run = firebase(server, "--model", UNKNOWN_MODEL)
     assert_rejected_by_policy(run)
     assert UNKNOWN_MODEL in run["closeReason"], run.explain()
@@ -350,6 +347,6 @@ def test_firebase_unknown_model_is_closed_1008(server: OpenliveServer) -> None:
     assert "setupComplete" in run["error"], run.explain()
 
 
-def test_firebase_wrong_api_key_is_closed_1008(server: OpenliveServer) -> None:
+def test_firebase_wrong_api_key_is_closed_1008(server: ServeProcess) -> None:
     run = firebase(server, key="not-the-key")
     assert_rejected_by_policy(run)

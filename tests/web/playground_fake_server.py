@@ -13,7 +13,8 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from fake_ws_server import FakeWebSocketServer
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -21,30 +22,16 @@ from websockets.http11 import Request, Response
 WEB = Path(__file__).resolve().parents[2] / "src" / "openlive" / "web"
 
 
-class FakePlaygroundServer:
+class FakePlaygroundServer(FakeWebSocketServer):
     def __init__(self, *, refuse: tuple[int, str] | None = None) -> None:
         self.refuse = refuse  # close code and reason to answer setup with, instead of setupComplete
         self.frames: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.connections: list[ServerConnection] = []
-        self._server: Server | None = None
         self._arrived = asyncio.Condition()
 
-    async def __aenter__(self) -> FakePlaygroundServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._static)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    def _static(self, connection: ServerConnection, request: Request) -> Response | None:
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """The page's static files; the WebSocket handshake on /ws/…."""
         path = request.path.split("?", 1)[0]
         if path.startswith("/ws/"):
             return None  # the WebSocket handshake goes on

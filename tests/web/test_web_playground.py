@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playground_harness import PlaygroundServer, browser_missing_reason, chromium_args, write_question_wav
+from playground_harness import browser_missing_reason, chromium_args, write_question_wav
+from serve_process import ServeProcess
 
 pytestmark = pytest.mark.models
 
@@ -27,15 +28,12 @@ TURN_TIMEOUT_S = 150.0  # a cold first turn on two shared cores
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlaygroundServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     if reason := browser_missing_reason():
         pytest.skip(reason)
-    srv = PlaygroundServer(tmp_path_factory.mktemp("playground"), API_KEY)
-    try:
-        srv.start()
+    # Plain HTTP only: the page is served from, and connects back to, the same origin.
+    with ServeProcess(tmp_path_factory.mktemp("playground"), API_KEY, tls=False) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +71,11 @@ def wait_stats(page: Any, predicate: Any, timeout_s: float) -> dict[str, Any]:
     return current
 
 
-def test_a_spoken_question_gets_a_spoken_answer_with_transcripts(
-    server: PlaygroundServer, browser: Any
-) -> None:
+def test_a_spoken_question_gets_a_spoken_answer_with_transcripts(server: ServeProcess, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 760})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server.url}/?key={API_KEY}")
+    page.goto(f"{server.http_url}/?key={API_KEY}")
     assert page.title() == "openlive playground"
     assert page.locator("#voice").input_value() == "Puck"
     assert page.locator("#voice option").count() == 30
@@ -112,9 +108,9 @@ def test_a_spoken_question_gets_a_spoken_answer_with_transcripts(
     assert (s["state"], s["closeCode"]) == ("disconnected", 1000)
 
 
-def test_text_mode_with_camera_frames_gets_a_text_answer(server: PlaygroundServer, browser: Any) -> None:
+def test_text_mode_with_camera_frames_gets_a_text_answer(server: ServeProcess, browser: Any) -> None:
     page = browser.new_page()
-    page.goto(f"{server.url}/?key={API_KEY}&modality=TEXT")
+    page.goto(f"{server.http_url}/?key={API_KEY}&modality=TEXT")
     page.uncheck("#micOn")
     page.check("#cameraOn")  # Chromium's fake camera
     page.click("#connect")
@@ -128,9 +124,9 @@ def test_text_mode_with_camera_frames_gets_a_text_answer(server: PlaygroundServe
     assert s["audioChunks"] == 0
 
 
-def test_a_wrong_key_shows_the_close_code_and_reason(server: PlaygroundServer, browser: Any) -> None:
+def test_a_wrong_key_shows_the_close_code_and_reason(server: ServeProcess, browser: Any) -> None:
     page = browser.new_page()
-    page.goto(f"{server.url}/?key=wrong-key")
+    page.goto(f"{server.http_url}/?key=wrong-key")
     page.click("#connect")
     s = wait_stats(page, lambda s: s["state"] == "error", 20)
     assert (s["state"], s["closeCode"]) == ("error", 1008), s
