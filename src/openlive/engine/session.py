@@ -22,6 +22,7 @@ from openlive.engine.language import base_language, guess_language, is_known_lan
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
+from openlive.engine.transcript import IncrementalTranscript
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
 from openlive.protocol.messages import (
     ActivityHandling,
@@ -120,7 +121,7 @@ class LiveSession:
         self._queued_audio_turns: list[tuple[str, str | None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: object | None = None
-        self._input_sent = ""
+        self._input_transcript = IncrementalTranscript()
         self._started_at = time.monotonic()
         self._closed = False
 
@@ -249,18 +250,19 @@ class LiveSession:
         return self._listener
 
     async def _consume_listener(self, listener: object) -> None:
-        from openlive.engine.listener import InterimTranscript, SpeechStarted, TurnEnded
+        from openlive.engine.listener import InterimTranscript, SpeechStarted, TurnDropped, TurnEnded
 
         async for event in listener.events():  # type: ignore[attr-defined]
             if isinstance(event, SpeechStarted):
-                self._input_sent = ""
                 if self._interrupts():
                     await self._interrupt()
             elif isinstance(event, InterimTranscript):
                 await self._send_input_transcription(event.text, final=False)
+            elif isinstance(event, TurnDropped):
+                if self._input_transcript.pending:  # close what was shown of a turn that was not one
+                    await self._send_input_transcription("", final=True)
             elif isinstance(event, TurnEnded):
                 await self._send_input_transcription(event.text, final=True)
-                self._input_sent = ""
                 if event.language:
                     self._detected_language = event.language
                 if not event.text.strip():
@@ -276,17 +278,10 @@ class LiveSession:
     async def _send_input_transcription(self, text: str, *, final: bool) -> None:
         if self.setup.input_audio_transcription is None:
             return
-        # Interim hypotheses can still change in their last word: send only the stable part, then the
-        # rest when the turn ends, so the concatenated chunks read as the final transcript.
-        target = text if final else text.rsplit(" ", 1)[0] if " " in text.strip() else ""
-        if target.startswith(self._input_sent):
-            delta = target[len(self._input_sent) :]
-            self._input_sent = target
-        else:
-            delta = ""
-        if delta or final:
+        chunk = self._input_transcript.final(text) if final else self._input_transcript.interim(text)
+        if chunk or final:
             await self.outbox.send(
-                ServerContent(input_transcription=Transcription(text=delta, finished=True if final else None))
+                ServerContent(input_transcription=Transcription(text=chunk, finished=True if final else None))
             )
 
     def _reply_language(self, user_text: str) -> str:
