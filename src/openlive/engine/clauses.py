@@ -59,7 +59,9 @@ class ClauseSplitter:
         buf = self._buf
         min_len = self._first_min if self._first else self._min
         for i, ch in enumerate(buf):
-            if i + 1 < min_len and ch != "\n":
+            # A CJK character carries about as much speech as a short word: half the length is enough.
+            needed = max(4, min_len // 2) if _is_cjk(ch) else min_len
+            if i + 1 < needed and ch != "\n":
                 continue
             if ch == "\n":
                 if buf[: i + 1].strip():
