@@ -4,7 +4,15 @@ from pathlib import Path
 import pytest
 
 from openlive.bench.clips import Clip, ClipKind, ClipSet
-from openlive.bench.report import SCHEMA, TARGETS, build_report, format_table, verdicts, write_json
+from openlive.bench.report import (
+    SCHEMA,
+    TARGETS,
+    build_report,
+    format_markdown,
+    format_table,
+    verdicts,
+    write_json,
+)
 from openlive.bench.server import ServerUnderTest
 
 
@@ -122,3 +130,15 @@ def test_chart_is_a_png(tmp_path: Path) -> None:
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     write_chart({"latency": {}}, tmp_path / "empty.png")  # nothing measured still draws
     assert (tmp_path / "empty.png").stat().st_size > 1000
+
+
+def test_markdown_summary_has_one_row_per_concurrency_and_target() -> None:
+    report = build_report(
+        cfg_mode="full", server=ServerUnderTest("ws://x", 1), clips=ClipSet(), results=_results(), started=0.0
+    )
+    md = format_markdown(report)
+    assert "| 1 | 650 ms | 1,250 ms | 300 ms |" in md
+    assert "| 2 | 900 ms | 1,900 ms |" in md
+    assert "| voice-to-voice p95, 1 session | ≤ 1200 | 1250 | fail |" in md
+    assert "| jfk | 0.0 % | x |" in md
+    assert "onset → `interrupted` p50 180 ms" in md and "Noise.wav: no turn" in md and "RTF 0.030" in md

@@ -205,3 +205,62 @@ def format_table(report: dict[str, Any]) -> str:
         shown = _fmt(value * 100, " %", 1) if key == "wer" and value is not None else _fmt(value, "", 0)
         lines.append(f"  {t['what']:<48} ≤ {t['max']:<7} measured {shown:<10} {t['verdict']}")
     return "\n".join(lines)
+
+
+def _ms(value: Any) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    """The results as Markdown tables, ready to paste into docs/benchmarks.md."""
+    m = report.get("machine", {})
+    out = [
+        f"Run {report.get('date')} ({report.get('mode')}, {report.get('duration_s', 0):.0f} s): "
+        f"{m.get('nproc')} × {m.get('cpu_model')}, {m.get('ram_gib')} GiB RAM, Python {m.get('python')}; "
+        f"load average before {report.get('loadavg_at_start')}, after {m.get('loadavg_1_5_15')}.",
+        "",
+        "| sessions | v2v p50 | v2v p95 | → input transcription finished (p50) "
+        "| → first output transcription (p50) | → first audio (p50) | answers correct | no reply "
+        "| server CPU s / conversation min | cores busy | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, lat in sorted(report.get("latency", {}).items(), key=lambda kv: int(kv[0])):
+        st = lat.get("stages_ms", {})
+        cpu, busy, peak = (
+            lat.get("cpu_s_per_conversation_min"),
+            lat.get("cores_busy"),
+            lat.get("peak_rss_mib"),
+        )
+        out.append(
+            f"| {n} | {_ms(_get(lat, 'v2v_ms', 'p50'))} | {_ms(_get(lat, 'v2v_ms', 'p95'))} "
+            f"| {_ms(_get(st, 'asr_final', 'p50'))} | {_ms(_get(st, 'first_text', 'p50'))} "
+            f"| {_ms(_get(st, 'first_audio', 'p50'))} "
+            f"| {lat.get('answers_correct')}/{lat.get('answers_total')} "
+            f"| {lat.get('no_reply')} | {_fmt(cpu, '', 1)} | {_fmt(busy, '', 2)} | {_fmt(peak, ' MiB', 0)} |"
+        )
+    out += ["", "| target | limit | measured | verdict |", "|---|---|---|---|"]
+    for key, t in report.get("targets", {}).items():
+        value = t.get("value")
+        shown = _fmt(value * 100, " %", 1) if key == "wer" and value is not None else _fmt(value, "", 0)
+        out.append(f"| {t['what']} | ≤ {t['max']:g} | {shown} | {t['verdict']} |")
+    barge, noise, tts = report.get("barge_in") or {}, report.get("noise") or {}, report.get("tts") or {}
+    out += [
+        "",
+        f"Barge-in: onset → `interrupted` p50 {_ms(_get(barge, 'interrupted_ms', 'p50'))} "
+        f"(max {_ms(_get(barge, 'interrupted_ms', 'max'))}), → last audio of the interrupted reply p50 "
+        f"{_ms(_get(barge, 'audio_stop_ms', 'p50'))}; {_get(barge, 'interrupted_ms', 'n')} valid of "
+        f"{len(barge.get('trials', []))} trials. Noise.wav: "
+        f"{'started a turn' if noise.get('started_turn') else 'no turn' if noise else 'not run'}. "
+        f"TTS ({tts.get('engine', '—')}): RTF {_fmt(tts.get('rtf'), '', 3)} "
+        f"({_fmt(tts.get('x_realtime'), '× real time', 1)}).",
+    ]
+    asr = report.get("asr")
+    if asr and asr.get("clips"):
+        out += ["", "| recording | WER | transcript received |", "|---|---|---|"]
+        for c in asr["clips"]:
+            wer = c.get("wer")
+            out.append(
+                f"| {c['clip']} | {_fmt(wer * 100 if wer is not None else None, ' %', 1)} "
+                f"| {c['hypothesis'].replace('|', '/')} |"
+            )
+    return "\n".join(out) + "\n"

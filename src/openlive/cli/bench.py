@@ -44,7 +44,7 @@ def output_paths(out: Path) -> tuple[Path, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from openlive.bench.report import format_table, write_json
+    from openlive.bench.report import format_markdown, format_table, write_json
     from openlive.bench.runner import BenchConfig, run_bench
     from openlive.bench.server import ServerStartError
     from openlive.cli import UserError
@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     with trace_path.open("w") as fh:
         fh.writelines(json.dumps(session) + "\n" for session in cfg.trace)
     log(f"wrote {trace_path} (every session's timeline)")
+    markdown_path = json_path.with_suffix(".md")
+    markdown_path.write_text(format_markdown(report))
+    log(f"wrote {markdown_path}")
     if not args.no_chart:
         try:
             from openlive.bench.chart import write_chart
