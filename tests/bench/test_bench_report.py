@@ -59,6 +59,7 @@ def _results() -> dict[str, object]:
         },
         "noise": {"clip": "alsa_noise", "started_turn": False, "input_transcript": "", "reply_events": 0},
         "tts": {"engine": "piper", "rtf": 0.03, "x_realtime": 33.3},
+        "piper_questions": {"v2v_ms": {"n": 2, "p50": 1464.5}, "answers_correct": 2, "answers_total": 2},
     }
 
 
@@ -141,4 +142,5 @@ def test_markdown_summary_has_one_row_per_concurrency_and_target() -> None:
     assert "| 2 | 900 ms | 1,900 ms |" in md
     assert "| voice-to-voice p95, 1 session | ≤ 1200 | 1250 | fail |" in md
     assert "| jfk | 0.0 % | x |" in md
+    assert "Piper-voiced questions (the server's own voice; comparison only): v2v p50 1,464 ms" in md
     assert "onset → `interrupted` p50 180 ms" in md and "Noise.wav: no turn" in md and "RTF 0.030" in md

@@ -244,6 +244,14 @@ def format_markdown(report: dict[str, Any]) -> str:
         shown = _fmt(value * 100, " %", 1) if key == "wer" and value is not None else _fmt(value, "", 0)
         out.append(f"| {t['what']} | ≤ {t['max']:g} | {shown} | {t['verdict']} |")
     barge, noise, tts = report.get("barge_in") or {}, report.get("noise") or {}, report.get("tts") or {}
+    piper = report.get("piper_questions")
+    if piper:
+        out += [
+            "",
+            f"Piper-voiced questions (the server's own voice; comparison only): v2v p50 "
+            f"{_ms(_get(piper, 'v2v_ms', 'p50'))}, answers correct {piper.get('answers_correct')}/"
+            f"{piper.get('answers_total')}.",
+        ]
     out += [
         "",
         f"Barge-in: onset → `interrupted` p50 {_ms(_get(barge, 'interrupted_ms', 'p50'))} "
