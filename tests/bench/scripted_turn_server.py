@@ -34,7 +34,9 @@ class ScriptedTurnServer(FakeWebSocketServer):
         chunk_gap_s: float = 0.02,
         answer: str = "The capital of France is Paris.",
         heard: str = "What is the capital of France?",
+        close_after_chunks: int | None = None,
     ) -> None:
+        self.close_after_chunks = close_after_chunks
         self.hangover_chunks = hangover_chunks
         self.think_s = think_s
         self.reply_chunks = reply_chunks
@@ -57,6 +59,9 @@ class ScriptedTurnServer(FakeWebSocketServer):
                 if not isinstance(message, RealtimeInput) or message.audio is None:
                     continue
                 self.audio_chunks += 1
+                if self.close_after_chunks is not None and self.audio_chunks >= self.close_after_chunks:
+                    await ws.close(1011, "scripted failure")
+                    return
                 loud = int(np.abs(np.frombuffer(message.audio.data, dtype="<i2")).max(initial=0)) >= LOUD_PEAK
                 if loud:
                     if not speaking and reply is not None and not reply.done():

@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import json
 
@@ -123,3 +124,11 @@ async def test_noise_phase_reports_whether_a_turn_started() -> None:
         cfg = BenchConfig(noise_listen_s=1.0)
         assert (await noise_phase(server.ws_url, faint, cfg))["started_turn"] is False
         assert (await noise_phase(server.ws_url, loud, cfg))["started_turn"] is True
+
+
+async def test_a_server_that_drops_the_connection_mid_clip_ends_the_session_without_hanging() -> None:
+    clips = [_speech("q1", ClipKind.QUESTION, 2.0), _speech("q2", ClipKind.QUESTION, 2.0)]
+    async with ScriptedTurnServer(close_after_chunks=20) as server:
+        run = await asyncio.wait_for(converse(server.ws_url, clips, BenchConfig(turn_timeout_s=10.0)), 8.0)
+    assert run.error is not None and "1011" in run.error, run.error
+    assert all(t.v2v_ms is None for t in run.turns)

@@ -200,10 +200,14 @@ class BenchSession:
             input_audio_transcription=AudioTranscriptionConfig(),
             output_audio_transcription=AudioTranscriptionConfig(),
         )
-        await self._ws.send(encode_client_message(setup))
-        first = await asyncio.wait_for(self._ws.recv(), self.connect_timeout_s)
-        if not any(isinstance(m, SetupComplete) for m in decode_server_message(first)):
-            raise RuntimeError(f"expected setupComplete, got {first[:200]!r}")
+        try:
+            await self._ws.send(encode_client_message(setup))
+            first = await asyncio.wait_for(self._ws.recv(), self.connect_timeout_s)
+            if not any(isinstance(m, SetupComplete) for m in decode_server_message(first)):
+                raise RuntimeError(f"expected setupComplete, got {first[:200]!r}")
+        except BaseException:
+            await self._ws.close()
+            raise
         self.started_at = time.monotonic()
         self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._microphone())]
         return self
@@ -236,6 +240,13 @@ class BenchSession:
         self._changed.set()
 
     async def _microphone(self) -> None:
+        try:
+            await self._stream_microphone()
+        except Exception as exc:  # the connection went away: waiters see closed_reason and stop
+            self.closed_reason = self.closed_reason or f"microphone: {type(exc).__name__}: {exc}"
+            self._changed.set()
+
+    async def _stream_microphone(self) -> None:
         """Real-time 20 ms chunks on an absolute schedule (no drift); silence when nothing is queued."""
         assert self._ws is not None
         loop = asyncio.get_running_loop()
@@ -270,6 +281,10 @@ class BenchSession:
 
     # -------------------------------------------------------------------- actions
 
+    async def finish_sending(self, playback: Playback) -> bool:
+        """Wait until the whole clip has been sent (False if the connection ended first)."""
+        return await self.wait_for(playback.done.is_set, playback.clip.duration_s + 30.0)
+
     def play(self, clip: Clip) -> Playback:
         """Queue a clip on the microphone; returns at once (``playback.done`` is set when it is sent)."""
         playback = Playback(clip)
@@ -295,7 +310,7 @@ class BenchSession:
     ) -> Playback:
         """Speak ``clip`` and wait for the reply turn to finish (or time out, or go quiet)."""
         playback = self.play(clip)
-        await playback.done.wait()
+        await self.finish_sending(playback)
         end = playback.speech_end or time.monotonic()
         await self.wait_for(lambda: self.turn_finished_after(end, quiet_timeout_s), turn_timeout_s)
         playback.waited_until = time.monotonic()

@@ -151,6 +151,8 @@ async def converse(
                 timeout = turn_timeout_s or cfg.turn_timeout_s
                 quiet = min(timeout, max(cfg.quiet_timeout_s, timeout / 2))
                 playbacks.append(await session.say(clip, turn_timeout_s=timeout, quiet_timeout_s=quiet))
+                if session.closed_reason is not None:
+                    break
                 await session.idle(cfg.gap_s)
     except Exception as exc:  # one broken session is reported, the others go on
         error = f"{type(exc).__name__}: {exc}"
@@ -229,7 +231,7 @@ async def wer_phase(url: str, clips: Sequence[Clip], cfg: BenchConfig, pid: int 
 async def noise_phase(url: str, noise: Clip, cfg: BenchConfig) -> dict[str, Any]:
     async with BenchSession(url) as session:
         playback = session.play(noise)
-        await playback.done.wait()
+        await session.finish_sending(playback)
         await session.idle(cfg.noise_listen_s)
         result = analyse_noise(playback, session.events)
     record_trace(cfg, "noise", session, [playback])
@@ -247,7 +249,7 @@ async def barge_in_phase(url: str, prompt: Clip, interrupter: Clip, cfg: BenchCo
         for _ in range(cfg.barge_trials):
             asked = session.play(prompt)
             played.append(asked)
-            await asked.done.wait()
+            await session.finish_sending(asked)
             end = asked.speech_end or time.monotonic()
             # Cut in a while into the audible reply: the long answer is then surely still streaming.
             got = await session.wait_for(partial(_audible_after, session, end), cfg.turn_timeout_s)
