@@ -36,7 +36,8 @@ def to_pcm16k(samples: np.ndarray, rate: int, gain: float = 1.0) -> bytes:
     audio = samples.astype(np.float32) * gain
     if rate != RATE:
         audio = soxr.resample(audio, rate, RATE)
-    return np.clip(audio, -32768, 32767).astype(np.int16).tobytes()
+    pcm: bytes = np.clip(audio, -32768, 32767).astype(np.int16).tobytes()
+    return pcm
 
 
 def read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
