@@ -85,6 +85,16 @@ class _Turn:
     response_tokens: int = 0
     tool_prompt_tokens: int = 0
     recorded: bool = False
+    # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, at: float | None = None) -> None:
+        self.marks.setdefault(name, time.monotonic() if at is None else at)
+
+    def timings(self) -> str:
+        origin = self.marks.get("speech_end", self.marks.get("start", 0.0))
+        ordered = sorted(self.marks.items(), key=lambda kv: kv[1])
+        return ", ".join(f"{name} {1000 * (at - origin):+.0f} ms" for name, at in ordered)
 
 
 class LiveSession:
@@ -274,6 +284,9 @@ class LiveSession:
                     await self._interrupt()
                 self.history.append(text_turn("user", event.text))
                 self._start_generation(self._reply_language(event.text), input_modality="AUDIO")
+                if self._turn is not None and event.speech_end_wall:
+                    self._turn.mark("speech_end", event.speech_end_wall)
+                    self._turn.mark("turn_decided", event.decided_wall or None)
 
     async def _send_input_transcription(self, text: str, *, final: bool) -> None:
         if self.setup.input_audio_transcription is None:
@@ -307,6 +320,7 @@ class LiveSession:
 
     def _start_generation(self, language: str, *, input_modality: str) -> None:
         self._turn = _Turn(modality=self.modality, language=language, input_modality=input_modality)
+        self._turn.mark("start")
         self._generation = asyncio.create_task(self._generate(self._turn), name="generation")
         self._generation.add_done_callback(self._generation_done)
 
@@ -393,6 +407,9 @@ class LiveSession:
                 await self._call_tools(turn, calls)
             if speaker is not None:
                 await speaker.finish()
+                if speaker.first_audio_at is not None:
+                    turn.mark("first_audio", speaker.first_audio_at)
+            log.info("session %s turn: %s", self.session_id, turn.timings())
             turn.recorded = True
             reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
             if reply.strip():
@@ -415,11 +432,13 @@ class LiveSession:
             request.tools = []
         async for event in self.profile.llm.stream(request):
             if isinstance(event, TextDelta):
+                turn.mark("first_token")
                 if speaker is None:
                     turn.text_sent.append(event.text)
                     await self.outbox.send(ServerContent(model_turn=Content(parts=[Part(text=event.text)])))
                 else:
                     for clause in splitter.push(event.text):
+                        turn.mark("first_clause")
                         speaker.say(clause)
             elif isinstance(event, ToolCallRequest):
                 calls.append(event)
