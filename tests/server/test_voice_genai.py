@@ -25,6 +25,7 @@ from google import genai
 from google.genai import types
 from serve_process import ServeProcess
 from voice_audio import (
+    CHUNK_BYTES,
     NOISE_WAV,
     REPLY_BYTES_PER_S,
     REPLY_MIME,
@@ -209,6 +210,59 @@ async def test_speech_interrupts_a_long_spoken_answer(server: ServeProcess, spee
     assert "time" in transcription(rec.messages, "input_transcription").lower(), why
     assert turn_audio(answer) and transcription(answer, "output_transcription").strip(), why
     assert not any(has(r, "interrupted") for r in answer), why
+
+
+async def test_no_interruption_lets_the_answer_finish(server: ServeProcess, speech_dir: Path) -> None:
+    interruption = espeak_pcm16k("Stop. What time is it?", speech_dir, voice="en-gb", words_per_minute=160)
+    async with (
+        connect(
+            server,
+            response_modalities=["AUDIO"],
+            input_audio_transcription={},
+            output_audio_transcription={},
+            realtime_input_config={"activity_handling": "NO_INTERRUPTION"},
+        ) as session,
+        Recorder(session) as rec,
+        Microphone(session) as mic,
+    ):
+        await session.send_realtime_input(text="Tell me a story about a dragon in three sentences.")
+        got_audio = await rec.wait_for(lambda: bool(turn_audio(rec.messages)), TURN_TIMEOUT_S)
+        assert got_audio, explain(rec, server)
+        await asyncio.sleep(1.0)
+        mic.say(interruption)
+        answered = await rec.wait_turns(2, TURN_TIMEOUT_S)
+        onset = mic.onset_sent_at
+    why = explain(rec, server)
+    assert answered and onset is not None, why
+    story, answer = rec.turns()[:2]
+    # The user spoke for a while (far longer than a barge-in takes to detect) while the story was being said.
+    assert onset + 0.5 < story[-1].at, why
+    assert not any(has(r, "interrupted") for r in rec.messages), why
+    assert any(has(r, "generation_complete") for r in story), why
+    # The speech was not dropped: it is answered once the story has finished.
+    assert "time" in transcription(rec.messages, "input_transcription").lower(), why
+    assert turn_audio(answer) and transcription(answer, "output_transcription").strip(), why
+
+
+async def test_audio_stream_end_ends_the_turn(server: ServeProcess, question: bytes) -> None:
+    # The question cut right after its last loud 20 ms: no pause follows for the voice activity detector.
+    end = max(i for i in range(0, len(question), CHUNK_BYTES) if rms(question[i : i + CHUNK_BYTES]) > 300)
+    clipped = question[: end + CHUNK_BYTES]
+    async with (
+        connect(server, response_modalities=["TEXT"], system_instruction=SHORT_ANSWERS) as session,
+        Recorder(session) as rec,
+    ):
+        await send_pcm(session, clipped)
+        # The microphone stops: without more audio, the turn's end is not seen (the detector advances
+        # with the audio it receives)...
+        ended_by_itself = await rec.wait_for(lambda: bool(rec.messages), 3.0)
+        # ...until audioStreamEnd says that the stream paused.
+        await session.send_realtime_input(audio_stream_end=True)
+        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+    why = explain(rec, server)
+    assert not ended_by_itself, why
+    assert finished, why
+    assert "paris" in turn_text(rec.turns()[0]).lower(), why
 
 
 async def test_manual_activity_brackets_a_spoken_turn(server: ServeProcess, question: bytes) -> None:
