@@ -99,7 +99,10 @@ def build_report(
             "started_by_bench": server.pid is not None,
             "startup_s": server.startup_s,
         },
-        "stage_timing_source": "client",
+        # stages_ms: measured at the client; server_stages_ms: the engine's own marks from its log.
+        "stage_timing_source": "client+server-log"
+        if any("server_stages_ms" in level for level in results.get("latency", {}).values())
+        else "client",
         "clips": [
             {
                 "name": c.name,
@@ -153,6 +156,14 @@ def format_table(report: dict[str, Any]) -> str:
             f"{lat.get('answers_correct', 0)}/{lat.get('answers_total', 0):<6} "
             f"{_fmt(cpu, '', 1):>9} {_fmt(peak, '', 0):>9}"
         )
+        server = lat.get("server_stages_ms")
+        if server:
+            marks = ", ".join(
+                f"{m} {_fmt(_get(server, m, 'p50'), ' ms')}"
+                for m in server
+                if m not in ("turns", "speech_end")
+            )
+            lines.append(f"{'':>8} server p50: {marks}")
         if lat.get("errors"):
             lines.append(f"{'':>8} errors: {'; '.join(lat['errors'])[:200]}")
     piper = report.get("piper_questions")
@@ -238,6 +249,23 @@ def format_markdown(report: dict[str, Any]) -> str:
             f"| {lat.get('answers_correct')}/{lat.get('answers_total')} "
             f"| {lat.get('no_reply')} | {_fmt(cpu, '', 1)} | {_fmt(busy, '', 2)} | {_fmt(peak, ' MiB', 0)} |"
         )
+    server_rows = [
+        (n, lat["server_stages_ms"])
+        for n, lat in sorted(report.get("latency", {}).items(), key=lambda kv: int(kv[0]))
+        if lat.get("server_stages_ms")
+    ]
+    if server_rows:
+        marks = [m for m in server_rows[0][1] if m not in ("turns", "speech_end")]
+        out += [
+            "",
+            "Server-side stage marks (the engine's log; p50, ms after the end of speech as its VAD saw it):",
+            "",
+            "| sessions | turns | " + " | ".join(marks) + " |",
+            "|---|---|" + "---|" * len(marks),
+        ]
+        for n, stages in server_rows:
+            cells = [_ms(_get(stages, m, "p50")) for m in marks]
+            out.append(f"| {n} | {stages.get('turns')} | " + " | ".join(cells) + " |")
     out += ["", "| target | limit | measured | verdict |", "|---|---|---|---|"]
     for key, t in report.get("targets", {}).items():
         value = t.get("value")

@@ -25,6 +25,7 @@ from openlive.bench.driver import LONG_ANSWERS, BenchSession, Playback
 from openlive.bench.metrics import corpus_wer, summarize
 from openlive.bench.report import build_report
 from openlive.bench.server import LocalServer, ServerUnderTest, http_url, wait_healthy
+from openlive.bench.server_log import parse_turn_timings, summarize_marks
 
 Log = Callable[[str], None]
 
@@ -167,6 +168,7 @@ async def converse(
 async def latency_phase(
     url: str, clips: Sequence[Clip], n: int, cfg: BenchConfig, pid: int | None
 ) -> dict[str, Any]:
+    window_start = time.time()
     with measured(pid) as phase:
         runs = await asyncio.gather(
             *(
@@ -181,6 +183,7 @@ async def latency_phase(
         **turn_summary(turns),
         **phase.as_dict(),
         "errors": [r.error for r in runs if r.error],
+        "window": [window_start, time.time()],  # wall clock, to match the server log's stage lines
     }
 
 
@@ -321,6 +324,17 @@ async def run_phases(server: ServerUnderTest, clips: ClipSet, cfg: BenchConfig) 
     return results
 
 
+def add_server_stages(results: dict[str, Any], log_path: Path | None) -> None:
+    """Per concurrency level, the engine's own stage marks from the server log (when it logs them)."""
+    if log_path is None or not log_path.is_file():
+        return
+    timings = parse_turn_timings(log_path.read_text(errors="replace").splitlines())
+    for level in results.get("latency", {}).values():
+        window = level.get("window")
+        if timings and window:
+            level["server_stages_ms"] = summarize_marks(timings, window[0], window[1])
+
+
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Prepare the clips, run every phase against the server, and return the report."""
     log = cfg.log
@@ -338,6 +352,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         with LocalServer(cfg.out_dir / "bench-server.log", startup_timeout_s=cfg.startup_timeout_s) as server:
             log(f"server ready at {server.ws_url} after {server.startup_s:.1f} s (pid {server.pid})")
             results = asyncio.run(run_phases(server, clips, cfg))
+        add_server_stages(results, server.log_path)
     # The machine's load before the run (the report's machine section has it at the end).
     results["loadavg_at_start"] = load_at_start
     if cfg.tts_speed and not cfg.quick:
