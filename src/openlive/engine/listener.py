@@ -25,7 +25,11 @@ all input since the previous turn ended (at most the last 30 s). The transcript 
 both cases: feeding non-speech to Whisper only adds hallucinations, and the language model reads text.
 
 Noise is kept out three ways: the VAD must hear sustained speech before an onset, utterances shorter
-than 250 ms are dropped before recognition, and transcripts are filtered (see ``turn_filter``).
+than 250 ms are dropped before recognition, and transcripts are filtered (see ``turn_filter``). The
+reply's own echo (a client without echo cancellation) is kept out by ``listen_echo``: the session
+reports every reply chunk it sends (``note_playback``) and an onset whose audio is that reply, heard
+back, is not committed; the next run of speech frames is checked afresh, so a user who talks over the
+echo still gets an onset, where the input stops matching.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from enum import Enum
 import numpy as np
 
 from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
+from openlive.engine.listen_echo import EchoGate
 from openlive.engine.listen_language import RecognizerChoice
 from openlive.engine.turn_filter import MIN_SPEECH_S, clean_transcript, drop_reason, has_words
 from openlive.engine.turn_policy import FRAME_SAMPLES, turn_policy
@@ -162,6 +167,8 @@ class Listener:
             if self._vad.frame_samples != FRAME_SAMPLES:
                 raise ValueError(f"the VAD must take {FRAME_SAMPLES}-sample frames")
         self._turn = turn
+        # Only automatic onsets can be the echo: manual activity is the client's own decision.
+        self.echo: EchoGate | None = None if self.manual else EchoGate()
         self.policy = turn_policy(aad, has_turn_model=turn is not None)
         self._segmenter = TurnSegmenter(self.policy)
         self._choice = RecognizerChoice(recognizers, language)
@@ -196,6 +203,11 @@ class Listener:
         self._input_s += len(pcm) / 2 / sample_rate
         self._arrivals.append((self._input_s, self._clock()))
         self._put(_Chunk(pcm, sample_rate))
+
+    def note_playback(self, pcm24k: bytes) -> None:
+        """The session has just sent this reply audio (s16le, 24 kHz): it may come back as echo."""
+        if self.echo is not None and not self._closed:
+            self.echo.note_playback(pcm24k, self._clock())
 
     def activity_start(self) -> None:
         self._require_manual("activityStart")
@@ -322,9 +334,13 @@ class Listener:
         if utt is not None and not isinstance(decision, EndOfTurn):
             self._maybe_speculate(utt)
         if isinstance(decision, Onset):
-            self._begin(
-                decision.start, start=max(self._tape.start, decision.start - self.policy.preroll_samples)
-            )
+            if self._is_echo(end):
+                # Not an onset: wait for the next run of speech frames, which is checked again.
+                self._segmenter.reset()
+            else:
+                self._begin(
+                    decision.start, start=max(self._tape.start, decision.start - self.policy.preroll_samples)
+                )
         elif isinstance(decision, AskTurnModel) and utt is not None and self._turn is not None:
             audio = self._tape.slice(max(utt.start, end - TURN_MODEL_AUDIO_SAMPLES), end)
             try:
@@ -339,6 +355,18 @@ class Listener:
             await self._end(decision.reason)
         if self._utt is None:
             self._trim_idle()
+
+    def _is_echo(self, end: int) -> bool:
+        echo = self.echo
+        if echo is None:
+            return False
+        begin = max(self._tape.start, end - echo.window_samples)
+        first_arrival = self.arrival_wall(begin / SR)
+        if not echo.may_echo(first_arrival):
+            return False
+        rejected = echo.is_echo(self._tape.slice(begin, end), first_arrival, self.arrival_wall(end / SR))
+        log.debug("onset at %.2f s: echo correlation %.2f", end / SR, echo.last_score or 0.0)
+        return rejected
 
     def _trim_idle(self) -> None:
         end = self._tape.end

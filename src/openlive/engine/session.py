@@ -259,6 +259,15 @@ class LiveSession:
             self._spawn(self._consume_listener(listener), "listener-events")
         return self._listener
 
+    def _note_playback(self, pcm: bytes) -> None:
+        # What the client is about to play may come back through its microphone: the listener's echo
+        # reference (see listen_echo). It starts now if need be: a client may open its microphone
+        # while the reply plays, and the start of the reply must be known by then.
+        if self._listener is None and self.profile.asr and self.profile.vad is not None:
+            self._ensure_listener()
+        if self._listener is not None:
+            self._listener.note_playback(pcm)  # type: ignore[attr-defined]
+
     async def _consume_listener(self, listener: object) -> None:
         from openlive.engine.listener import InterimTranscript, SpeechStarted, TurnDropped, TurnEnded
 
@@ -398,6 +407,7 @@ class LiveSession:
                         language=turn.language,
                         transcribe=self.setup.output_audio_transcription is not None,
                         lead_s=self.limits.audio_lead_s,
+                        on_audio=self._note_playback,
                     )
                     turn.speaker = speaker
                 calls = await self._stream_llm(turn, speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)

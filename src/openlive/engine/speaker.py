@@ -59,8 +59,10 @@ class Speaker:
         lead_s: float = 1.0,
         chunk_ms: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        on_audio: Callable[[bytes], None] | None = None,
     ) -> None:
         self._tts = tts
+        self._on_audio = on_audio  # told each chunk as it is sent (the listener's echo reference)
         self._outbox = outbox
         self.voice = voice
         self.language = language
@@ -131,6 +133,8 @@ class Speaker:
             elif ahead < 0:
                 # Playback ran dry (synthesis was slower than real time): restart the clock.
                 self._play_start = now - self._seconds_sent
+        if self._on_audio is not None:
+            self._on_audio(chunk)
         await self._outbox.send(
             ServerContent(
                 model_turn=Content(parts=[Part(inline_data=Blob(mime_type=OUTPUT_MIME, data=chunk))])
