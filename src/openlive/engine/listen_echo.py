@@ -45,7 +45,7 @@ WINDOW_S = 0.32
 # (320 ms windows ending in speech, every 100 ms of a 7.5 s reply): echoes at gain 0.3-1.0, 20-300 ms
 # late, low-passed at 2-3.4 kHz score at least 0.97 with white noise at 20 dB SNR and 0.84 (5th
 # percentile 0.91) at 10 dB; another voice alone (Piper, espeak-ng) at most 0.55; another voice as loud
-# as the echo over it 0.73-0.75 in the median, as loud as half of it ~0.91.
+# as the echo over it 0.65-0.75 in the median (80% of checks below 0.85), as loud as half of it ~0.91.
 ECHO_THRESHOLD = 0.85
 # The band compared, in Hz. Below it: DC, rumble and the fundamental that a small speaker does not
 # reproduce; above it: the part a loudspeaker, a microphone or a codec alters most, and where white
