@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
+import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
-from speech_samples import alsa_sample, kokoro, piper_speech, recognizers, tts_pcm_to_16k, word_error_rate
+import soxr
+from speech_samples import (
+    alsa_sample,
+    kokoro,
+    piper_speech,
+    recognizers,
+    tts_pcm_to_16k,
+    word_error_rate,
+    words,
+)
 
 from openlive.backends.asr_whisper import PARTIAL_MIN_NEW_S, WhisperRecognizer
 from openlive.backends.tts_stream import split_segments
 from openlive.backends.voices import VoiceChoice
+from openlive.stages.speech import Audio
 
 pytestmark = pytest.mark.models
 
@@ -115,3 +129,45 @@ async def test_session_language_codes_are_normalised_or_detected(language: str) 
     result = await recognizers()["*"].transcribe(alsa_sample("Front_Center"), language)
     assert word_error_rate("Front center", result.text) == 0.0, result.text
     assert result.language == "en"
+
+
+QUESTION_EN = "How many days are in a week?"
+QUESTION_JA = "日本の首都はどこですか？"
+
+
+def espeak_16k(text: str, tmp_path: Path) -> Audio:
+    """espeak-ng's robotic English: over all of Whisper's languages, base takes it for Thai."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = tmp_path / "espeak.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    return soxr.resample(samples.astype(np.float32) / 32768, rate, 16_000).astype(np.float32)
+
+
+def kokoro_16k(text: str) -> Audio:
+    return tts_pcm_to_16k(
+        b"".join([kokoro().render(s, VoiceChoice("jf_alpha", 1.0)) for s in split_segments(text)])
+    )
+
+
+def best(scores: dict[str, float]) -> str:
+    return max(scores, key=scores.__getitem__)
+
+
+async def test_language_id_chooses_only_among_the_languages_the_profile_speaks(tmp_path: Path) -> None:
+    english, japanese = espeak_16k(QUESTION_EN, tmp_path), kokoro_16k(QUESTION_JA)
+    multilingual = recognizers()["*"]
+    lead = np.zeros(4800, dtype=np.float32)  # the listener's 300 ms pre-roll
+    for audio, language in ((english, "en"), (japanese, "ja")):
+        # The whole question, and its first second (what the listener identifies on).
+        for clip in (audio, np.concatenate([lead, audio[:16_000]])):
+            scores = await multilingual.detect_language(clip)
+            assert set(scores) == {"en", "ja"}, scores  # never Thai
+            assert best(scores) == language, scores
+    # Without a language, a transcription identifies it among the same two.
+    result = await multilingual.transcribe(english)
+    assert result.language == "en" and "days" in words(result.text), result
+    assert await recognizers()["en"].detect_language(japanese) == {"en": 1.0}  # English only: nothing to ask

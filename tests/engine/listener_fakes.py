@@ -151,6 +151,22 @@ class FakeRecognizer:
         raise AssertionError("the listener recognises incrementally")
 
 
+class FakeDetectingRecognizer(FakeRecognizer):
+    """A multilingual ``FakeRecognizer`` that also identifies languages alone (a ``LanguageDetector``):
+    always ``scores``, after ``detect_delay`` seconds; records the audio length of each call."""
+
+    def __init__(self, scores: dict[str, float], *, detect_delay: float = 0.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.scores = scores
+        self.detect_delay = detect_delay
+        self.detect_calls: list[int] = []
+
+    async def detect_language(self, audio: Audio) -> dict[str, float]:
+        self.detect_calls.append(audio.size)
+        await asyncio.sleep(self.detect_delay)
+        return dict(self.scores)
+
+
 class EventLog:
     """Collects a listener's events in the background."""
 

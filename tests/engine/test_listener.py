@@ -9,6 +9,7 @@ import pytest
 from listener_fakes import (
     SR,
     EventLog,
+    FakeDetectingRecognizer,
     FakeRecognizer,
     FakeTurnDetector,
     FakeVad,
@@ -19,6 +20,7 @@ from listener_fakes import (
     tone,
 )
 
+from openlive.engine.listen_language import DETECT_MIN_SAMPLES
 from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnDropped, TurnEnded
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.protocol.messages import (
@@ -340,6 +342,46 @@ async def test_language_is_detected_then_kept() -> None:
     await log.settle()
     assert multi.streams[1].language == "ja"  # kept as a hint; no "ja" recogniser of its own
     assert english.streams == []
+    await log.close()
+
+
+async def test_an_unknown_language_is_identified_while_speaking_and_its_recogniser_transcribes() -> None:
+    multi = FakeDetectingRecognizer({"en": 0.2, "ja": 0.01}, detect_delay=0.02, languages=("en", "ja"))
+    english = FakeRecognizer()
+    listener, log = make(turn=FakeTurnDetector(0.9), asr={"*": multi, "en": english}, language=None)
+    await stream(listener, np.concatenate([silence(0.5), tone(1.5), silence(0.4)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.language == "en"  # type: ignore[attr-defined]
+    # Identified once, from the first partial request (0.6 s of speech + pre-roll), long before the end.
+    assert len(multi.detect_calls) == 1
+    assert DETECT_MIN_SAMPLES <= multi.detect_calls[0] <= 1.0 * SR
+    assert multi.streams == []  # the multilingual model never transcribed
+    # tiny.en's stream got the whole utterance: the audio identified, what came during identification
+    # and after it, in order (the turn's audio is the same tape from the same start).
+    (first,) = english.streams
+    assert first.language == "en"
+    fed, turn_audio = first.audio(), ended.audio  # type: ignore[attr-defined]
+    assert fed.size >= turn_audio.size - 512 and fed.size >= 1.5 * SR
+    n = min(fed.size, turn_audio.size)
+    np.testing.assert_array_equal(fed[:n], turn_audio[:n])
+    assert ended.text == "front center is where the speaker"  # type: ignore[attr-defined]
+    # Kept for the session: the next utterance goes straight to tiny.en.
+    await stream(listener, np.concatenate([tone(1.0), silence(0.4)]))
+    await log.settle()
+    assert len(multi.detect_calls) == 1 and len(english.streams) == 2
+    assert english.streams[1].language == "en"
+    await log.close()
+
+
+async def test_an_identified_language_without_its_own_recogniser_is_a_hint_to_the_multilingual_one() -> None:
+    multi = FakeDetectingRecognizer({"en": 0.05, "ja": 0.6}, languages=("en", "ja"))
+    english = FakeRecognizer()
+    listener, log = make(turn=FakeTurnDetector(0.9), asr={"*": multi, "en": english}, language=None)
+    await stream(listener, np.concatenate([tone(1.5), silence(0.4)]))
+    await log.settle()
+    assert [s.language for s in multi.streams] == ["ja"] and english.streams == []
+    assert log.of(TurnEnded)[0].language == "ja"  # type: ignore[attr-defined]
     await log.close()
 
 

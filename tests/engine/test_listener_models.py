@@ -11,6 +11,8 @@ import asyncio
 import functools
 import os
 import re
+import shutil
+import subprocess
 import time
 import wave
 from pathlib import Path
@@ -153,3 +155,82 @@ async def test_a_long_sentence_gets_interim_transcripts() -> None:
     assert interims and all(events.index(i) < events.index(ended[0]) for i in interims)
     said, heard = words(text), words(ended[0].text)
     assert len(set(said) & set(heard)) >= 0.8 * len(set(said))
+
+
+# --------------------------------------------------------------------------------------------------
+# Language auto-detection (no session language): the first utterance of a fresh session.
+
+QUESTION_EN = "How many days are in a week?"
+QUESTION_JA = "日本の首都はどこですか？"
+
+
+def espeak_16k(text: str, tmp_path: Path) -> np.ndarray:
+    """espeak-ng's robotic English (the voice that Whisper's language ID once took for Thai), 16 kHz."""
+    import soxr
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = tmp_path / "espeak.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    resampled = soxr.resample(samples.astype(np.float32) / 32768, rate, 16_000)
+    return (np.clip(resampled, -1, 1) * 32767).astype("<i2")
+
+
+async def kokoro_ja_24k(text: str) -> np.ndarray:
+    from openlive.backends.assets import cache_dir
+    from openlive.backends.tts_router import load_default_synthesizer
+
+    synthesizer = load_default_synthesizer(cache_dir(None))
+    pcm = b"".join([c async for c in synthesizer.synthesize(text, voice="Kore", language="ja")])
+    return np.frombuffer(pcm, "<i2")
+
+
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often each recogniser of ``stages()`` runs a full Whisper decode (language ID excluded)."""
+    counts: dict[str, int] = {}
+    for key, recognizer in stages()[2].items():
+        real = recognizer.decode  # type: ignore[attr-defined]
+        counts[key] = 0
+
+        def counting(*args: object, _real: object = real, _key: str = key, **kwargs: object) -> object:
+            counts[_key] += 1
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(recognizer, "decode", counting)
+    return counts
+
+
+def has_japanese(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+async def test_first_utterance_is_detected_among_the_profiles_languages(
+    language: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if language == "en":
+        samples, rate = espeak_16k(QUESTION_EN, tmp_path), 16_000
+    else:
+        samples, rate = await kokoro_ja_24k(QUESTION_JA), 24_000
+    decodes = count_decodes(monkeypatch)
+    events, when, _ = await listen(samples, rate, language=None)
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1, events
+    turn = ended[0]
+    final = when[events.index(turn)] - turn.speech_end_wall
+    print(
+        f"\n[detect {language}] {samples.size / rate:.2f} s of speech: language {turn.language}, "
+        f"final transcript {final * 1000:.0f} ms after speech end "
+        f"(endpoint {(turn.decided_wall - turn.speech_end_wall) * 1000:.0f} ms), decodes {decodes}, "
+        f"text {turn.text!r}"
+    )
+    assert turn.language == language
+    if language == "en":
+        assert {"many", "days"} <= set(words(turn.text)), turn.text
+        # English goes to tiny.en; the multilingual model only identified the language.
+        assert decodes["*"] == 0 and decodes["en"] >= 1, decodes
+    else:
+        assert has_japanese(turn.text), turn.text

