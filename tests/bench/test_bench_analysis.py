@@ -67,7 +67,8 @@ def test_turn_metrics_from_event_log() -> None:
     assert r.reply_text == "The capital of France is Paris."
     assert r.correct is True and r.wer is None
     assert abs(r.reply_audio_s - 0.3) < 1e-9  # three 0.1 s chunks up to turnComplete
-    assert r.stream_speed is not None and abs(r.stream_speed - 0.3 / 0.15) < 1e-6
+    # 0.1 s chunks at +0.50, +0.55, +0.65: each arrives before the previous one has finished playing.
+    assert r.playback_gaps_ms == 0.0
     assert r.completed and not r.early_reply
 
 
@@ -211,3 +212,15 @@ def test_a_turn_that_never_completed_stops_where_the_benchmark_stopped_waiting()
     r = analyse_turn(p, events)
     assert r.input_transcript == "ask not" and r.wer == 0.0 and not r.completed
     assert r.v2v_ms is None and r.reply_audio_s == 0
+
+
+def test_playback_gaps_count_only_the_stalls_a_listener_would_hear() -> None:
+    from openlive.bench.analysis import playback_gaps_s
+
+    assert playback_gaps_s([]) is None
+    burst = [_audio(1.0, loud=True) for _ in range(5)]  # 0.5 s of audio at once: no stall
+    assert playback_gaps_s(burst) == 0.0
+    # 0.1 s chunks at 1.0, 1.05 (queued), then 1.5: playback ran dry at 1.2 and waited 0.3 s.
+    late = [_audio(1.0, loud=True), _audio(1.05, loud=True), _audio(1.5, loud=True)]
+    gaps = playback_gaps_s(late)
+    assert gaps is not None and abs(gaps - 0.3) < 1e-9

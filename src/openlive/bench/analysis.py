@@ -30,9 +30,10 @@ class TurnResult:
     input_transcript: str
     reply_text: str
     reply_audio_s: float
-    # Reply audio seconds delivered per wall second between the first and last reply chunk (>1: the
-    # pipeline stays ahead of playback). None with fewer than two chunks.
-    stream_speed: float | None
+    # Silence a listener would hear inside the reply: playback starts with the first reply chunk and
+    # stalls whenever the next chunk has not arrived by the time the audio before it has played.
+    # 0 when the pipeline (LLM + TTS) always stays ahead of playback; None without reply audio.
+    playback_gaps_ms: float | None
     correct: bool | None  # questions: an expected keyword is in the reply transcript
     wer: float | None  # recordings with a transcript
     early_reply: bool  # reply audio arrived while the user was still speaking
@@ -61,6 +62,20 @@ def join_transcript(events: Sequence[Received]) -> str:
     if current.strip():
         segments.append(current.strip())
     return " ".join(s for s in segments if s)
+
+
+def playback_gaps_s(audio: Sequence[Received]) -> float | None:
+    """Total stall time when the chunks are played back to back from the first one's arrival."""
+    if not audio:
+        return None
+    play_until = audio[0].t  # when the audio received so far will have finished playing
+    stalled = 0.0
+    for chunk in audio:
+        if chunk.t > play_until:
+            stalled += chunk.t - play_until
+            play_until = chunk.t
+        play_until += chunk.audio_s
+    return stalled
 
 
 def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
@@ -94,9 +109,7 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
 
     reply_text = join_transcript(texts)
     audio_s = sum(e.audio_s for e in audio)
-    speed = None
-    if len(audio) >= 2 and audio[-1].t > audio[0].t:
-        speed = audio_s / (audio[-1].t - audio[0].t)
+    gaps = playback_gaps_s(audio)
     heard_text = join_transcript(heard)
     return TurnResult(
         clip=clip.name,
@@ -109,7 +122,7 @@ def analyse_turn(playback: Playback, events: Sequence[Received]) -> TurnResult:
         input_transcript=heard_text,
         reply_text=reply_text,
         reply_audio_s=audio_s,
-        stream_speed=speed,
+        playback_gaps_ms=None if gaps is None else gaps * 1000.0,
         correct=contains_keyword(reply_text, clip.keywords) if clip.kind == ClipKind.QUESTION else None,
         wer=wer(clip.text, heard_text) if clip.kind == ClipKind.TRANSCRIPT else None,
         early_reply=early,

@@ -200,7 +200,7 @@ def turn_summary(turns: Sequence[TurnResult]) -> dict[str, Any]:
             "first_audio": summarize(values("first_audio_ms")),
             "first_audible": summarize(values("v2v_ms")),
         },
-        "stream_speed": summarize(values("stream_speed")),
+        "playback_gaps_ms": summarize(values("playback_gaps_ms")),
         "answers_correct": sum(answered),
         "answers_total": len(answered),
         "no_reply": sum(1 for t in turns if t.v2v_ms is None),
