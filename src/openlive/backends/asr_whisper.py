@@ -45,7 +45,7 @@ REUSE_MAX_TAIL_RATIO = 0.1
 # utterance keep it instead of re-detecting (saves a step and keeps partials consistent).
 PIN_LANGUAGE_MIN_S = 1.5
 PIN_LANGUAGE_MIN_PROB = 0.7
-# Language identification looks at one Whisper window: more audio costs nothing more but says nothing new.
+# Language identification hears one 30 s Whisper window: features for more audio would be wasted.
 _DETECT_MAX_SAMPLES = 30 * INPUT_SAMPLE_RATE
 # Whisper's own rule for a segment that is probably not speech (as in openai-whisper's transcribe).
 _NO_SPEECH_PROB = 0.6
@@ -203,7 +203,7 @@ class WhisperRecognizer:
 
 
 def _base_code(language: str) -> str:
-    """ "ja-JP" / "ja_JP" / "JA" → "ja"."""
+    """The base language of a code: "ja-JP", "ja_JP" and "JA" are all "ja"."""
     return language.replace("_", "-").split("-", 1)[0].lower()
 
 
