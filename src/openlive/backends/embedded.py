@@ -127,7 +127,8 @@ def _load_speech_stages(
 
     started = time.perf_counter()
     tts = load_default_synthesizer(cache)
-    asr: dict[str, SpeechRecognizer] = dict(load_recognizers(cache))
+    # Language detection picks only among the languages the profile can answer in.
+    asr: dict[str, SpeechRecognizer] = dict(load_recognizers(cache, languages=tuple(tts.languages())))
     vad = SileroVad()
     turn = SmartTurnDetector()
     log.info("speech stages loaded in %.1f s", time.perf_counter() - started)
