@@ -16,9 +16,19 @@ def feed(splitter: ClauseSplitter, text: str, step: int = 3) -> list[str]:
 
 def test_the_first_clause_is_cut_early_then_whole_sentences() -> None:
     pieces = feed(ClauseSplitter(), "Sure, Paris is the capital of France. It is on the Seine, in the north.")
-    assert pieces == ["Sure, Paris is the capital of France.", "It is on the Seine, in the north."]
-    pieces = feed(ClauseSplitter(), "Well, that depends on the season, really. Spring is best.")
-    assert pieces[0] == "Well, that depends on the season,"
+    assert pieces == ["Sure,", "Paris is the capital of France. It is on the Seine, in the north."]
+    pieces = feed(ClauseSplitter(), "Paris. It is the capital of France, on the Seine, and it is lovely.")
+    assert pieces[0] == "Paris."
+
+
+def test_a_sentence_end_at_the_end_of_the_stream_is_cut_without_waiting_for_the_next_token() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.push("The capital is Paris") == []
+    assert splitter.push(".") == ["The capital is Paris."]
+    # A digit before the point may be a decimal: wait for what follows.
+    splitter = ClauseSplitter()
+    assert splitter.push("It costs 3") == [] and splitter.push(".") == []
+    assert splitter.push("5 euros. ") == ["It costs 3.5 euros."]
 
 
 def test_decimal_points_and_abbreviations_do_not_end_a_sentence() -> None:
