@@ -58,7 +58,7 @@ typecheck:
 unit: setup-python
 	$(BIN)/pytest -ra -m "not models and not node"
 
-bench: setup
+bench: setup setup-browser
 	$(BIN)/openlive bench --out bench-out
 
 clean:
