@@ -26,6 +26,7 @@ class Settings:
     tls_key: Path | None = None
     # Accepted API keys. Empty: every key is accepted (and the server warns loudly at start).
     api_keys: list[str] = field(default_factory=list)
+    # The profile's name as tests and embedders see it; `openlive serve` picks embedded or remote itself.
     profile: str = "openlive-embedded"
     cache_dir: Path = field(default_factory=default_cache_dir)
     max_message_bytes: int = 16 * 1024 * 1024

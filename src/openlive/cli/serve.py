@@ -38,7 +38,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="KEY",
         help="accept this API key (repeatable; default: accept any key)",
     )
-    p.add_argument("--profile", help="model profile served for Gemini model names")
+    p.add_argument(
+        "--llm-url",
+        help="an OpenAI-compatible chat endpoint (vLLM, SGLang, llama.cpp server, Ollama) to use instead "
+        "of the embedded language model, e.g. http://gpu-host:8000/v1",
+    )
+    p.add_argument("--llm-model", help="the model name to ask that endpoint for")
     p.add_argument("--config", type=Path, help="TOML settings file")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -56,7 +61,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
         "tls_cert": args.tls_cert,
         "tls_key": args.tls_key,
         "api_keys": args.api_keys,
-        "profile": args.profile,
+        "llm_url": args.llm_url,
+        "llm_model": args.llm_model,
     }
     try:
         settings = Settings.load(toml_file=args.config, overrides=overrides)
