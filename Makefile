@@ -15,8 +15,8 @@ run: setup
 	$(BIN)/openlive serve --tls-cert $(CERTS)/cert.pem --tls-key $(CERTS)/key.pem
 
 test: setup setup-js setup-browser
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check --no-cache src tests
+	$(BIN)/ruff format --no-cache --check src tests
 	$(BIN)/mypy
 	OPENLIVE_NO_SKIPS=1 $(BIN)/pytest -ra
 
@@ -50,7 +50,7 @@ setup-browser:
 	scripts/install-system-packages.sh --test
 
 lint:
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+	$(BIN)/ruff check --no-cache src tests && $(BIN)/ruff format --no-cache --check src tests
 
 typecheck:
 	$(BIN)/mypy

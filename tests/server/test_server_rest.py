@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MODEL, LiveServer, ServerFactory
 
+from conftest import MODEL, LiveServer, ServerFactory
 from openlive.server import create_app
 from openlive.settings import Settings
 

@@ -10,10 +10,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, ServerFactory, echo, open_session
 from google import genai
 from google.genai import types
 
+from conftest import LiveServer, ServerFactory, echo, open_session
 from openlive.server.devcert import ensure_dev_cert
 
 GENAI_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
