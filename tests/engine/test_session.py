@@ -20,6 +20,7 @@ from openlive.protocol.messages import (
     Modality,
     Part,
     RealtimeInput,
+    ServerContent,
     Setup,
     SpeechConfig,
     Tool,
@@ -132,6 +133,12 @@ async def test_new_client_content_interrupts_and_keeps_only_what_was_sent() -> N
     assert 0 < len(interrupted_reply) < len("".join(words))
     assert sent.startswith(interrupted_reply)
     assert [c.role for c in session.history] == ["user", "model", "user", "model"]
+    # The interrupted turn is accounted for too, from what was prompted and what was sent.
+    interrupted_usage = next(
+        u for m, u in outbox.messages if isinstance(m, ServerContent) and m.turn_complete
+    )
+    assert interrupted_usage is not None and interrupted_usage.prompt_token_count > 0
+    assert interrupted_usage.response_token_count == len(interrupted_reply.split())
 
 
 async def test_audio_reply_is_chunked_at_most_100_ms_with_output_transcription() -> None:

@@ -84,6 +84,7 @@ class _Turn:
     cached_tokens: int = 0
     response_tokens: int = 0
     tool_prompt_tokens: int = 0
+    prompt_estimate: int = 0  # the prompt's token count, for a turn cancelled before the model's own
     recorded: bool = False
     # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
     marks: dict[str, float] = field(default_factory=dict)
@@ -351,20 +352,25 @@ class LiveSession:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        self._record_heard(turn)
+        heard = self._record_heard(turn)
+        if turn.prompt_tokens == 0:
+            # Cancelled before the model reported its counts: count what was prompted and what was sent,
+            # so an interrupted turn is accounted for like any other.
+            turn.prompt_tokens = turn.prompt_estimate
+            turn.response_tokens = max(turn.response_tokens, self.profile.llm.count_tokens(heard))
         await self.outbox.send(ServerContent(interrupted=True))
         if turn.pending_calls:
             await self.outbox.send(ToolCallCancellation(ids=list(turn.pending_calls)))
         await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
 
-    def _record_heard(self, turn: _Turn) -> None:
-        """After a barge-in, keep in the history only what was already sent to the client."""
-        if turn.recorded:
-            return
-        turn.recorded = True
+    def _record_heard(self, turn: _Turn) -> str:
+        """After a barge-in, keep in the history only what was already sent to the client (returned)."""
         heard = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
-        if heard.strip():
-            self.history.append(text_turn("model", heard))
+        if not turn.recorded:
+            turn.recorded = True
+            if heard.strip():
+                self.history.append(text_turn("model", heard))
+        return heard
 
     def _chat_request(self) -> ChatRequest:
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
@@ -437,6 +443,8 @@ class LiveSession:
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
         request = self._chat_request()
+        if not turn.prompt_estimate:
+            turn.prompt_estimate = sum(self.profile.llm.count_tokens(m.content) for m in request.messages)
         if not tools_allowed:
             # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
             request.tools = []
