@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from openlive.protocol import voices as wire
+
 # The wire vocabulary (the 30 names, and Puck as Gemini's default) lives with the protocol.
 from openlive.protocol.voices import DEFAULT_VOICE as DEFAULT_VOICE
 from openlive.protocol.voices import GEMINI_VOICES as GEMINI_VOICES
@@ -65,7 +67,6 @@ GEMINI_VOICE_INFO: tuple[GeminiVoice, ...] = (
 
 if sorted(v.name for v in GEMINI_VOICE_INFO) != sorted(GEMINI_VOICES):
     raise RuntimeError("backends.voices and protocol.voices disagree on the Gemini voice names")
-_BY_LOWER = {v.name.lower(): v for v in GEMINI_VOICE_INFO}
 
 # Speaking rate per style (1.0 = the model's own rate; Piper's length_scale is its inverse). Kept within
 # ±10 %: beyond that both models start to sound rushed or drawn out.
@@ -111,22 +112,17 @@ class VoiceChoice:
 def is_known_voice(name: str) -> bool:
     """True for the 30 Gemini names. Case-insensitive: a lenient superset of what Gemini accepts,
     so "puck" works against openlive as clients may reasonably expect."""
-    return name.strip().lower() in _BY_LOWER
+    return wire.canonical_voice(name) is not None
 
 
 def canonical_voice(name: str | None) -> str:
     """The Gemini spelling of ``name``; the default voice for None, empty or unknown names."""
-    if not name:
-        return DEFAULT_VOICE
-    found = _BY_LOWER.get(name.strip().lower())
-    return found.name if found is not None else DEFAULT_VOICE
+    return (wire.canonical_voice(name) if name else None) or DEFAULT_VOICE
 
 
 def base_language(language: str | None) -> str:
     """The primary language subtag: "ja-JP" → "ja", "EN_us" → "en"; None or empty → "en"."""
-    if not language:
-        return "en"
-    return language.replace("_", "-").split("-", 1)[0].strip().lower() or "en"
+    return (wire.base_language(language) if language else "") or "en"
 
 
 def _build_table() -> dict[tuple[str, str], VoiceChoice]:

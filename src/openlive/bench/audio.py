@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from openlive.backends.audio import float_to_pcm16 as float_to_pcm16
+
 INPUT_RATE = 16_000
 BYTES_PER_SAMPLE = 2
 FRAME_MS = 10
@@ -56,10 +58,6 @@ def encode_wav(pcm: bytes, *, rate: int = INPUT_RATE) -> bytes:
         w.setframerate(rate)
         w.writeframes(pcm)
     return buf.getvalue()
-
-
-def float_to_pcm16(x: npt.NDArray[np.floating]) -> bytes:
-    return bytes(np.rint(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 def samples(pcm: bytes) -> Int16Array:

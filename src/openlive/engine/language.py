@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from openlive.protocol.voices import base_language as base_language
+
 # speechConfig.languageCode values of the BidiGenerateContent proto (reference §6).
 GEMINI_LANGUAGE_CODES = frozenset(
     {
@@ -42,12 +44,6 @@ GEMINI_LANGUAGE_CODES = frozenset(
 
 _KANA = re.compile("[\u3040-\u30ff]")
 _HAN = re.compile("[\u4e00-\u9fff]")
-
-
-def base_language(code: str) -> str:
-    """``en-US`` → ``en``; ``cmn-CN`` → ``zh``."""
-    lang = code.split("-")[0].lower()
-    return {"cmn": "zh"}.get(lang, lang)
 
 
 def is_known_language_code(code: str) -> bool:

@@ -1,4 +1,4 @@
-"""The prebuilt voice names of the Gemini Live API (reference §6): wire vocabulary shared by all layers."""
+"""Voice names and language codes of the Gemini Live API (reference §6): wire vocabulary for all layers."""
 
 from __future__ import annotations
 
@@ -17,3 +17,10 @@ _BY_LOWER = {v.lower(): v for v in GEMINI_VOICES}
 def canonical_voice(name: str) -> str | None:
     """The canonical spelling of a Gemini voice name (matched case-insensitively), or None if unknown."""
     return _BY_LOWER.get(name.strip().lower())
+
+
+def base_language(code: str) -> str:
+    """The primary language subtag of a ``languageCode``: ``en-US`` → ``en``, ``EN_us`` → ``en``;
+    ``cmn-CN`` → ``zh`` (the proto's Mandarin code)."""
+    lang = code.replace("_", "-").split("-", 1)[0].strip().lower()
+    return {"cmn": "zh"}.get(lang, lang)
