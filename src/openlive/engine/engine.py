@@ -36,22 +36,6 @@ class Engine:
         self._load_error: BaseException | None = None
         self.limits = limits or SessionLimits()
 
-    @classmethod
-    def from_profiles(cls, *profiles: Profile, limits: SessionLimits | None = None) -> Engine:
-        """An engine over already-loaded profiles (tests, embedding); the first is the default."""
-
-        def loader_of(profile: Profile) -> ProfileLoader:
-            return lambda: profile
-
-        engine = cls(
-            {p.name: (p.description, loader_of(p)) for p in profiles},
-            default_profile=profiles[0].name,
-            limits=limits,
-        )
-        engine._profiles = {p.name: p for p in profiles}
-        engine._ready.set()
-        return engine
-
     async def load(self) -> None:
         """Load every profile (in a worker thread, so the server answers /healthz with 503 meanwhile)."""
         try:

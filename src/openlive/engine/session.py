@@ -14,16 +14,20 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.history import content_to_messages, text_turn, tool_specs, trim_to_budget
 from openlive.engine.language import base_language, guess_language, is_known_language_code
+from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnDropped, TurnEnded
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
 from openlive.engine.transcript import IncrementalTranscript
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
+from openlive.protocol.media import parse_pcm_mime
 from openlive.protocol.messages import (
     ActivityHandling,
     ClientContent,
@@ -131,9 +135,8 @@ class LiveSession:
         self._generation: asyncio.Task[None] | None = None
         self._queued_audio_turns: list[tuple[str, str | None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._listener: object | None = None
+        self._listener: Listener | None = None
         self._input_transcript = IncrementalTranscript()
-        self._started_at = time.monotonic()
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -155,10 +158,10 @@ class LiveSession:
                 await task
         listener = self._listener
         if listener is not None:
-            await listener.aclose()  # type: ignore[attr-defined]
+            await listener.aclose()
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
@@ -216,13 +219,13 @@ class LiveSession:
         if message.video is not None and not message.video.mime_type.startswith(("image/", "video/")):
             raise invalid_argument("video must be an image/* or video/* blob")
         if message.activity_start:
-            self._ensure_listener().activity_start()  # type: ignore[attr-defined]
+            self._ensure_listener().activity_start()
             if self._interrupts():
                 await self._interrupt()
         if message.activity_end:
-            self._ensure_listener().activity_end()  # type: ignore[attr-defined]
+            self._ensure_listener().activity_end()
         if message.audio_stream_end and self._listener is not None:
-            self._listener.audio_stream_end()  # type: ignore[attr-defined]
+            self._listener.audio_stream_end()
         if message.text is not None and message.text.strip():
             await self._interrupt()
             self.history.append(text_turn("user", message.text))
@@ -233,19 +236,15 @@ class LiveSession:
         return handling is not ActivityHandling.NO_INTERRUPTION
 
     def _feed_audio(self, pcm: bytes, mime: str) -> None:
-        from openlive.protocol import parse_pcm_mime
-
         rate = parse_pcm_mime(mime)
         if rate is None:
             raise invalid_argument(f"unsupported audio mime type {mime!r}; send audio/pcm;rate=N")
         if len(pcm) % 2:
             raise invalid_argument("16-bit PCM audio must have an even number of bytes")
-        self._ensure_listener().feed(pcm, rate)  # type: ignore[attr-defined]
+        self._ensure_listener().feed(pcm, rate)
 
-    def _ensure_listener(self) -> object:
+    def _ensure_listener(self) -> Listener:
         if self._listener is None:
-            from openlive.engine.listener import Listener
-
             if not self.profile.asr:
                 raise ProtocolError(CloseCode.INVALID_ARGUMENT, "this profile does not accept audio input")
             language = base_language(self.language_code) if self.language_code else None
@@ -267,12 +266,10 @@ class LiveSession:
         if self._listener is None and self.profile.asr and self.profile.vad is not None:
             self._ensure_listener()
         if self._listener is not None:
-            self._listener.note_playback(pcm)  # type: ignore[attr-defined]
+            self._listener.note_playback(pcm)
 
-    async def _consume_listener(self, listener: object) -> None:
-        from openlive.engine.listener import InterimTranscript, SpeechStarted, TurnDropped, TurnEnded
-
-        async for event in listener.events():  # type: ignore[attr-defined]
+    async def _consume_listener(self, listener: Listener) -> None:
+        async for event in listener.events():
             if isinstance(event, SpeechStarted):
                 if self._interrupts():
                     await self._interrupt()
