@@ -41,6 +41,16 @@ class ScriptedLanguageModel:
 
 
 @dataclass
+class FakePrefillingLanguageModel(ScriptedLanguageModel):
+    """A ``ScriptedLanguageModel`` that is also a ``PromptPrefiller``: records each prefill request."""
+
+    prefills: list[ChatRequest] = field(default_factory=list)
+
+    def prefill(self, request: ChatRequest) -> None:
+        self.prefills.append(request)
+
+
+@dataclass
 class ScriptedSynthesizer:
     """Emits 24 kHz PCM whose length is proportional to the text (50 ms per character)."""
 

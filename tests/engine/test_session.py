@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+import numpy as np
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+from engine_fakes import (
+    FakePrefillingLanguageModel,
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    ScriptedSynthesizer,
+    fake_profile,
+)
+from listener_fakes import SR, FakeRecognizer, FakeTurnDetector, FakeVad, pcm, silence, tone
 
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.protocol.messages import (
+    ActivityHandling,
     AudioTranscriptionConfig,
+    Blob,
     ClientContent,
     Content,
     FunctionDeclaration,
@@ -20,6 +31,7 @@ from openlive.protocol.messages import (
     Modality,
     Part,
     RealtimeInput,
+    RealtimeInputConfig,
     ServerContent,
     Setup,
     SpeechConfig,
@@ -278,3 +290,91 @@ async def test_tool_rounds_are_capped_and_the_model_must_then_answer() -> None:
     await outbox.wait_turn()
     assert sum(isinstance(m, ToolCall) for m, _ in outbox.messages) == MAX_TOOL_ROUNDS
     assert [bool(r.tools) for r in llm.requests] == [True] * MAX_TOOL_ROUNDS + [False]
+
+
+def listening_session(
+    llm: ScriptedLanguageModel, **setup_kwargs: object
+) -> tuple[LiveSession, RecordingOutbox, FakeRecognizer]:
+    """A TEXT-reply session whose audio goes through the real listener over scripted speech stages."""
+    session, outbox = make_session(
+        llm,
+        generation_config=GenerationConfig(
+            response_modalities=[Modality.TEXT], speech_config=SpeechConfig(language_code="en-US")
+        ),
+        input_audio_transcription=AudioTranscriptionConfig(),
+        **setup_kwargs,
+    )
+    asr = FakeRecognizer(words=("what", "is", "the", "capital", "of", "france"))
+    session.profile = dataclasses.replace(
+        session.profile, asr={"en": asr}, vad=FakeVad(), turn=FakeTurnDetector(0.9)
+    )
+    return session, outbox, asr
+
+
+async def speak(session: LiveSession, audio: np.ndarray) -> None:
+    """Send ``audio`` as realtime input in 20 ms chunks, letting the listener run between them."""
+    step = SR // 50
+    for i in range(0, audio.size, step):
+        blob = Blob(mime_type=f"audio/pcm;rate={SR}", data=pcm(audio[i : i + step]))
+        await session.handle(RealtimeInput(audio=blob))
+        await asyncio.sleep(0)
+    assert session._listener is not None
+    await session._listener.drained()
+    for _ in range(5):  # let queued listener events reach the session
+        await asyncio.sleep(0)
+
+
+def interim_texts(outbox: RecordingOutbox) -> list[str]:
+    return [c.input_transcription.text for c in outbox.contents() if c.input_transcription]
+
+
+async def test_interim_transcript_prefills_the_request_the_turn_would_send() -> None:
+    llm = FakePrefillingLanguageModel(replies=[["Earlier answer."], ["Paris."]])
+    session, outbox, _ = listening_session(llm)
+    await session.handle(user("Earlier question"))
+    await outbox.wait_turn()
+    history = list(session.history)
+    await speak(session, np.concatenate([silence(0.3), tone(1.3)]))  # still speaking: interims only
+    assert llm.prefills, "no prefill while the user spoke"
+    assert session.history == history  # the tentative user turn was not recorded
+    last = llm.prefills[-1].messages
+    # One prefill per interim transcript, the latest with the utterance so far as the user's turn.
+    assert [r.messages[-1].content for r in llm.prefills] == ["what", "what is the capital"]
+    assert (last[-1].role, last[-1].content) == ("user", "what is the capital")
+    assert [m.content for m in last[:-1]] == [
+        "You are openlive.",
+        "Earlier question",
+        "Earlier answer.",
+    ]
+    await speak(session, silence(0.6))  # the pause ends the turn
+    await outbox.wait_turn()
+    real = llm.requests[-1].messages
+    assert real[-1].content == "what is the capital of"
+    # The prefilled request is the real one up to the user's words: its prompt prefix is reused.
+    assert [(m.role, m.content) for m in last[:-1]] == [(m.role, m.content) for m in real[:-1]]
+    assert llm.prefills[-1].sampling == llm.requests[-1].sampling
+    await session.aclose()
+
+
+async def test_no_prefill_while_a_reply_is_being_generated() -> None:
+    llm = FakePrefillingLanguageModel(replies=[["A", " slow", " long", " reply", "."]], delay_s=0.4)
+    session, outbox, _ = listening_session(
+        llm, realtime_input_config=RealtimeInputConfig(activity_handling=ActivityHandling.NO_INTERRUPTION)
+    )
+    await session.handle(user("Tell me something."))
+    await speak(session, np.concatenate([silence(0.3), tone(1.3)]))  # speaks over the reply
+    assert session._generation is not None and not session._generation.done()
+    assert interim_texts(outbox), "the listener sent no interim transcript"
+    assert llm.prefills == []
+    await outbox.wait_turn()
+    await session.aclose()
+
+
+async def test_models_without_prefill_are_unaffected_by_interim_transcripts() -> None:
+    llm = ScriptedLanguageModel(replies=[["Paris."]])
+    session, outbox, _ = listening_session(llm)
+    await speak(session, np.concatenate([silence(0.3), tone(1.3), silence(0.6)]))
+    await outbox.wait_turn()
+    assert interim_texts(outbox)[0] == "what"
+    assert llm.requests[-1].messages[-1].content == "what is the capital of"
+    await session.aclose()

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ from openlive.stages.language_model import (
     ChatDone,
     ChatMessage,
     ChatRequest,
+    PromptPrefiller,
     SamplingParams,
     TextDelta,
     ToolCallRequest,
@@ -275,6 +276,7 @@ class LiveSession:
                     await self._interrupt()
             elif isinstance(event, InterimTranscript):
                 await self._send_input_transcription(event.text, final=False)
+                self._prefill(event.text)
             elif isinstance(event, TurnDropped):
                 if self._input_transcript.pending:  # close what was shown of a turn that was not one
                     await self._send_input_transcription("", final=True)
@@ -369,14 +371,28 @@ class LiveSession:
                 self.history.append(text_turn("model", heard))
         return heard
 
-    def _chat_request(self) -> ChatRequest:
+    def _prefill(self, interim: str) -> None:
+        """Let the LLM read the prompt this turn will probably send while the user is still speaking.
+
+        The request is the one the turn would make if it ended with ``interim``; the history is left as
+        it is. Skipped while a reply is being generated (that request needs the model).
+        """
+        llm = self.profile.llm
+        if not interim.strip() or not isinstance(llm, PromptPrefiller):
+            return
+        if self._generation is not None and not self._generation.done():
+            return
+        llm.prefill(self._chat_request([*self.history, text_turn("user", interim)]))
+
+    def _chat_request(self, history: Sequence[Content] | None = None) -> ChatRequest:
+        """The request for ``history`` (by default the session's own)."""
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
         # cache across turns and sessions, which is what keeps the first token fast.
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
         system_parts = [p for p in (self.profile.system_prompt, style, self.system_instruction) if p]
         system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
         turns: list[ChatMessage] = []
-        for content in self.history:
+        for content in self.history if history is None else history:
             turns.extend(content_to_messages(content))
         gc = self.setup.generation_config
         max_tokens = gc.max_output_tokens or self.profile.output_token_limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -84,3 +84,16 @@ class LanguageModel(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class PromptPrefiller(Protocol):
+    """Optional for a ``LanguageModel``: read a likely prompt ahead of time (e.g. while the user speaks).
+
+    ``prefill`` returns at once and is best effort: the model may evaluate the stable part of the request
+    (the text that its real request will probably start with) so that a later ``stream`` of the real
+    request reuses it, or drop it, e.g. when real requests are waiting. It must never delay ``stream``.
+    The engine checks ``isinstance(llm, PromptPrefiller)``; models without it work unchanged.
+    """
+
+    def prefill(self, request: ChatRequest) -> None: ...
