@@ -30,6 +30,7 @@ import numpy as np
 
 from openlive.backends.assets import assemble_parts, register_asset
 from openlive.backends.voices import SUPPORTED_LANGUAGES
+from openlive.backends.whisper_window import WindowedWhisper
 from openlive.stages.speech import INPUT_SAMPLE_RATE, Audio, RecognitionResult
 
 WHISPER_BASE_ASSET = "whisper-base"
@@ -123,6 +124,7 @@ class WhisperRecognizer:
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads, local_files_only=True
         )
         self._english_only = english_only or not self._model.model.is_multilingual
+        self._window = WindowedWhisper(self._model)
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         self._detect_among: tuple[str, ...] | None = None
         if detect_among is not None and not self._english_only:
@@ -149,9 +151,16 @@ class WhisperRecognizer:
         if self._detect_among is not None and len(self._detect_among) == 1:
             return {self._detect_among[0]: 1.0}  # nothing to choose: skip the encoder
         samples = np.asarray(audio, dtype=np.float32)[:_DETECT_MAX_SAMPLES]
+        encoded = self._window.encode(samples)
+        if encoded is not None:
+            return self._allowed(self._window.language_probabilities(encoded))
         _, _, probabilities = self._model.detect_language(samples, language_detection_segments=1)
+        return self._allowed({code: float(p) for code, p in probabilities})
+
+    def _allowed(self, probabilities: dict[str, float]) -> dict[str, float]:
+        """Whisper's probabilities keyed by ISO 639-1, only for the languages identification may choose."""
         allowed = self._detect_among
-        found = {_ISO_639_1.get(code, code): float(p) for code, p in probabilities}
+        found = {_ISO_639_1.get(code, code): p for code, p in probabilities.items()}
         return {code: p for code, p in found.items() if allowed is None or code in allowed}
 
     async def detect_language(self, audio: Audio) -> dict[str, float]:
@@ -162,13 +171,19 @@ class WhisperRecognizer:
     def decode(self, audio: Audio, language: str | None) -> _Decoded:
         """Greedy decoding of one utterance (synchronous; runs in the executor). Without a language
         (or with one the model lacks) the language is identified first, among ``detect_among``."""
+        samples = np.asarray(audio, dtype=np.float32)
         model_language = self._model_language(language)
+        encoded = self._window.encode(samples)
+        if encoded is not None:
+            windowed = self._decode_window(encoded, samples.size, model_language)
+            if windowed is not None:
+                return windowed
         if model_language is None and self._detect_among is not None:
-            found = self.identify(audio)
+            found = self.identify(samples)
             if found:
                 model_language = self._model_language(max(found, key=found.__getitem__))
         segments, info = self._model.transcribe(
-            np.asarray(audio, dtype=np.float32),
+            samples,
             language=model_language,
             beam_size=1,
             best_of=1,
@@ -180,6 +195,25 @@ class WhisperRecognizer:
         text = _join_speech(segments)
         detected = _ISO_639_1.get(info.language, info.language) if info.language else None
         return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
+
+    def _decode_window(self, encoded: Any, samples: int, model_language: str | None) -> _Decoded | None:
+        """The short-window decode (see ``whisper_window``); None to fall back to the 30 s window."""
+        detected: float | None = None  # P of the language chosen here among the allowed ones
+        if model_language is None and self._detect_among is not None:
+            found = self._allowed(self._window.language_probabilities(encoded))
+            if found:
+                best = max(found, key=found.__getitem__)
+                model_language, detected = self._model_language(best), found[best]
+        result = self._window.decode(encoded, samples, model_language)
+        if result is None:
+            return None
+        if detected is not None:
+            result.language_probability = detected
+        return _Decoded(
+            text="" if _is_no_speech(result) else result.text,
+            language=_ISO_639_1.get(result.language, result.language) if result.language else None,
+            language_probability=result.language_probability,
+        )
 
     def _model_language(self, language: str | None) -> str | None:
         """Whisper's code for a session language ("ja-JP" → "ja"); None (detect) when it has none."""
@@ -207,12 +241,13 @@ def _base_code(language: str) -> str:
     return language.replace("_", "-").split("-", 1)[0].lower()
 
 
+def _is_no_speech(segment: Any) -> bool:
+    # Whisper invents text ("Thank you.") for noise; its own statistics flag it.
+    return bool(segment.no_speech_prob > _NO_SPEECH_PROB and segment.avg_logprob < _NO_SPEECH_LOGPROB)
+
+
 def _join_speech(segments: Iterable[Any]) -> str:
-    texts = []
-    for segment in segments:
-        if segment.no_speech_prob > _NO_SPEECH_PROB and segment.avg_logprob < _NO_SPEECH_LOGPROB:
-            continue  # Whisper invents text ("Thank you.") for noise; its own statistics flag it
-        texts.append(segment.text.strip())
+    texts = [segment.text.strip() for segment in segments if not _is_no_speech(segment)]
     return " ".join(t for t in texts if t)
 
 
