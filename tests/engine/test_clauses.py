@@ -21,6 +21,34 @@ def test_the_first_clause_is_cut_early_then_whole_sentences() -> None:
     assert pieces[0] == "Paris."
 
 
+def test_without_punctuation_the_first_piece_ends_after_a_few_words_on_a_content_word() -> None:
+    # One-sentence answers would otherwise wait for all their tokens before any audio.
+    assert feed(ClauseSplitter(), "Jupiter is the largest planet in our solar system.") == [
+        "Jupiter is the largest",
+        "planet in our solar system.",
+    ]
+    # Never on a function word or before a number's unit.
+    assert feed(ClauseSplitter(), "Paris is the capital of France.")[0] == "Paris is the capital"
+    assert feed(ClauseSplitter(), "There are 7 days in a week.")[0] == "There are 7 days"
+    # Only the first piece is cut at a word; the rest waits for sentence ends.
+    pieces = feed(
+        ClauseSplitter(), "The dragon slept on its gold for many long years and never woke up. The end."
+    )
+    assert pieces == ["The dragon slept", "on its gold for many long years and never woke up.", "The end."]
+
+
+def test_a_word_is_not_cut_before_the_next_token_shows_it_is_complete() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.push("Jupiter is the larg") == []
+    assert splitter.push("est") == []  # "largest" or "largesse"? not known yet
+    assert splitter.push(" planet") == ["Jupiter is the largest"]
+
+
+def test_punctuation_still_wins_when_it_comes_first() -> None:
+    assert feed(ClauseSplitter(), "Sure, it is. Paris is the capital.")[0] == "Sure,"
+    assert feed(ClauseSplitter(), "Seven days.")[0] == "Seven days."
+
+
 def test_a_sentence_end_at_the_end_of_the_stream_is_cut_without_waiting_for_the_next_token() -> None:
     splitter = ClauseSplitter()
     assert splitter.push("The capital is Paris") == []
