@@ -254,3 +254,112 @@ async def test_alternating_conversations_each_keep_their_history(model: LlamaCpp
     )
     done = done_of(events)
     assert done.cached_prompt_tokens >= done.prompt_tokens - 12, done
+
+
+def spoken_turn(system: str, user: str, **kwargs: Any) -> ChatRequest:
+    """A voice session's request: spoken-style system prompt, one earlier exchange, then ``user``."""
+    return ChatRequest(
+        messages=[
+            ChatMessage(role="system", content=system),
+            ChatMessage(role="user", content="Hi, can you hear me?"),
+            ChatMessage(role="assistant", content="Yes, I can hear you. How can I help?"),
+            ChatMessage(role="user", content=user),
+        ],
+        **kwargs,
+    )
+
+
+async def test_prefill_of_the_interim_prompt_is_reused_by_the_final_request(
+    model: LlamaCppLanguageModel,
+) -> None:
+    from openlive.stages import PromptPrefiller
+
+    assert isinstance(model, PromptPrefiller)
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}"  # nothing of it is cached yet
+    short = SamplingParams(temperature=0.0, max_tokens=8)
+    done_before = model.prefills_done
+    model.prefill(spoken_turn(system, "What is the capital of", sampling=short))
+    await model.idle()
+    assert model.prefills_done == done_before + 1
+    prefilled = model.kv_tokens  # the whole interim prompt, its closing tokens included
+    assert prefilled > model.count_tokens(system) + model.count_tokens("What is the capital of")
+    _, events, _ = await run(model, spoken_turn(system, "What is the capital of France?", sampling=short))
+    done = done_of(events)
+    # All but the template's closing tokens (<|im_end|>, "\n", <|im_start|>, "assistant", "\n") were reused.
+    assert done.cached_prompt_tokens == prefilled - 5, (done, prefilled)
+    assert done.prompt_tokens - done.cached_prompt_tokens == 7  # " France", "?" and the closing tokens
+
+
+async def test_prefill_of_the_final_text_leaves_nothing_to_read(model: LlamaCppLanguageModel) -> None:
+    request = spoken_turn(
+        f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}",
+        "How far away is the moon?",
+        sampling=SamplingParams(temperature=0.0, max_tokens=8),
+    )
+    model.prefill(request)
+    await model.idle()
+    _, events, first = await run(model, request)
+    done = done_of(events)
+    assert done.cached_prompt_tokens == done.prompt_tokens  # sampled from the prefill's logits at once
+    assert first < 0.5, first
+
+
+async def test_a_stream_cancels_a_running_prefill(model: LlamaCppLanguageModel) -> None:
+    # A prompt no cache holds, long enough that reading it takes seconds: a prefill still running.
+    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))
+    long_system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
+    done_before = model.prefills_done
+    model.prefill(spoken_turn(long_system, "What is day 3's", sampling=GREEDY))
+    await asyncio.sleep(0.5)  # the worker is reading it now
+    assert model.kv_tokens < model.count_tokens(long_system)
+    short = SamplingParams(temperature=0.0, max_tokens=4)
+    _, events, first = await run(model, chat("Be brief.", "Say yes.", sampling=short))
+    await model.idle()
+    assert model.prefills_done == done_before, "the prefill was not cancelled"
+    assert done_of(events).completion_tokens > 0
+    assert first < 2.0, f"the stream waited {first:.1f} s for the prefill"
+
+
+async def test_a_prefill_is_dropped_while_a_request_runs_and_superseded_by_a_newer_one(
+    model: LlamaCppLanguageModel,
+) -> None:
+    request = chat("You are a counting machine.", "Count from 1 to 20.", sampling=GREEDY)
+    done_before = model.prefills_done
+    stream = model.stream(request)
+    await anext(stream)  # the request is running
+    model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}.", "Hello", sampling=GREEDY))
+    async for _ in stream:
+        pass
+    await model.idle()
+    assert model.prefills_done == done_before, "a prefill ran while a real request was in flight"
+    # Two prefills in a row: only the latest is read.
+    first, latest = (spoken_turn(f"Caller {uuid.uuid4().hex}.", "Hello", sampling=GREEDY) for _ in range(2))
+    model.prefill(first)
+    model.prefill(latest)
+    await model.idle()
+    assert model.prefills_done == done_before + 1
+    _, events, _ = await run(model, latest)
+    assert done_of(events).cached_prompt_tokens == done_of(events).prompt_tokens
+
+
+async def test_prefill_does_not_change_the_reply() -> None:
+    from openlive.backends.llm_llamacpp import LlamaCppLanguageModel
+
+    # No KV snapshots: each run below reads the prompt itself rather than restoring an earlier run's cache.
+    llm = LlamaCppLanguageModel(llm_gguf_path(cache_dir()), n_ctx=1024, n_threads=2, kv_snapshot_bytes=0)
+    try:
+        sampling = SamplingParams(temperature=0.0, max_tokens=24, seed=42)
+        final = spoken_turn(SPOKEN_STYLE_PROMPT, "What is the capital of France?", sampling=sampling)
+        other = chat("Be brief.", "Say no.", sampling=SamplingParams(temperature=0.0, max_tokens=2))
+        plain, _, _ = await run(llm, final)
+        replies = []
+        for interim in ("What is the capital of", "What is the capital of France?"):
+            await run(llm, other)  # the cache now holds another conversation
+            llm.prefill(spoken_turn(SPOKEN_STYLE_PROMPT, interim, sampling=sampling))
+            await llm.idle()
+            text, events, _ = await run(llm, final)
+            assert done_of(events).cached_prompt_tokens > llm.count_tokens(SPOKEN_STYLE_PROMPT)
+            replies.append(text)
+        assert replies == [plain, plain]
+    finally:
+        llm.close()

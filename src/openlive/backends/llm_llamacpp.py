@@ -6,12 +6,18 @@ conversation, and new sessions that start with the same system prompt (``warm_sy
 there at start-up), skip re-reading that prefix, which is what keeps the first token fast on two cores.
 After each request the cache is also saved (``llm_kv_snapshots``), so when sessions take turns, each one's
 next turn restores its own history instead of re-reading it.
+
+``prefill`` (``openlive.stages.PromptPrefiller``) lets the engine start that reading early: while the user
+is still speaking, the prompt their turn would send (with the interim transcript as the user's text) is
+evaluated whole. If the turn ends with that text, the real request samples its first token at once;
+otherwise it reads only what follows the first token that changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import ctypes
 import logging
 import os
@@ -49,6 +55,9 @@ TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool
 # Prompt tokens are evaluated in slices this long, so a cancelled request stops within one slice (~1 s on
 # 2 cores). Shorter slices cost throughput: 64 was measured ~1.5x slower than 512 for a 400-token prompt.
 PROMPT_SLICE_TOKENS = 128
+# A prefill is evaluated in shorter slices: a real request that arrives meanwhile waits for at most one
+# (~0.3 s on 2 cores). It usually reads only the ~10-30 tokens of a user turn anyway.
+PREFILL_SLICE_TOKENS = 32
 # A saved KV snapshot replaces the live cache only when it saves at least this many prompt tokens.
 SNAPSHOT_MIN_GAIN_TOKENS = 16
 # The smallest room left for the reply before old conversation turns are dropped from the prompt.
@@ -57,15 +66,22 @@ MIN_REPLY_TOKENS = 64
 _Emit = Callable[[ChatEvent | BaseException], None]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Job:
     request: ChatRequest
     emit: _Emit
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
+@dataclass(slots=True, eq=False)
+class _PrefillJob:
+    request: ChatRequest
+    # Set by a newer prefill (only the latest one matters) and by every real request.
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
 class LlamaCppLanguageModel:
-    """``openlive.stages.LanguageModel`` over a local GGUF file."""
+    """``openlive.stages.LanguageModel`` (and ``PromptPrefiller``) over a local GGUF file."""
 
     def __init__(
         self,
@@ -96,6 +112,13 @@ class LlamaCppLanguageModel:
         self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
         # One worker: the model has one KV cache. Its queue is FIFO, so sessions are served in arrival order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-llamacpp")
+        # Real requests submitted and not yet finished or dropped, and the latest prefill: a prefill is
+        # skipped while any real request waits or runs, and every real request cancels the prefill.
+        self._lock = threading.Lock()
+        self._requests: set[_Job] = set()
+        self._prefill_job: _PrefillJob | None = None
+        self._closed = False
+        self.prefills_done = 0  # prefills that evaluated their whole prefix (for tests and logs)
 
     # -- LanguageModel ---------------------------------------------------------------------------------
 
@@ -114,6 +137,11 @@ class LlamaCppLanguageModel:
                 job.cancel.set()
 
         job = _Job(request=request, emit=emit)
+        with self._lock:
+            self._requests.add(job)
+            prefill, self._prefill_job = self._prefill_job, None
+        if prefill is not None:  # a running prefill stops within one slice; a queued one is dropped
+            prefill.cancel.set()
         future = loop.run_in_executor(self._executor, self._run, job)
         try:
             while True:
@@ -128,6 +156,26 @@ class LlamaCppLanguageModel:
             # the worker checks the flag before every token and drops a job that has not started yet.
             job.cancel.set()
             future.cancel()
+            self._forget(job)
+
+    # -- PromptPrefiller -----------------------------------------------------------------------------
+
+    def prefill(self, request: ChatRequest) -> None:
+        """Start evaluating ``request``'s prompt into the KV cache, for a real request that may follow.
+
+        Returns at once. Dropped when a real request is waiting or running, superseded by a newer
+        prefill, and cancelled (within one slice) by any later ``stream``. Unlike a real request it
+        reads nothing again when the cache already holds the prompt.
+        """
+        job = _PrefillJob(request=request)
+        with self._lock:
+            if self._closed or self._requests:
+                return
+            older, self._prefill_job = self._prefill_job, job
+        if older is not None:
+            older.cancel.set()
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            self._executor.submit(self._run_prefill, job)
 
     # -- start-up ----------------------------------------------------------------------------------------
 
@@ -159,21 +207,66 @@ class LlamaCppLanguageModel:
         await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._llm.close()
 
     # -- worker thread -----------------------------------------------------------------------------------
 
+    def _forget(self, job: _Job) -> None:
+        with self._lock:
+            self._requests.discard(job)
+
     def _run(self, job: _Job) -> None:
         if job.cancel.is_set():
+            self._forget(job)
             return
         try:
             self._generate(job)
         except BaseException as exc:  # handed to the consumer, which re-raises it in its own task
             job.emit(exc)
         finally:
+            self._forget(job)
             # Kept for this conversation's next turn, in case another session's request comes first.
             self._save_snapshot()
+
+    def _run_prefill(self, job: _PrefillJob) -> None:
+        """Evaluate a prefill's prompt into the KV cache, unless a real request waits or it was cancelled.
+
+        No KV snapshot is saved afterwards, unlike ``_run``. The cache held before the prefill was saved
+        already (every real request saves one when it ends; the shared system prompt is pinned), so
+        nothing is lost if another session's request comes first: a snapshot would add only the
+        speculative user text (~20 tokens), while saving costs ~20-40 ms of the worker per 500 tokens,
+        uncancellable, on every interim transcript (one per ~0.6 s of speech), and would push real
+        conversations' snapshots out of the byte budget. The real request saves the whole turn.
+        """
+        try:
+            with self._lock:
+                skip = bool(self._requests)
+            if skip or job.cancel.is_set():
+                return
+            # The whole prompt, the template's closing tokens (``<|im_end|>``, the assistant header)
+            # included, although they move as soon as the user says another word. Measured on 2 cores
+            # (Qwen2.5-1.5B, spoken-style prompt and one earlier exchange): a prompt read only up to the
+            # end of the user's text leaves ~7 tokens for the real request, and one batch has a fixed cost
+            # near one decode step, so its first token still came after ~270 ms (vs ~290 ms without a
+            # prefill). With the whole prompt read and the turn ending with the prefilled text, as when
+            # the interim transcript came from the decode at the start of the final pause, the first token
+            # is sampled at once (~10 ms; see _eval_prompt). A wrong guess costs only background work:
+            # the real request keeps the common prefix and reads from the first token that differs.
+            _, tokens = self._fit_messages(job.request)
+            if job.cancel.is_set():
+                return
+            self._eval_prompt(tokens, job.cancel, slice_tokens=PREFILL_SLICE_TOKENS)
+            if not job.cancel.is_set():
+                self.prefills_done += 1
+        except Exception:  # best effort: the real request reports real problems
+            log.warning("prompt prefill failed", exc_info=True)
+        finally:
+            with self._lock:
+                if self._prefill_job is job:
+                    self._prefill_job = None
 
     def _save_snapshot(self, *, pinned: bool = False) -> None:
         llm = self._llm
@@ -195,11 +288,12 @@ class LlamaCppLanguageModel:
             return False
         llm.input_ids[: len(snapshot.tokens)] = snapshot.tokens
         llm.n_tokens = len(snapshot.tokens)
+        llm._requires_eval = True  # restored cells, but no logits: the next token must be evaluated
         return True
 
     def _generate(self, job: _Job) -> None:
         request, sampling = job.request, job.request.sampling
-        tokens = self._fit_prompt(request)
+        _, tokens = self._fit_messages(request)
         cached = self._eval_prompt(tokens, job.cancel)
         if job.cancel.is_set():
             return
@@ -261,8 +355,8 @@ class LlamaCppLanguageModel:
         tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
         return tokens
 
-    def _fit_prompt(self, request: ChatRequest) -> list[int]:
-        """The prompt's tokens; the oldest turns are dropped (with a warning) if it would not fit.
+    def _fit_messages(self, request: ChatRequest) -> tuple[list[ChatMessage], list[int]]:
+        """The prompt's messages and tokens; the oldest turns are dropped (with a warning) if it won't fit.
 
         The engine compresses long conversations itself; this only keeps a request that slipped past it
         from failing outright.
@@ -271,7 +365,7 @@ class LlamaCppLanguageModel:
         while True:
             tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
             if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
-                return tokens
+                return messages, tokens
             droppable = _first_droppable(messages)
             if droppable is None:
                 raise ValueError(
@@ -281,7 +375,9 @@ class LlamaCppLanguageModel:
             log.warning("prompt of %d tokens exceeds the context: dropping the oldest turn", len(tokens))
             del messages[droppable]
 
-    def _eval_prompt(self, tokens: Sequence[int], cancel: threading.Event) -> int:
+    def _eval_prompt(
+        self, tokens: Sequence[int], cancel: threading.Event, *, slice_tokens: int = PROMPT_SLICE_TOKENS
+    ) -> int:
         """Bring the KV cache to exactly ``tokens``, reusing the longest common prefix; returns its length.
 
         llama-cpp-python's ``generate`` would reuse the prefix too, but evaluates the rest in one call
@@ -291,6 +387,10 @@ class LlamaCppLanguageModel:
         llm = self._llm
         cached: list[int] = llm._input_ids.tolist()
         in_cache = common_prefix(cached, tokens)
+        if in_cache == len(tokens) == llm.n_tokens and not llm._requires_eval:
+            # Exactly this prompt was the last thing evaluated (a prefill of this turn): its last logits
+            # are still live, so nothing is read again (one token would cost ~100 ms on 2 cores).
+            return in_cache
         matched, snapshot = self._snapshots.best_match(tokens)
         if snapshot is not None and matched >= in_cache + SNAPSHOT_MIN_GAIN_TOKENS:
             in_cache = matched if self._restore(snapshot) else 0
@@ -299,10 +399,11 @@ class LlamaCppLanguageModel:
             llm.reset()  # type: ignore[no-untyped-call]
             reused = 0
         llm.n_tokens = reused
-        for start in range(reused, len(tokens), PROMPT_SLICE_TOKENS):
+        llm._requires_eval = True  # the logits are of a token now dropped, until the next eval
+        for start in range(reused, len(tokens), slice_tokens):
             if cancel.is_set():
                 return reused
-            llm.eval(tokens[start : start + PROMPT_SLICE_TOKENS])
+            llm.eval(tokens[start : start + slice_tokens])
         return reused
 
 

@@ -90,9 +90,9 @@ class LanguageModel(Protocol):
 class PromptPrefiller(Protocol):
     """Optional for a ``LanguageModel``: read a likely prompt ahead of time (e.g. while the user speaks).
 
-    ``prefill`` returns at once and is best effort: the model may evaluate the stable part of the request
-    (the text that its real request will probably start with) so that a later ``stream`` of the real
-    request reuses it, or drop it, e.g. when real requests are waiting. It must never delay ``stream``.
+    ``prefill`` returns at once and is best effort: the model may read the request's prompt into its
+    cache, so that a later ``stream`` of a request that starts the same way reuses it, or drop it, e.g.
+    when real requests are waiting. It must not hold up a later ``stream`` for more than a moment.
     The engine checks ``isinstance(llm, PromptPrefiller)``; models without it work unchanged.
     """
 
