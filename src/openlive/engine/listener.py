@@ -11,9 +11,12 @@ time. At the end of the turn the final transcript comes from ``finish()`` (which
 from that pause-time decode when only silence followed it).
 
 Events come out strictly in stream order, one utterance after another: ``SpeechStarted``, any number
-of ``InterimTranscript``, then ``TurnEnded`` or ``TurnDropped``. While ``finish()`` runs the consumer
-waits, so a new utterance that starts right after a turn ended is reported once that turn's text is
-known (the reply cannot have started before that, so barge-in loses nothing).
+of ``InterimTranscript`` (and ``SpeechResumed``), then ``TurnEnded`` or ``TurnDropped``. The transcript
+decoded at a pause comes as ``InterimTranscript(at_pause=True)`` even when its words are unchanged: it
+is what ``TurnEnded`` will say if the pause ends the turn, so the session may start answering it early
+(speculatively); ``SpeechResumed`` says the user went on after such a pause, so that answer is void.
+While ``finish()`` runs the consumer waits, so a new utterance that starts right after a turn ended is
+reported once that turn's text is known (no reply can have been sent before that, so barge-in loses nothing).
 
 Manual mode (``automaticActivityDetection.disabled``): the audio between ``activity_start`` and
 ``activity_end`` is the turn, nothing is decided by the VAD; ``activity_start`` also yields a
@@ -92,6 +95,13 @@ class SpeechStarted:
 @dataclass(slots=True)
 class InterimTranscript:
     text: str  # the utterance so far
+    # Decoded in a pause that is still going on: the turn's final text if this pause ends it.
+    at_pause: bool = False
+
+
+@dataclass(slots=True)
+class SpeechResumed:
+    """Speech again after an ``InterimTranscript(at_pause=True)``: the utterance goes on."""
 
 
 @dataclass(slots=True)
@@ -113,7 +123,7 @@ class TurnDropped:
     reason: str
 
 
-ListenerEvent = SpeechStarted | InterimTranscript | TurnEnded | TurnDropped
+ListenerEvent = SpeechStarted | InterimTranscript | SpeechResumed | TurnEnded | TurnDropped
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,6 +150,8 @@ class _Utterance:
     unpartialed: int = 0  # samples of speech fed since the last partial request
     partial_task: asyncio.Task[None] | None = field(default=None)
     speculated: bool = False  # a decode was started in the current pause
+    pauses: int = 0  # pauses that started a decode so far (which pause a decode belongs to)
+    pause_reported: bool = False  # an at_pause transcript went out for the current pause
     interim: str = ""
 
 
@@ -414,22 +426,27 @@ class Listener:
         """
         pause = self._segmenter.pause_samples
         if pause == 0:
-            utt.speculated = False
+            if utt.speculated:
+                utt.pauses += 1  # a decode of the pause that just ended is stale when it returns
+            if utt.pause_reported:
+                self._emit(SpeechResumed())
+            utt.speculated = utt.pause_reported = False
             return
         busy = utt.partial_task is not None and not utt.partial_task.done()
         if utt.speculated or busy or pause < SPECULATE_AFTER_SAMPLES:
             return
         utt.speculated = True
         utt.unpartialed = 0
-        self._start_partial(utt)
+        self._start_partial(utt, pause=utt.pauses)
 
-    def _start_partial(self, utt: _Utterance) -> None:
-        task = asyncio.get_running_loop().create_task(self._partial(utt))
+    def _start_partial(self, utt: _Utterance, *, pause: int | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(self._partial(utt, pause))
         utt.partial_task = task
         self._partials.add(task)
         task.add_done_callback(self._partials.discard)
 
-    async def _partial(self, utt: _Utterance) -> None:
+    async def _partial(self, utt: _Utterance, pause: int | None) -> None:
+        """``pause``: the pause this decode was started in (None: a decode during speech)."""
         try:
             result = await utt.stream.partial()
         except Exception:  # live captions are best effort; finish() reports real failures
@@ -438,9 +455,13 @@ class Listener:
         if result is None or self._utt is not utt:
             return
         text = clean_transcript(result.text)
-        if has_words(text) and text != utt.interim:
+        if not has_words(text):
+            return
+        at_pause = pause == utt.pauses and self._segmenter.in_pause
+        if at_pause or text != utt.interim:
             utt.interim = text
-            self._emit(InterimTranscript(text))
+            utt.pause_reported = utt.pause_reported or at_pause
+            self._emit(InterimTranscript(text, at_pause=at_pause))
 
     async def _end(self, reason: str) -> None:
         utt = self._utt
@@ -525,6 +546,7 @@ __all__ = [
     "InterimTranscript",
     "Listener",
     "ListenerEvent",
+    "SpeechResumed",
     "SpeechStarted",
     "TurnDropped",
     "TurnEnded",

@@ -21,7 +21,14 @@ from typing import Any
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.history import content_to_messages, text_turn, tool_specs, trim_to_budget
 from openlive.engine.language import base_language, guess_language, is_known_language_code
-from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnDropped, TurnEnded
+from openlive.engine.listener import (
+    InterimTranscript,
+    Listener,
+    SpeechResumed,
+    SpeechStarted,
+    TurnDropped,
+    TurnEnded,
+)
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
@@ -93,6 +100,12 @@ class _Turn:
     recorded: bool = False
     # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
     marks: dict[str, float] = field(default_factory=dict)
+    # A speculative turn answers the transcript of a pause before the pause has ended the user's turn.
+    # Nothing of it reaches the client until ``released`` is set (at once for every other turn); if the
+    # user goes on instead, it is cancelled without a trace and its tentative user turn leaves the history.
+    speculative_text: str | None = None
+    tentative_user_turn: Content | None = None
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks.setdefault(name, time.monotonic() if at is None else at)
@@ -272,18 +285,29 @@ class LiveSession:
     async def _consume_listener(self, listener: Listener) -> None:
         async for event in listener.events():
             if isinstance(event, SpeechStarted):
+                await self._discard_speculation()
                 if self._interrupts():
                     await self._interrupt()
             elif isinstance(event, InterimTranscript):
                 await self._send_input_transcription(event.text, final=False)
-                self._prefill(event.text)
+                if event.at_pause:
+                    await self._speculate(event.text)
+                else:
+                    self._prefill(event.text)
+            elif isinstance(event, SpeechResumed):
+                await self._discard_speculation()
             elif isinstance(event, TurnDropped):
+                await self._discard_speculation()
                 if self._input_transcript.pending:  # close what was shown of a turn that was not one
                     await self._send_input_transcription("", final=True)
             elif isinstance(event, TurnEnded):
                 await self._send_input_transcription(event.text, final=True)
                 if event.language:
                     self._detected_language = event.language
+                if self._release_speculation(event.text):
+                    self._mark_turn_end(event)
+                    continue
+                await self._discard_speculation()
                 if not event.text.strip():
                     continue
                 if self._generation is not None and not self._generation.done():
@@ -293,9 +317,63 @@ class LiveSession:
                     await self._interrupt()
                 self.history.append(text_turn("user", event.text))
                 self._start_generation(self._reply_language(event.text), input_modality="AUDIO")
-                if self._turn is not None and event.speech_end_wall:
-                    self._turn.mark("speech_end", event.speech_end_wall)
-                    self._turn.mark("turn_decided", event.decided_wall or None)
+                self._mark_turn_end(event)
+
+    def _mark_turn_end(self, event: TurnEnded) -> None:
+        if self._turn is not None and event.speech_end_wall:
+            self._turn.mark("speech_end", event.speech_end_wall)
+            self._turn.mark("turn_decided", event.decided_wall or None)
+
+    # ------------------------------------------------------------------ speculative replies
+
+    async def _speculate(self, text: str) -> None:
+        """Start answering the transcript of a pause before the end-of-turn decision.
+
+        The decision takes ~0.2 s into a pause when the end-of-turn model is sure, and up to the silence
+        bound (1 s by default) when it is not; the language model, at ~10 tokens/s on two cores, is the
+        slowest stage. Starting it here overlaps the two. If the pause ends the turn with this same text
+        the reply is released as it stands; if the user goes on, it is dropped unseen (a few tokens of
+        wasted work). Only when nothing else is being generated: a reply in progress is never disturbed.
+        """
+        if self._closed or not text.strip():
+            return
+        if self._turn is not None and self._turn.speculative_text is not None:
+            if self._turn.speculative_text == text:
+                return
+            await self._discard_speculation()
+        if self._generation is not None and not self._generation.done():
+            return
+        user_turn = text_turn("user", text)
+        self.history.append(user_turn)
+        self._start_generation(self._reply_language(text), input_modality="AUDIO", speculative=True)
+        assert self._turn is not None
+        self._turn.speculative_text = text
+        self._turn.tentative_user_turn = user_turn
+
+    def _release_speculation(self, text: str) -> bool:
+        """The turn ended with ``text``: if a speculative reply answers exactly that, let it out."""
+        turn, task = self._turn, self._generation
+        if turn is None or turn.released.is_set() or task is None or task.done():
+            return False
+        if turn.speculative_text != text or turn.language != self._reply_language(text):
+            return False
+        turn.mark("released")
+        turn.speculative_text = turn.tentative_user_turn = None
+        turn.released.set()
+        return True
+
+    async def _discard_speculation(self) -> bool:
+        """Cancel a speculative reply the client has not seen; True if there was one."""
+        turn, task = self._turn, self._generation
+        if turn is None or turn.released.is_set() or task is None:
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        tentative = turn.tentative_user_turn
+        self.history = [c for c in self.history if c is not tentative]
+        self._turn = self._generation = None
+        return True
 
     async def _send_input_transcription(self, text: str, *, final: bool) -> None:
         if self.setup.input_audio_transcription is None:
@@ -327,9 +405,11 @@ class LiveSession:
 
     # ------------------------------------------------------------------ output
 
-    def _start_generation(self, language: str, *, input_modality: str) -> None:
+    def _start_generation(self, language: str, *, input_modality: str, speculative: bool = False) -> None:
         self._turn = _Turn(modality=self.modality, language=language, input_modality=input_modality)
         self._turn.mark("start")
+        if not speculative:
+            self._turn.released.set()
         self._generation = asyncio.create_task(self._generate(self._turn), name="generation")
         self._generation.add_done_callback(self._generation_done)
 
@@ -345,6 +425,8 @@ class LiveSession:
             self._start_generation(language or self._reply_language(text), input_modality="AUDIO")
 
     async def _interrupt(self) -> None:
+        if await self._discard_speculation():
+            return  # the client never saw it: nothing to interrupt
         task, turn = self._generation, self._turn
         if task is None or task.done() or turn is None:
             return
@@ -427,6 +509,7 @@ class LiveSession:
                         transcribe=self.setup.output_audio_transcription is not None,
                         lead_s=self.limits.audio_lead_s,
                         on_audio=self._note_playback,
+                        gate=turn.released,
                     )
                     turn.speaker = speaker
                 calls = await self._stream_llm(turn, speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)
@@ -438,6 +521,7 @@ class LiveSession:
                 await speaker.finish()
                 if speaker.first_audio_at is not None:
                     turn.mark("first_audio", speaker.first_audio_at)
+            await turn.released.wait()
             log.info("session %s turn: %s", self.session_id, turn.timings())
             turn.recorded = True
             reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
@@ -465,6 +549,7 @@ class LiveSession:
             if isinstance(event, TextDelta):
                 turn.mark("first_token")
                 if speaker is None:
+                    await turn.released.wait()
                     turn.text_sent.append(event.text)
                     await self.outbox.send(ServerContent(model_turn=Content(parts=[Part(text=event.text)])))
                 else:
@@ -486,6 +571,7 @@ class LiveSession:
 
     async def _call_tools(self, turn: _Turn, calls: list[ToolCallRequest]) -> None:
         """Send a ``toolCall`` and wait for the client's responses (the model waits: BLOCKING)."""
+        await turn.released.wait()
         if turn.speaker is not None:
             await turn.speaker.finish()
             spoken = turn.speaker.heard_text()

@@ -60,8 +60,11 @@ class Speaker:
         chunk_ms: int = 100,
         clock: Callable[[], float] = time.monotonic,
         on_audio: Callable[[bytes], None] | None = None,
+        gate: asyncio.Event | None = None,
     ) -> None:
         self._tts = tts
+        # Audio is synthesised ahead but sent only once the gate is open (a speculative reply).
+        self._gate = gate
         self._on_audio = on_audio  # told each chunk as it is sent (the listener's echo reference)
         self._outbox = outbox
         self.voice = voice
@@ -122,6 +125,8 @@ class Speaker:
             clause.done = True
 
     async def _send_audio(self, chunk: bytes) -> None:
+        if self._gate is not None and not self._gate.is_set():
+            await self._gate.wait()
         now = self._clock()
         if self._play_start is None:
             self._play_start = now
