@@ -91,7 +91,7 @@ async def test_stream_decodes_incrementally_and_finish_reuses_the_last_partial(
         if result is not None:
             partials.append(result.text)
     assert len(partials) >= 3
-    # Each partial needed at least 0.5 s of new audio.
+    # Each partial needed at least PARTIAL_MIN_NEW_S of new audio.
     assert len(partials) == audio.size / (PARTIAL_MIN_NEW_S * 16000)
     assert word_error_rate(SENTENCE, partials[-1]) <= 0.15
     decodes = counter.calls

