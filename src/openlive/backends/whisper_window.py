@@ -5,8 +5,9 @@ encoder then dominates recognition: ~220 ms of the ~290 ms that tiny.en takes fo
 encoder itself accepts a shorter input (CTranslate2 slices its position embeddings), and its cost falls
 with the length: 1000 frames (10 s) encode in ~27 ms. The catch, known from whisper.cpp's ``audio_ctx``, is
 that the model was trained on 30 s windows: very short windows make the decoder loop ("Side left. Side
-left. …"). Measured on the bench recordings and the ALSA clips: windows of 3-4 s loop on a third of them,
-windows of ≥ 10 s transcribe as the full window does (same words on 24 of 26 clips, one better, one worse).
+left. …"). Measured on the bench recordings and the ALSA clips: windows of 3-4 s loop on a third of them;
+windows of ≥ 10 s, with a beam of 5, give the full window's words on all but the hardest espeak-ng
+question (which they hear better), and jfk.wav without the full greedy window's "am I fellow".
 
 So a window is the utterance plus 2 s of padding, never shorter than 10 s; the decode is bounded by a
 token budget for its length, and a result that still looks like a loop (it hit the budget, or compresses
@@ -84,10 +85,13 @@ class WindowedWhisper:
         frames = window_frames(audio.size)
         if frames is None:
             return None
-        samples = np.zeros(frames * HOP, dtype=np.float32)
-        samples[: audio.size] = audio
-        features = self._model.feature_extractor(samples)[:, :frames]
-        batch = np.ascontiguousarray(features[None], dtype=np.float32)
+        # The log-mel features of the audio alone, then zero features up to the window: faster-whisper's
+        # own padding, which the model's answers are used to. (Padding the audio with silence instead,
+        # as openai-whisper does, turned the bench's espeak "capital of France" into "capital and
+        # friends".)
+        features = self._model.feature_extractor(np.asarray(audio, dtype=np.float32))[:, :frames]
+        batch = np.zeros((1, features.shape[0], frames), dtype=np.float32)
+        batch[0, :, : features.shape[1]] = features
         return self._model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
 
     def language_probabilities(self, encoded: Any) -> dict[str, float]:
