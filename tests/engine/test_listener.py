@@ -21,7 +21,14 @@ from listener_fakes import (
 )
 
 from openlive.engine.listen_language import DETECT_MIN_SAMPLES
-from openlive.engine.listener import InterimTranscript, Listener, SpeechStarted, TurnDropped, TurnEnded
+from openlive.engine.listener import (
+    InterimTranscript,
+    Listener,
+    SpeechResumed,
+    SpeechStarted,
+    TurnDropped,
+    TurnEnded,
+)
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.protocol.messages import (
     AutomaticActivityDetection,
@@ -235,10 +242,30 @@ async def test_interim_transcripts_while_speaking_never_concurrent() -> None:
     assert len(interims) >= 2
     assert asr.max_concurrent == 1
     assert asr.partial_calls <= 3.0 / 0.6 + 1
-    texts = [e.text for e in interims]  # type: ignore[attr-defined]
-    assert len(set(texts)) == len(texts)  # emitted only when the text changes
+    texts = [e.text for e in interims if not e.at_pause]  # type: ignore[attr-defined]
+    assert len(set(texts)) == len(texts)  # emitted only when the text changes (but see at_pause)
     end = log.events.index(log.of(TurnEnded)[0])
     assert all(log.events.index(e) < end for e in interims)
+    await log.close()
+
+
+async def test_a_pause_reports_its_transcript_and_speech_after_it_voids_it() -> None:
+    # The end-of-turn model says "not finished" until the silence bound, so the short pause goes on.
+    listener, log = make(turn=FakeTurnDetector(0.1), asr=FakeRecognizer())
+    await stream(listener, np.concatenate([silence(0.3), tone(1.0), silence(0.2)]))
+    await log.settle()
+    at_pause = [e for e in log.of(InterimTranscript) if e.at_pause]  # type: ignore[attr-defined]
+    assert len(at_pause) == 1, log.events
+    assert not log.of(SpeechResumed)
+    await stream(listener, np.concatenate([tone(0.5), silence(1.2)]))
+    await log.settle()
+    kinds = [type(e) for e in log.events if not isinstance(e, InterimTranscript)]
+    assert kinds == [SpeechStarted, SpeechResumed, TurnEnded], log.events
+    # The resumption came after the pause's transcript, and a second pause reported its own.
+    resumed = log.events.index(log.of(SpeechResumed)[0])
+    assert log.events.index(at_pause[0]) < resumed
+    later = [e for e in log.events[resumed:] if isinstance(e, InterimTranscript) and e.at_pause]
+    assert later, log.events
     await log.close()
 
 
