@@ -199,22 +199,24 @@ class WhisperRecognizer:
         return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
 
     def _decode_window(self, encoded: Any, samples: int, model_language: str | None) -> _Decoded | None:
-        """The short-window decode (see ``whisper_window``); None to fall back to the 30 s window."""
-        detected: float | None = None  # P of the language chosen here among the allowed ones
-        if model_language is None and self._detect_among is not None:
+        """The short-window decode (see ``whisper_window``); None to fall back to the 30 s window.
+        Without a language it is identified from the same encoding, among ``detect_among``."""
+        probability = 1.0
+        if model_language is None:
             found = self._allowed(self._window.language_probabilities(encoded))
-            if found:
-                best = max(found, key=found.__getitem__)
-                model_language, detected = self._model_language(best), found[best]
+            if not found:
+                return None
+            best = max(found, key=found.__getitem__)
+            model_language, probability = self._model_language(best), found[best]
+            if model_language is None:
+                return None
         result = self._window.decode(encoded, samples, model_language)
         if result is None:
             return None
-        if detected is not None:
-            result.language_probability = detected
         return _Decoded(
             text="" if _is_no_speech(result) else result.text,
-            language=_ISO_639_1.get(result.language, result.language) if result.language else None,
-            language_probability=result.language_probability,
+            language=_ISO_639_1.get(model_language, model_language),
+            language_probability=probability,
         )
 
     def _model_language(self, language: str | None) -> str | None:

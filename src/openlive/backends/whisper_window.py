@@ -44,8 +44,6 @@ BEAM_SIZE = 5
 @dataclass(slots=True)
 class WindowResult:
     text: str
-    language: str | None  # Whisper's code ("en", "ja")
-    language_probability: float
     no_speech_prob: float
     avg_logprob: float
 
@@ -101,15 +99,11 @@ class WindowedWhisper:
         found = self._model.model.detect_language(encoded)[0]
         return {token[2:-2]: float(p) for token, p in found}
 
-    def decode(self, encoded: Any, samples: int, language: str | None) -> WindowResult | None:
-        """Decoding of the encoded window; None when the result looks like a decoding loop."""
+    def decode(self, encoded: Any, samples: int, language: str) -> WindowResult | None:
+        """Decoding of the encoded window in ``language`` (Whisper's code; the caller identifies it,
+        see ``language_probabilities``); None when the result looks like a decoding loop."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
-        probability = 1.0
-        if self._multilingual and language is None:
-            found = self.language_probabilities(encoded)
-            language = max(found, key=found.__getitem__)
-            probability = found[language]
         tokenizer = self._tokenizer_type(
             self._model.hf_tokenizer,
             self._multilingual,
@@ -136,10 +130,4 @@ class WindowedWhisper:
             return None
         n = len(result.sequences_ids[0])
         avg_logprob = float(result.scores[0]) * n / (n + 1) if result.scores else 0.0
-        return WindowResult(
-            text=text,
-            language=language if self._multilingual else "en",
-            language_probability=probability,
-            no_speech_prob=float(result.no_speech_prob),
-            avg_logprob=avg_logprob,
-        )
+        return WindowResult(text=text, no_speech_prob=float(result.no_speech_prob), avg_logprob=avg_logprob)
