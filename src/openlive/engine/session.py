@@ -100,10 +100,10 @@ class _Turn:
     recorded: bool = False
     # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
     marks: dict[str, float] = field(default_factory=dict)
-    # A speculative turn answers the transcript of a pause before the pause has ended the user's turn.
-    # Nothing of it reaches the client until ``released`` is set (at once for every other turn); if the
-    # user goes on instead, it is cancelled without a trace and its tentative user turn leaves the history.
-    speculative_text: str | None = None
+    # A speculative turn answers the transcript of a pause before the pause has ended the user's turn:
+    # the tentative user turn it added to the history. Nothing of it reaches the client until
+    # ``released`` is set (at once for every other turn); if the user goes on instead, it is cancelled
+    # without a trace and its tentative user turn leaves the history.
     tentative_user_turn: Content | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -310,7 +310,7 @@ class LiveSession:
                 await self._discard_speculation()
                 if not event.text.strip():
                     continue
-                if self._generation is not None and not self._generation.done():
+                if self._replying():
                     if not self._interrupts():
                         self._queued_audio_turns.append((event.text, event.language))
                         continue
@@ -337,17 +337,17 @@ class LiveSession:
         """
         if self._closed or not text.strip():
             return
-        if self._turn is not None and self._turn.speculative_text is not None:
-            if self._turn.speculative_text == text:
+        tentative = self._turn.tentative_user_turn if self._turn is not None else None
+        if tentative is not None:
+            if tentative.text() == text:
                 return
             await self._discard_speculation()
-        if self._generation is not None and not self._generation.done():
+        if self._replying():
             return
         user_turn = text_turn("user", text)
         self.history.append(user_turn)
         self._start_generation(self._reply_language(text), input_modality="AUDIO", speculative=True)
         assert self._turn is not None
-        self._turn.speculative_text = text
         self._turn.tentative_user_turn = user_turn
 
     def _release_speculation(self, text: str) -> bool:
@@ -355,10 +355,11 @@ class LiveSession:
         turn, task = self._turn, self._generation
         if turn is None or turn.released.is_set() or task is None or task.done():
             return False
-        if turn.speculative_text != text or turn.language != self._reply_language(text):
+        tentative = turn.tentative_user_turn
+        if tentative is None or tentative.text() != text or turn.language != self._reply_language(text):
             return False
         turn.mark("released")
-        turn.speculative_text = turn.tentative_user_turn = None
+        turn.tentative_user_turn = None
         turn.released.set()
         return True
 
@@ -404,6 +405,10 @@ class LiveSession:
                 self.history.append(Content(role="user", parts=[Part(function_response=response)]))
 
     # ------------------------------------------------------------------ output
+
+    def _replying(self) -> bool:
+        """A reply is being generated (speculative or not)."""
+        return self._generation is not None and not self._generation.done()
 
     def _start_generation(self, language: str, *, input_modality: str, speculative: bool = False) -> None:
         self._turn = _Turn(modality=self.modality, language=language, input_modality=input_modality)
@@ -460,9 +465,7 @@ class LiveSession:
         it is. Skipped while a reply is being generated (that request needs the model).
         """
         llm = self.profile.llm
-        if not interim.strip() or not isinstance(llm, PromptPrefiller):
-            return
-        if self._generation is not None and not self._generation.done():
+        if not interim.strip() or not isinstance(llm, PromptPrefiller) or self._replying():
             return
         llm.prefill(self._chat_request([*self.history, text_turn("user", interim)]))
 

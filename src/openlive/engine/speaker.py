@@ -125,7 +125,7 @@ class Speaker:
             clause.done = True
 
     async def _send_audio(self, chunk: bytes) -> None:
-        if self._gate is not None and not self._gate.is_set():
+        if self._gate is not None:
             await self._gate.wait()
         now = self._clock()
         if self._play_start is None:
