@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ async def test_setup_audio_chunks_playback_interruption_and_latency(browser: Any
         assert (
             await page.evaluate("document.querySelector('#transcript li.user').textContent") == "hello there"
         )
-        assert await page.locator("#latencyLast").inner_text() == f"{round(s['latenciesMs'][0])} ms"
+        # The page rounds with JavaScript's Math.round (halves up), not Python's round (halves to even).
+        shown = math.floor(s["latenciesMs"][0] + 0.5)
+        assert await page.locator("#latencyLast").inner_text() == f"{shown} ms"
 
         await server.send({"serverContent": {"interrupted": True}})
         await server.send({"serverContent": {"turnComplete": True}})
