@@ -80,7 +80,9 @@ async def test_speaking_rate_follows_the_gemini_voice() -> None:
 
     fast = await mean_length("Fenrir")  # "Excitable": 10 % faster
     slow = await mean_length("Achernar")  # "Soft": 8 % slower
-    assert fast < 0.95 * slow  # 0.84 expected (1.087 / 1.10 → lengths 0.909 : 1.087)
+    # 0.84 expected (lengths 1/1.10 : 1/0.92); 0.79-0.83 measured over six unseeded processes. Before the
+    # length_scale exponent the ratio was ~0.93, and so the voices differed half as much as documented.
+    assert 0.72 < fast / slow < 0.9
 
 
 def test_voice_and_language_lists() -> None:

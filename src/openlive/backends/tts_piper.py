@@ -2,9 +2,9 @@
 
 Piper renders at 22.05 kHz; each piece is resampled to the wire's 24 kHz with soxr. The voice has a
 single speaker, so the Gemini voices differ by speaking rate only (Piper's ``length_scale``, see
-voices.py). Piper's own loader gives onnxruntime every core; the session is built here with one thread
-instead, because on two cores the LLM and ASR need the other one, and a one-thread Piper is still ~30×
-faster than real time.
+voices.py and ``_LENGTH_SCALE_EXPONENT``). Piper's own loader gives onnxruntime every core; the session
+is built here with one thread instead, because on two cores the LLM and ASR need the other one, and a
+one-thread Piper is still ~30× faster than real time.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from openlive.stages.speech import OUTPUT_SAMPLE_RATE
 
 # Piper normalises each sentence to full scale; a little headroom avoids clipping after resampling.
 _VOLUME = 0.85
+# Piper's length_scale stretches each phoneme's predicted duration, but durations are rounded up to whole
+# frames and pauses barely stretch, so a sentence's length follows only about length_scale**0.55
+# (measured with noise_w 0 on four sentences, 1 word to 30: length_scale 0.85 → 0.89-0.93 of the length,
+# 1.15 → 1.06-1.12). Raising the speaking rate to this power makes the rendered length ≈ 1 / rate.
+_LENGTH_SCALE_EXPONENT = 1.8
 
 
 def joe_voice_paths() -> tuple[Path, Path]:
@@ -66,7 +71,7 @@ class PiperSynthesizer:
 
     def render(self, text: str, choice: VoiceChoice) -> bytes:
         """One piece of text → 24 kHz PCM16 (synchronous; runs in the executor)."""
-        config = SynthesisConfig(length_scale=1.0 / choice.speed, volume=_VOLUME)
+        config = SynthesisConfig(length_scale=choice.speed**-_LENGTH_SCALE_EXPONENT, volume=_VOLUME)
         parts = [chunk.audio_float_array for chunk in self._voice.synthesize(text, config)]
         if not parts:
             return b""

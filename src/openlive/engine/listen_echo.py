@@ -10,10 +10,10 @@ microphone's chunking: 0 to ``MAX_ECHO_DELAY_S`` after sending).
 
 The peak correlation ``rho`` is the share of the window's energy that one scaled, delayed copy of the
 reply explains (``rho**2``). An echo (attenuated, low-passed, with room noise) stays near 0.95 or above;
-another voice scores at most ~0.5. When the user talks over the echo the mix is explained only in part,
-so ``rho`` drops with the user's share of the energy (equal loudness: ~1/sqrt(2)) and the onset counts
-as the user's. Measured values are in ``ECHO_THRESHOLD``'s comment. A user much quieter than the echo
-at the microphone is not told apart from it until the reply pauses: the limit of comparing waveforms.
+another voice mostly ~0.5, rarely above 0.7. When the user talks over the echo the mix is explained only
+in part, so ``rho`` drops with the user's share of the energy (equal loudness: ~1/sqrt(2)) and the onset
+counts as the user's. Measured values are in ``ECHO_THRESHOLD``'s comment. A user much quieter than the
+echo at the microphone is not told apart from it until the reply pauses: the limit of comparing waveforms.
 
 Both signals are band-passed alike (100-1500 Hz) before the comparison: that removes DC and rumble,
 the fundamental a small speaker reproduces poorly, and the upper band where white noise has most of
@@ -44,8 +44,9 @@ WINDOW_S = 0.32
 # Peak normalized correlation at or above which the window is the echo. Measured on Piper speech
 # (320 ms windows ending in speech, every 100 ms of a 7.5 s reply): echoes at gain 0.3-1.0, 20-300 ms
 # late, low-passed at 2-3.4 kHz score at least 0.97 with white noise at 20 dB SNR and 0.84 (5th
-# percentile 0.91) at 10 dB; another voice alone (Piper, espeak-ng) at most 0.55; another voice as loud
-# as the echo over it 0.65-0.75 in the median (80% of checks below 0.85), as loud as half of it ~0.91.
+# percentile 0.91) at 10 dB; another voice alone (Piper, espeak-ng) at most 0.4-0.74 (16 renderings);
+# another voice as loud as the echo over it 0.65-0.75 in the median (80% of checks below 0.85), as loud
+# as half of it ~0.91.
 ECHO_THRESHOLD = 0.85
 # The band compared, in Hz. Below it: DC, rumble and the fundamental that a small speaker does not
 # reproduce; above it: the part a loudspeaker, a microphone or a codec alters most, and where white
