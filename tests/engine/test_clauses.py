@@ -66,10 +66,36 @@ def test_decimal_points_and_abbreviations_do_not_end_a_sentence() -> None:
 
 
 def test_japanese_is_cut_at_its_own_punctuation_without_spaces() -> None:
-    pieces = feed(ClauseSplitter(), "日本の首都は東京です。大阪も大きな都市です。")
-    assert pieces == ["日本の首都は東京です。", "大阪も大きな都市です。"]
-    first = feed(ClauseSplitter(), "はい、東京は日本の首都で、人口が多いです。")
-    assert first[0] == "はい、東京は日本の首都で、"
+    pieces = feed(ClauseSplitter(), "東京、大阪、京都。日本の大きな都市はどこも人が多いですね。")
+    assert pieces == ["東京、大阪、", "京都。日本の大きな都市はどこも人が多いですね。"]
+    assert feed(ClauseSplitter(), "はい、そうです。")[0] == "はい、そうです。"
+
+
+def test_the_first_japanese_piece_ends_after_a_particle_that_closes_a_phrase() -> None:
+    assert feed(ClauseSplitter(), "日本の首都は東京です。大阪も大きな都市です。") == [
+        "日本の首都は",
+        "東京です。大阪も大きな都市です。",
+    ]
+    assert feed(ClauseSplitter(), "東京タワーは333メートルです。")[0] == "東京タワーは"
+    assert feed(ClauseSplitter(), "富士山の高さは3776メートルです。")[0] == "富士山の高さは"
+    assert feed(ClauseSplitter(), "はい、東京は日本の首都で、人口が多いです。")[0] == "はい、東京は"
+
+
+def test_no_japanese_cut_inside_words_compounds_or_a_too_short_phrase() -> None:
+    for text in (
+        "今日はいい天気ですね。",
+        "日本には四つの島があります。",
+        "私は学生です。",
+        "それではまた明日。",
+    ):
+        assert feed(ClauseSplitter(), text) == [text], text
+
+
+def test_a_japanese_particle_is_not_cut_before_the_next_character_arrives() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.push("日本の首都") == []
+    assert splitter.push("は") == []  # "日本の首都は" could still go on as "日本の首都はい…"
+    assert splitter.push("東京") == ["日本の首都は"]
 
 
 def test_speakable_drops_markup_urls_and_emoji() -> None:

@@ -6,9 +6,10 @@ after its first few words if no punctuation came first: a one-sentence answer su
 largest planet in our solar system." would otherwise keep the listener waiting for all of its ~10
 tokens (~0.9 s at the embedded model's speed on two cores) instead of ~4. That first cut is never made
 after a function word ("the", "of", "is"), so the piece ends on a word that carries stress and the
-synthesiser's closing intonation falls where a speaker could pause. Later pieces are cut at sentence
-ends where possible, because the TTS sounds more natural on whole sentences and is fast enough to keep
-ahead of playback.
+synthesiser's closing intonation falls where a speaker could pause. Japanese has no spaces: its first
+piece may end after a topic or case particle that closes a phrase ("日本の首都は | 東京です。").
+Later pieces are cut at sentence ends where possible, because the TTS sounds more natural on whole
+sentences and is fast enough to keep ahead of playback.
 """
 
 from __future__ import annotations
@@ -48,6 +49,22 @@ def _is_cjk(ch: str) -> bool:
     return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
 
 
+def _has_cjk(text: str) -> bool:
+    return any(_is_cjk(ch) for ch in text)
+
+
+# The first Japanese piece may end after a particle once it holds this many characters.
+JAPANESE_FIRST_PIECE_CHARS = 4
+_PHRASE_PARTICLES = "はがをも"
+# Kana that end a particle, so that a phrase particle right after them is a compound ("では", "のが").
+_PARTICLES = "はがをもでにとのへやかよね、。"
+
+
+def _is_content_char(ch: str) -> bool:
+    """Kanji, katakana (with the long-vowel mark) or a digit: what content words are written in."""
+    return "\u4e00" <= ch <= "\u9fff" or "\u30a0" <= ch <= "\u30ff" or ch.isdigit()
+
+
 class ClauseSplitter:
     """Feed text deltas; get back the pieces that are ready to speak."""
 
@@ -77,8 +94,29 @@ class ClauseSplitter:
     def _find_cut(self) -> int | None:
         cut = self._find_punctuation_cut()
         if cut is None and self._first:
-            cut = self._find_word_cut()
+            cut = self._find_word_cut() if not _has_cjk(self._buf) else self._find_japanese_phrase_cut()
         return cut
+
+    def _find_japanese_phrase_cut(self) -> int | None:
+        """After the first topic, subject or object particle (は, が, を, も) that closes a phrase of
+        at least ``JAPANESE_FIRST_PIECE_CHARS`` characters: "日本の首都は | 東京です。".
+
+        Kokoro's synthesis time grows with the length of the piece (~0.6 s per second of speech on one
+        thread), so a whole first sentence kept the listener waiting ~1.4 s. The particle counts only
+        once a kanji, katakana or digit follows it (the next phrase has begun: "こんにちは。" and
+        "ありがとう" go on in kana or punctuation) and not after another particle (compounds such as
+        "では", "には", "のは"). A speaker pauses naturally at such a boundary.
+        """
+        buf = self._buf
+        for i in range(JAPANESE_FIRST_PIECE_CHARS - 1, len(buf) - 1):
+            if (
+                buf[i] in _PHRASE_PARTICLES
+                and _is_cjk(buf[i - 1])
+                and buf[i - 1] not in _PARTICLES
+                and _is_content_char(buf[i + 1])
+            ):
+                return i + 1
+        return None
 
     def _find_word_cut(self) -> int | None:
         """The end of the first complete word, from the ``FIRST_PIECE_WORDS``-th on, that may end a
@@ -87,8 +125,6 @@ class ClauseSplitter:
         words = 0
         for match in re.finditer(r"\S+(?=\s)", buf):
             token = match.group()
-            if any(_is_cjk(ch) for ch in token):
-                return None  # Japanese and Chinese are cut at their own punctuation only
             words += 1
             if words < FIRST_PIECE_WORDS or len(buf[: match.end()].strip()) < self._first_min:
                 continue
