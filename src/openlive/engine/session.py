@@ -344,6 +344,7 @@ class LiveSession:
             await self._discard_speculation()
         if self._replying():
             return
+        log.debug("session %s speculates on %r", self.session_id, text[-40:])
         user_turn = text_turn("user", text)
         self.history.append(user_turn)
         self._start_generation(self._reply_language(text), input_modality="AUDIO", speculative=True)
@@ -467,6 +468,7 @@ class LiveSession:
         llm = self.profile.llm
         if not interim.strip() or not isinstance(llm, PromptPrefiller) or self._replying():
             return
+        log.debug("session %s prefills %r", self.session_id, interim[-40:])
         llm.prefill(self._chat_request([*self.history, text_turn("user", interim)]))
 
     def _chat_request(self, history: Sequence[Content] | None = None) -> ChatRequest:
