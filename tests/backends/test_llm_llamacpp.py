@@ -308,16 +308,23 @@ async def test_a_stream_cancels_a_running_prefill(model: LlamaCppLanguageModel) 
     # A prompt no cache holds, long enough that reading it takes seconds: a prefill still running.
     facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))
     long_system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
-    done_before = model.prefills_done
+    short = SamplingParams(temperature=0.0, max_tokens=4)
+    request = chat("Be brief.", "Say yes.", sampling=short)
+    reference, _, _ = await run(model, request)
+    done_before, aborted_before = model.prefills_done, model.prefills_aborted
     model.prefill(spoken_turn(long_system, "What is day 3's", sampling=GREEDY))
     await asyncio.sleep(0.5)  # the worker is reading it now
     assert model.kv_tokens < model.count_tokens(long_system)
-    short = SamplingParams(temperature=0.0, max_tokens=4)
-    _, events, first = await run(model, chat("Be brief.", "Say yes.", sampling=short))
+    text, events, first = await run(model, request)
     await model.idle()
     assert model.prefills_done == done_before, "the prefill was not cancelled"
+    # Reading takes nearly all of a prefill's time, so the stream came in the middle of a batch: it was
+    # stopped there rather than after it.
+    assert model.prefills_aborted == aborted_before + 1
     assert done_of(events).completion_tokens > 0
     assert first < 2.0, f"the stream waited {first:.1f} s for the prefill"
+    # The aborted batch left nothing behind in the cache: the greedy reply is the one read without it.
+    assert text == reference
 
 
 async def test_a_prefill_is_dropped_while_a_request_runs_and_superseded_by_a_newer_one(
