@@ -17,7 +17,13 @@ def test_bench_is_a_registered_subcommand_with_its_flags() -> None:
         ["bench", "--quick", "--url", "ws://127.0.0.1:9", "--concurrency", "1,4"]
     )
     assert args.quick and args.url == "ws://127.0.0.1:9" and args.concurrency == "1,4"
-    assert args.out == Path("bench-out") and args.barge_trials == 3
+    assert args.out == Path("bench-out") and args.barge_trials == 3 and args.rounds == 3
+
+
+def test_rounds_below_one_are_a_user_error() -> None:
+    args = build_parser().parse_args(["bench", "--rounds", "0"])
+    with pytest.raises(UserError, match="--rounds"):
+        args._run(args)
 
 
 def test_a_bad_concurrency_list_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from scripted_turn_server import ScriptedTurnServer
 from openlive.bench.audio import float_to_pcm16
 from openlive.bench.clips import Clip, ClipKind
 from openlive.bench.driver import CHUNK_MS, BenchSession, server_events
-from openlive.bench.runner import BenchConfig, barge_in_phase, converse, noise_phase
+from openlive.bench.runner import BenchConfig, barge_in_phase, converse, latency_phase, noise_phase
 
 RATE = 16_000
 
@@ -84,6 +84,19 @@ async def test_a_spoken_question_gets_a_latency_from_its_end_of_speech() -> None
     assert trace["clips"][0]["clip"] == "q" and trace["clips"][0]["speech_end"] > 0
     assert [e["kind"] for e in trace["events"]][-1] == "turn_complete"
     assert any(e.get("audible") for e in trace["events"])
+
+
+async def test_latency_rounds_are_conversations_one_after_another_pooled() -> None:
+    async with ScriptedTurnServer(hangover_chunks=10, think_s=0.1) as server:
+        cfg = BenchConfig(turn_timeout_s=10.0, gap_s=0.1)
+        clips = [_speech(name, ClipKind.QUESTION, 0.4) for name in ("q1", "q2")]
+        result = await latency_phase(server.ws_url, clips, 1, cfg, None, rounds=2)
+    assert result["rounds"] == 2 and result["errors"] == []
+    assert [t["clip"] for t in result["turns"]] == ["q1", "q2", "q1", "q2"]
+    assert len(result["conversation_v2v_p50_ms"]) == 2 and all(result["conversation_v2v_p50_ms"])
+    # Each round is its own session, started after the previous one ended.
+    first, second = cfg.trace
+    assert first["session"] == "latency-1-round1.0" and second["session"] == "latency-1-round2.0"
 
 
 async def test_microphone_streams_in_real_time_with_silence_between_clips() -> None:

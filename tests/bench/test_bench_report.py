@@ -29,6 +29,8 @@ def _results() -> dict[str, object]:
         "latency": {
             "1": {
                 "sessions": 1,
+                "rounds": 3,
+                "conversation_v2v_p50_ms": [712.4, 1028.0, 655.1],
                 "v2v_ms": {"n": 7, "p50": 650.0, "p95": 1250.0},
                 "stages_ms": {
                     "asr_final": stage,
@@ -143,4 +145,5 @@ def test_markdown_summary_has_one_row_per_concurrency_and_target() -> None:
     assert "| voice-to-voice p95, 1 session | ≤ 1200 | 1250 | fail |" in md
     assert "| jfk | 0.0 % | x |" in md
     assert "Piper-voiced questions (the server's own voice; comparison only): v2v p50 1,464 ms" in md
+    assert "3 conversations pooled; their own v2v p50s were 712 ms / 1,028 ms / 655 ms." in md
     assert "onset → `interrupted` p50 180 ms" in md and "Noise.wav: no turn" in md and "RTF 0.030" in md

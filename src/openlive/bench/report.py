@@ -249,6 +249,15 @@ def format_markdown(report: dict[str, Any]) -> str:
             f"| {lat.get('answers_correct')}/{lat.get('answers_total')} "
             f"| {lat.get('no_reply')} | {_fmt(cpu, '', 1)} | {_fmt(busy, '', 2)} | {_fmt(peak, ' MiB', 0)} |"
         )
+    single = report.get("latency", {}).get("1") or {}
+    medians = [m for m in single.get("conversation_v2v_p50_ms") or [] if m is not None]
+    if len(medians) > 1:
+        out += [
+            "",
+            f"One session: {len(medians)} conversations pooled; their own v2v p50s were "
+            + " / ".join(_ms(m) for m in medians)
+            + ".",
+        ]
     server_rows = [
         (n, lat["server_stages_ms"])
         for n, lat in sorted(report.get("latency", {}).items(), key=lambda kv: int(kv[0]))

@@ -42,6 +42,10 @@ class BenchConfig:
     # A turn with no server message at all for this long is given up (e.g. the server heard nothing).
     quiet_timeout_s: float = 15.0
     barge_trials: int = 3
+    # One-session conversations asking every question, one after another, pooled for the latency
+    # targets. The model's first answer in a conversation sets its style for the rest (a bare "Paris."
+    # or a whole sentence, ~0.3 s apart at the median), so one conversation is one draw of that style.
+    rounds: int = 3
     stagger_s: float = 0.7  # concurrent sessions start this far apart, not in lock-step
     gap_s: float = 0.6  # silence between a completed reply and the next question
     noise_listen_s: float = 4.0  # silence after the noise clip: time for any end-of-turn decision and reply
@@ -166,20 +170,29 @@ async def converse(
 
 
 async def latency_phase(
-    url: str, clips: Sequence[Clip], n: int, cfg: BenchConfig, pid: int | None
+    url: str, clips: Sequence[Clip], n: int, cfg: BenchConfig, pid: int | None, *, rounds: int = 1
 ) -> dict[str, Any]:
+    """``n`` concurrent sessions asking ``clips``; ``rounds`` times over, one round after another."""
     window_start = time.time()
+    runs: list[SessionRun] = []
     with measured(pid) as phase:
-        runs = await asyncio.gather(
-            *(
-                converse(url, clips, cfg, delay_s=i * cfg.stagger_s, label=f"latency-{n}.{i}")
-                for i in range(n)
+        for r in range(rounds):
+            label = f"latency-{n}" if rounds == 1 else f"latency-{n}-round{r + 1}"
+            runs += await asyncio.gather(
+                *(
+                    converse(url, clips, cfg, delay_s=i * cfg.stagger_s, label=f"{label}.{i}")
+                    for i in range(n)
+                )
             )
-        )
     phase.conversation_min = sum(r.minutes for r in runs)
     turns = [t for r in runs for t in r.turns]
     return {
         "sessions": n,
+        "rounds": rounds,
+        # One median per conversation: how far apart the conversations' answer styles put them.
+        "conversation_v2v_p50_ms": [
+            summarize([v for t in r.turns if (v := t.v2v_ms) is not None])["p50"] for r in runs
+        ],
         **turn_summary(turns),
         **phase.as_dict(),
         "errors": [r.error for r in runs if r.error],
@@ -294,8 +307,9 @@ async def run_phases(server: ServerUnderTest, clips: ClipSet, cfg: BenchConfig) 
 
     levels = (1,) if cfg.quick else cfg.concurrency
     if 1 in levels:
-        log(f"latency, 1 session, {len(clips.questions)} questions")
-        results["latency"]["1"] = await latency_phase(url, clips.questions, 1, cfg, pid)
+        rounds = 1 if cfg.quick else max(1, cfg.rounds)
+        log(f"latency, 1 session, {len(clips.questions)} questions, {rounds} conversation(s)")
+        results["latency"]["1"] = await latency_phase(url, clips.questions, 1, cfg, pid, rounds=rounds)
     if clips.piper_questions:
         log("Piper-voiced questions (comparison only)")
         run = await converse(url, clips.piper_questions, cfg, label="piper")

@@ -29,6 +29,12 @@ def add_parser(subparsers: Any) -> None:
         "--concurrency", default="1,2,4", help="concurrent session counts, comma separated (default 1,2,4)"
     )
     p.add_argument("--barge-trials", type=int, default=3, help="barge-in trials (default 3; 0 skips)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="one-session conversations asking every question, pooled for the latency targets (default 3)",
+    )
     p.add_argument("--turn-timeout", type=float, default=30.0, help="seconds to wait for a reply turn")
     p.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for /healthz")
     p.add_argument("--no-piper", action="store_true", help="skip the Piper-voiced comparison questions")
@@ -55,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--concurrency takes numbers like 1,2,4, not {args.concurrency!r}") from None
     if not levels or min(levels) < 1:
         raise UserError("--concurrency needs at least one session count ≥ 1")
+    if args.rounds < 1:
+        raise UserError("--rounds needs at least 1 conversation")
     json_path, png_path = output_paths(args.out)
 
     def log(message: str) -> None:
@@ -69,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         startup_timeout_s=args.startup_timeout,
         turn_timeout_s=args.turn_timeout,
         barge_trials=args.barge_trials,
+        rounds=args.rounds,
         with_piper=not args.no_piper,
         log=log,
     )
