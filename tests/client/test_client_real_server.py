@@ -18,6 +18,7 @@ from openlive.client import (
     LiveGenerationConfig,
     LiveModel,
     LiveServerContent,
+    LiveServerSessionResumptionUpdate,
     LiveUsage,
     Modality,
     WavFileSource,
@@ -88,6 +89,29 @@ async def test_audio_conversation_from_a_wav_file(server: ServeProcess, question
     assert "".join(said).strip(), explain
     assert sink.received > 24000, explain  # more than half a second of 24 kHz speech
     assert sink.flushes == 0, explain
+
+
+async def test_resume_continues_the_conversation_on_a_new_connection(server: ServeProcess) -> None:
+    model = LiveModel(
+        "gemini-2.5-flash-native-audio-preview-12-2025",
+        LiveGenerationConfig(response_modalities=[Modality.TEXT], temperature=0.0),
+        system_instruction="Answer in one short sentence.",
+        base_url=server.http_url,
+        api_key=API_KEY,
+    )
+    async with asyncio.timeout(TURN_TIMEOUT_S), model.connect(session_resumption=True) as session:
+        await session.send("My name is Alice. Say hello to me.")
+        [m async for m in session.receive_turn()]
+        # The handle that covers the finished turn follows its turnComplete.
+        async for message in session.receive():
+            if isinstance(message, LiveServerSessionResumptionUpdate):
+                break
+        assert message.new_handle and session.resumption_handle == message.new_handle
+        await session.resume()  # a new connection, set up with that handle
+        await session.send("What is my name?")
+        messages = [m async for m in session.receive_turn()]
+    text = "".join(text_of(m) for m in messages if isinstance(m, LiveServerContent))
+    assert "alice" in text.lower(), (text, server.log_tail())
 
 
 async def test_a_wrong_key_is_a_1008_live_error(server: ServeProcess) -> None:

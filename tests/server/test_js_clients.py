@@ -145,13 +145,6 @@ def assert_resumed(run: ClientRun) -> None:
     assert "".join(resumed["texts"]).strip(), run.explain()
 
 
-# Session resumption (reference §4.4) is not served yet: no sessionResumptionUpdate arrives when setup
-# asks for it. strict: once the server sends handles these tests pass and the marker must go.
-RESUMPTION_PENDING = pytest.mark.xfail(
-    reason="openlive serve sends no sessionResumptionUpdate yet", strict=True, raises=AssertionError
-)
-
-
 def assert_rejected_by_policy(run: ClientRun) -> None:
     assert run.returncode == 1, run.explain()
     assert not run["setupComplete"], run.explain()
@@ -244,7 +237,6 @@ def test_genai_barge_in_with_client_content(server: ServeProcess) -> None:
     assert run["audioMimes"] == [AUDIO_MIME], run.explain()
 
 
-@RESUMPTION_PENDING
 def test_genai_session_resumption(server: ServeProcess) -> None:
     run = genai(server, "--resume", "--modality", "TEXT", "--temperature", "0")
     assert_completed_turn(run)
@@ -331,7 +323,6 @@ def test_firebase_barge_in_with_send(server: ServeProcess) -> None:
     assert_barged_in(run, "text")
 
 
-@RESUMPTION_PENDING
 def test_firebase_session_resumption(server: ServeProcess) -> None:
     # connect({}) asks for resumption; resumeSession({handle}) closes with 1000 and sets up again.
     run = firebase(server, "--resume", "--modality", "TEXT", "--temperature", "0")

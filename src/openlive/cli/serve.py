@@ -87,6 +87,7 @@ def build_engine(settings: Settings) -> Engine:
         load_remote_profile,
     )
     from openlive.engine import Engine, SessionLimits
+    from openlive.store import MemoryResumptionStore
 
     if settings.llm_url:
         name = REMOTE_PROFILE_NAME
@@ -101,7 +102,12 @@ def build_engine(settings: Settings) -> Engine:
         connection_time_limit_s=settings.connection_time_limit_s,
         go_away_before_s=settings.go_away_before_s,
     )
-    return Engine({name: (description, lambda: loader(settings))}, default_profile=name, limits=limits)
+    return Engine(
+        {name: (description, lambda: loader(settings))},
+        default_profile=name,
+        limits=limits,
+        resumption=MemoryResumptionStore(),
+    )
 
 
 def banner(handle: ServerHandle, settings: Settings) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from openlive.engine.models import ModelCatalog
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
+from openlive.engine.resumption import ResumptionStore
 from openlive.engine.session import LiveSession, SessionLimits
-from openlive.protocol.errors import CloseCode, ProtocolError
-from openlive.protocol.messages import Setup
+from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
+from openlive.protocol.messages import Content, Setup
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class Engine:
         *,
         default_profile: str,
         limits: SessionLimits | None = None,
+        resumption: ResumptionStore | None = None,
     ) -> None:
         # loaders: profile name -> (description, loader)
         self.catalog = ModelCatalog({n: d for n, (d, _) in loaders.items()}, default_profile)
@@ -35,6 +37,8 @@ class Engine:
         self._ready = asyncio.Event()
         self._load_error: BaseException | None = None
         self.limits = limits or SessionLimits()
+        # None: sessionResumption is accepted but no handles are issued, and resuming one is refused.
+        self.resumption = resumption
 
     async def load(self) -> None:
         """Load every profile (in a worker thread, so the server answers /healthz with 503 meanwhile)."""
@@ -67,6 +71,19 @@ class Engine:
         profile_name = self.catalog.resolve(setup.model, api_version=api_version)
         if not self.is_ready():
             raise ProtocolError(CloseCode.INTERNAL, "The service is currently unavailable.")
+        wanted = setup.session_resumption
+        history: Sequence[Content] = ()
+        if wanted is not None and wanted.handle:
+            snapshot = self.resumption.load(wanted.handle) if self.resumption is not None else None
+            if snapshot is None:
+                raise invalid_argument("the session resumption handle is unknown or has expired")
+            history = snapshot.history
         return LiveSession(
-            setup, self._profiles[profile_name], outbox, session_id=session_id, limits=self.limits
+            setup,
+            self._profiles[profile_name],
+            outbox,
+            session_id=session_id,
+            limits=self.limits,
+            resumption=self.resumption if wanted is not None else None,
+            history=history,
         )

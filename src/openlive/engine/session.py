@@ -31,6 +31,7 @@ from openlive.engine.listener import (
 )
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
+from openlive.engine.resumption import ResumptionStore
 from openlive.engine.speaker import Speaker
 from openlive.engine.transcript import IncrementalTranscript
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
@@ -49,6 +50,7 @@ from openlive.protocol.messages import (
     Part,
     RealtimeInput,
     ServerContent,
+    SessionResumptionUpdate,
     Setup,
     ToolCall,
     ToolCallCancellation,
@@ -118,7 +120,15 @@ class _Turn:
 
 class LiveSession:
     def __init__(
-        self, setup: Setup, profile: Profile, outbox: Outbox, *, session_id: str, limits: SessionLimits
+        self,
+        setup: Setup,
+        profile: Profile,
+        outbox: Outbox,
+        *,
+        session_id: str,
+        limits: SessionLimits,
+        resumption: ResumptionStore | None = None,
+        history: Sequence[Content] = (),
     ) -> None:
         self.setup = setup
         self.profile = profile
@@ -142,7 +152,10 @@ class LiveSession:
             raise invalid_argument(f"unsupported language code {self.language_code!r}")
         self.system_instruction = setup.system_instruction.text() if setup.system_instruction else ""
         self.tools = list(setup.tools)
-        self.history: list[Content] = []
+        self.history: list[Content] = list(history)  # a resumed session starts with its conversation
+        # Set when the client asked for sessionResumption: a new handle after each completed turn.
+        self._resumption = resumption
+        self._resumption_handle: str | None = None
         self._pending_turns: list[Content] = []
         self._detected_language: str | None = None
         self._turn: _Turn | None = None
@@ -158,6 +171,15 @@ class LiveSession:
     async def start(self) -> None:
         """Called by the server right after it has sent ``setupComplete``."""
         self._spawn(self._watch_time_limits(), "time-limits")
+        await self._send_resumption_update()
+
+    async def _send_resumption_update(self) -> None:
+        """Between turns (nothing generating, no tool call open): the state a new connection could
+        resume from, under a new handle that replaces the previous one."""
+        if self._resumption is None or self._closed:
+            return
+        self._resumption_handle = self._resumption.save(self.history, replaces=self._resumption_handle)
+        await self.outbox.send(SessionResumptionUpdate(new_handle=self._resumption_handle, resumable=True))
 
     async def aclose(self) -> None:
         """The connection is gone: cancel everything in flight."""
@@ -449,6 +471,7 @@ class LiveSession:
         if turn.pending_calls:
             await self.outbox.send(ToolCallCancellation(ids=list(turn.pending_calls)))
         await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
+        await self._send_resumption_update()
 
     def _record_heard(self, turn: _Turn) -> str:
         """After a barge-in, keep in the history only what was already sent to the client (returned)."""
@@ -534,6 +557,7 @@ class LiveSession:
                 self.history.append(text_turn("model", reply))
             await self.outbox.send(ServerContent(generation_complete=True))
             await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
+            await self._send_resumption_update()
         except asyncio.CancelledError:
             if speaker is not None:
                 await speaker.cancel()

@@ -1,0 +1,113 @@
+"""Session resumption: handles after each completed turn, and a new session that goes on from one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+
+from openlive.engine import Engine
+from openlive.engine.session import LiveSession
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.protocol.messages import (
+    ClientContent,
+    Content,
+    GenerationConfig,
+    Modality,
+    Part,
+    SessionResumptionConfig,
+    SessionResumptionUpdate,
+    Setup,
+)
+from openlive.store import MemoryResumptionStore
+
+MODEL = "models/gemini-live-2.5-flash-native-audio"
+
+
+async def ready_engine(llm: ScriptedLanguageModel, store: MemoryResumptionStore | None) -> Engine:
+    engine = Engine(
+        {"fake": ("scripted", lambda: fake_profile(llm))}, default_profile="fake", resumption=store
+    )
+    await engine.load()
+    return engine
+
+
+def setup(resumption: SessionResumptionConfig | None) -> Setup:
+    return Setup(
+        model=MODEL,
+        generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
+        session_resumption=resumption,
+    )
+
+
+def user(text: str) -> ClientContent:
+    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+
+
+def handles(outbox: RecordingOutbox) -> list[str]:
+    return [m.new_handle or "" for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
+
+
+async def one_turn(session: LiveSession, outbox: RecordingOutbox, text: str) -> None:
+    await session.handle(user(text))
+    await outbox.wait_turn()
+    for _ in range(5):  # the update follows turnComplete in the same task
+        await asyncio.sleep(0)
+
+
+async def test_handles_come_at_the_start_and_after_each_turn_and_resume_the_conversation() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hello, Alice."], ["Your name is Alice."]])
+    store = MemoryResumptionStore()
+    engine = await ready_engine(llm, store)
+    outbox = RecordingOutbox()
+    session = engine.open_session(setup(SessionResumptionConfig()), outbox, session_id="a")
+    await session.start()
+    await one_turn(session, outbox, "My name is Alice.")
+    updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
+    assert len(updates) == 2 and all(u.resumable and u.new_handle for u in updates)
+    # The update follows the turn it covers.
+    kinds = [type(m).__name__ for m, _ in outbox.messages]
+    assert kinds[-1] == "SessionResumptionUpdate"
+    first, latest = handles(outbox)
+    # The handle from before the turn still resumes the conversation as it was then (empty).
+    before = store.load(first)
+    assert before is not None and before.history == ()
+    await session.aclose()
+
+    resumed_outbox = RecordingOutbox()
+    resumed = engine.open_session(
+        setup(SessionResumptionConfig(handle=latest)), resumed_outbox, session_id="b"
+    )
+    await resumed.start()
+    assert [c.text() for c in resumed.history] == ["My name is Alice.", "Hello, Alice."]
+    await one_turn(resumed, resumed_outbox, "What is my name?")
+    # The model was asked with the earlier conversation in front of the new question.
+    asked = [m.content for m in llm.requests[-1].messages if m.role != "system"]
+    assert asked == ["My name is Alice.", "Hello, Alice.", "What is my name?"]
+    assert handles(resumed_outbox) and handles(resumed_outbox)[-1] != latest
+    await resumed.aclose()
+
+
+async def test_without_session_resumption_in_setup_no_update_is_sent() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hi."]])
+    engine = await ready_engine(llm, MemoryResumptionStore())
+    outbox = RecordingOutbox()
+    session = engine.open_session(setup(None), outbox, session_id="a")
+    await session.start()
+    await one_turn(session, outbox, "Hello.")
+    assert handles(outbox) == []
+    await session.aclose()
+
+
+@pytest.mark.parametrize("with_store", [True, False])
+async def test_an_unknown_or_expired_handle_is_refused_with_1007(with_store: bool) -> None:
+    engine = await ready_engine(
+        ScriptedLanguageModel(replies=[]), MemoryResumptionStore() if with_store else None
+    )
+    with pytest.raises(ProtocolError) as refused:
+        engine.open_session(
+            setup(SessionResumptionConfig(handle="no-such-handle")), RecordingOutbox(), session_id="a"
+        )
+    assert refused.value.code is CloseCode.INVALID_ARGUMENT
+    assert "handle" in refused.value.reason
