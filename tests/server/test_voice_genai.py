@@ -1,6 +1,6 @@
 """Real-time voice through the real google-genai 3.6.1 client against a real ``openlive serve`` with its
 embedded models: spoken questions streamed at microphone pace, automatic and manual activity detection,
-barge-in, transcriptions, TEXT replies to speech, Japanese, noise, and voices.
+barge-in, transcriptions, TEXT replies to speech, Japanese, noise, voices, and session resumption.
 
 The questions are spoken by voices other than the server's own (espeak-ng; Kokoro only for Japanese, see
 ``japanese_question``), generated at test time. Audio is sent as a live microphone sends it: 20 ms chunks
@@ -318,6 +318,28 @@ async def test_spoken_question_gets_a_text_answer(server: ServeProcess, question
     turn = rec.turns()[0]
     assert "paris" in turn_text(turn).lower(), why
     assert not turn_audio(turn), why
+
+
+async def test_a_session_resumes_on_a_new_connection_with_its_handle(server: ServeProcess) -> None:
+    def user(text: str) -> types.Content:
+        return types.Content(role="user", parts=[types.Part(text=text)])
+
+    config: dict[str, Any] = {"response_modalities": ["TEXT"], "system_instruction": SHORT_ANSWERS}
+    async with asyncio.timeout(TURN_TIMEOUT_S):
+        async with connect(server, session_resumption=types.SessionResumptionConfig(), **config) as session:
+            await session.send_client_content(turns=user("My name is Alice. Say hello to me."))
+            _ = [m async for m in session.receive()]  # google-genai's receive() ends at turnComplete
+            # The handle that covers the finished turn follows its turnComplete.
+            async for message in session.receive():
+                update = message.session_resumption_update
+                if update is not None and update.resumable and update.new_handle:
+                    handle = update.new_handle
+                    break
+        resumed = types.SessionResumptionConfig(handle=handle)
+        async with connect(server, session_resumption=resumed, **config) as session:
+            await session.send_client_content(turns=user("What is my name?"))
+            text = "".join([m.text or "" async for m in session.receive()])
+    assert "alice" in text.lower(), (text, server.log_tail())
 
 
 @pytest.mark.parametrize("language_code", [None, "ja-JP"])
