@@ -48,6 +48,8 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""  # the model name that endpoint serves
     llm_api_key: str = ""  # sent as a Bearer token when set
+    # Resumable sessions (sessionResumption) are kept in this SQLite file; default: <cache_dir>/resumption.db
+    resumption_db: Path | None = None
 
     @classmethod
     def load(cls, *, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:

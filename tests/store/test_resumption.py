@@ -1,9 +1,19 @@
-"""The in-memory store of resumable sessions: handles, replacement, expiry and its bound."""
+"""The stores of resumable sessions (in memory and SQLite, one contract): handles, a session's newest
+three, expiry and the bound; and what only the SQLite file does (persistence, privacy)."""
 
 from __future__ import annotations
 
-from openlive.protocol.messages import Content, Part
-from openlive.store import MemoryResumptionStore
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openlive.protocol.messages import Content, FunctionCall, FunctionResponse, Part
+from openlive.store import MemoryResumptionStore, SqliteResumptionStore
+
+Store = MemoryResumptionStore | SqliteResumptionStore
 
 
 def turn(role: str, text: str) -> Content:
@@ -12,14 +22,30 @@ def turn(role: str, text: str) -> Content:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_a_saved_history_comes_back_under_its_handle_as_a_copy() -> None:
-    store = MemoryResumptionStore()
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
+    made: list[SqliteResumptionStore] = []
+
+    def make(**kwargs: Any) -> Store:
+        if request.param == "memory":
+            return MemoryResumptionStore(**kwargs)
+        store = SqliteResumptionStore(tmp_path / "resumption.db", **kwargs)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def test_a_saved_history_comes_back_under_its_handle_as_a_copy(make_store: Callable[..., Store]) -> None:
+    store = make_store()
     history = [turn("user", "My name is Alice."), turn("model", "Hello, Alice.")]
     handle = store.save(history)
     history.append(turn("user", "said after the save"))
@@ -29,8 +55,10 @@ def test_a_saved_history_comes_back_under_its_handle_as_a_copy() -> None:
     assert store.load("not-a-handle") is None
 
 
-def test_handles_are_long_and_random_and_a_session_keeps_its_last_three() -> None:
-    store = MemoryResumptionStore()
+def test_handles_are_long_and_random_and_a_session_keeps_its_last_three(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store()
     handles = [store.save([turn("user", "one")])]
     for i in range(3):
         handles.append(store.save([turn("user", "one"), turn("model", str(i))], replaces=handles[-1]))
@@ -43,20 +71,46 @@ def test_handles_are_long_and_random_and_a_session_keeps_its_last_three() -> Non
     assert len(store) == 4 and store.load(other) is not None
 
 
-def test_a_handle_expires_after_its_time_to_live() -> None:
+def test_a_handle_expires_after_its_time_to_live(make_store: Callable[..., Store]) -> None:
     clock = Clock()
-    store = MemoryResumptionStore(ttl_s=60.0, clock=clock)
+    store = make_store(ttl_s=60.0, clock=clock)
     handle = store.save([turn("user", "hi")])
-    clock.now = 59.0
+    clock.now += 59.0
     assert store.load(handle) is not None
-    clock.now = 60.5
+    clock.now += 1.5
     assert store.load(handle) is None
     assert len(store) == 0
 
 
-def test_beyond_the_bound_the_oldest_handles_are_forgotten() -> None:
-    store = MemoryResumptionStore(max_handles=2)
+def test_beyond_the_bound_the_oldest_handles_are_forgotten(make_store: Callable[..., Store]) -> None:
+    store = make_store(max_handles=2)
     handles = [store.save([turn("user", str(i))]) for i in range(3)]
     assert store.load(handles[0]) is None
     assert all(store.load(h) is not None for h in handles[1:])
     assert len(store) == 2
+
+
+def test_the_sqlite_file_outlives_the_store_is_private_and_keeps_every_part(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "resumption.db"
+    history = [
+        turn("user", "What's the weather in Paris?"),
+        Content(
+            role="model",
+            parts=[Part(function_call=FunctionCall(id="c1", name="weather", args={"city": "Paris"}))],
+        ),
+        Content(
+            role="user",
+            parts=[
+                Part(function_response=FunctionResponse(id="c1", name="weather", response={"sky": "clear"}))
+            ],
+        ),
+        turn("model", "It is clear in Paris."),
+    ]
+    first = SqliteResumptionStore(path)
+    handle = first.save(history)
+    first.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # conversation text: the owner's only
+    reopened = SqliteResumptionStore(path)  # as after a restart, or from another server process
+    snapshot = reopened.load(handle)
+    reopened.close()
+    assert snapshot is not None and list(snapshot.history) == history

@@ -87,7 +87,7 @@ def build_engine(settings: Settings) -> Engine:
         load_remote_profile,
     )
     from openlive.engine import Engine, SessionLimits
-    from openlive.store import MemoryResumptionStore
+    from openlive.store import SqliteResumptionStore
 
     if settings.llm_url:
         name = REMOTE_PROFILE_NAME
@@ -106,7 +106,7 @@ def build_engine(settings: Settings) -> Engine:
         {name: (description, lambda: loader(settings))},
         default_profile=name,
         limits=limits,
-        resumption=MemoryResumptionStore(),
+        resumption=SqliteResumptionStore(settings.resumption_db or settings.cache_dir / "resumption.db"),
     )
 
 

@@ -178,7 +178,10 @@ class LiveSession:
         resume from, under a new handle that replaces the previous one."""
         if self._resumption is None or self._closed:
             return
-        self._resumption_handle = self._resumption.save(self.history, replaces=self._resumption_handle)
+        # Off the event loop: a store may write to disk. The list is copied here, on the loop.
+        self._resumption_handle = await asyncio.to_thread(
+            self._resumption.save, list(self.history), replaces=self._resumption_handle
+        )
         await self.outbox.send(SessionResumptionUpdate(new_handle=self._resumption_handle, resumable=True))
 
     async def aclose(self) -> None:

@@ -1,0 +1,113 @@
+"""Resumable session state in an SQLite file: it survives a restart and is shared by server processes
+on one machine (the default store of ``openlive serve``).
+
+Same contract as ``MemoryResumptionStore``: a new handle per save, a session's newest
+``KEEP_PER_SESSION`` handles valid, ``ttl_s`` from issue, at most ``max_handles`` live. Time is the wall
+clock, since entries outlive the process. The history is stored as the protocol's own JSON (a
+``clientContent`` message), so whatever a conversation can hold round-trips exactly. The file holds
+conversation text, so it is created readable by its owner only; WAL journaling keeps a save to a
+fraction of a millisecond, and the session makes it off the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from openlive.protocol import decode_client_message, encode_client_message
+from openlive.protocol.messages import ClientContent, Content
+from openlive.store.resumption import KEEP_PER_SESSION, MAX_HANDLES, RESUMPTION_TTL_S, SessionSnapshot
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS handles (
+    handle TEXT PRIMARY KEY,
+    lineage TEXT NOT NULL,
+    issued REAL NOT NULL,
+    expires REAL NOT NULL,
+    history TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handles_by_lineage ON handles (lineage, issued);
+CREATE INDEX IF NOT EXISTS handles_by_expiry ON handles (expires);
+"""
+
+
+class SqliteResumptionStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ttl_s: float = RESUMPTION_TTL_S,
+        max_handles: int = MAX_HANDLES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created owner-only before SQLite opens it (it would use the umask).
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")  # another server process may be writing
+        self._db.executescript(_SCHEMA)
+        self._ttl = ttl_s
+        self._max = max_handles
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def save(self, history: list[Content], *, replaces: str | None = None) -> str:
+        data = encode_client_message(ClientContent(turns=list(history), turn_complete=False))
+        handle = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT lineage FROM handles WHERE handle = ?", (replaces,)).fetchone()
+                lineage = row[0] if row is not None else handle
+                db.execute(
+                    "INSERT INTO handles VALUES (?, ?, ?, ?, ?)",
+                    (handle, lineage, now, now + self._ttl, data),
+                )
+                db.execute(
+                    "DELETE FROM handles WHERE handle IN (SELECT handle FROM handles WHERE lineage = ?"
+                    " ORDER BY issued DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                    (lineage, KEEP_PER_SESSION),
+                )
+                db.execute("DELETE FROM handles WHERE expires <= ?", (now,))
+                db.execute(
+                    "DELETE FROM handles WHERE handle IN (SELECT handle FROM handles"
+                    " ORDER BY issued DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                    (self._max,),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return handle
+
+    def load(self, handle: str) -> SessionSnapshot | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT history FROM handles WHERE handle = ? AND expires > ?", (handle, self._clock())
+            ).fetchone()
+        if row is None:
+            return None
+        message = decode_client_message(row[0])
+        if not isinstance(message, ClientContent):
+            return None
+        return SessionSnapshot(history=tuple(message.turns))
+
+    def __len__(self) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM handles WHERE expires > ?", (self._clock(),)
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
