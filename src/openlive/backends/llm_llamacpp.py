@@ -286,7 +286,7 @@ class LlamaCppLanguageModel:
             # the interim transcript came from the decode at the start of the final pause, the first token
             # is sampled at once (~10 ms; see _eval_prompt). A wrong guess costs only background work:
             # the real request keeps the common prefix and reads from the first token that differs.
-            _, tokens = self._fit_messages(job.request)
+            tokens = self._fit_prompt(job.request)
             if job.cancel.is_set():
                 return
             with self._abortable(job.cancel):
@@ -325,7 +325,7 @@ class LlamaCppLanguageModel:
 
     def _generate(self, job: _Job) -> None:
         request, sampling = job.request, job.request.sampling
-        _, tokens = self._fit_messages(request)
+        tokens = self._fit_prompt(request)
         cached = self._eval_prompt(tokens, job.cancel)
         if job.cancel.is_set():
             return
@@ -387,8 +387,8 @@ class LlamaCppLanguageModel:
         tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
         return tokens
 
-    def _fit_messages(self, request: ChatRequest) -> tuple[list[ChatMessage], list[int]]:
-        """The prompt's messages and tokens; the oldest turns are dropped (with a warning) if it won't fit.
+    def _fit_prompt(self, request: ChatRequest) -> list[int]:
+        """The prompt's tokens; the oldest turns are dropped (with a warning) if it would not fit.
 
         The engine compresses long conversations itself; this only keeps a request that slipped past it
         from failing outright.
@@ -397,7 +397,7 @@ class LlamaCppLanguageModel:
         while True:
             tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
             if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
-                return messages, tokens
+                return tokens
             droppable = _first_droppable(messages)
             if droppable is None:
                 raise ValueError(
