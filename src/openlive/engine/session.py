@@ -98,7 +98,9 @@ class _Turn:
     cached_tokens: int = 0
     response_tokens: int = 0
     tool_prompt_tokens: int = 0
-    prompt_estimate: int = 0  # the prompt's token count, for a turn cancelled before the model's own
+    # The turn's first prompt, counted only if the turn is cancelled before the model reports its own
+    # count (tokenizing it on every turn would delay every reply's first token).
+    prompt: list[ChatMessage] = field(default_factory=list)
     recorded: bool = False
     # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
     marks: dict[str, float] = field(default_factory=dict)
@@ -175,7 +177,7 @@ class LiveSession:
 
     async def _send_resumption_update(self) -> None:
         """Between turns (nothing generating, no tool call open): the state a new connection could
-        resume from, under a new handle that replaces the previous one."""
+        resume from, under a new handle (the store decides how long the session's older ones stay valid)."""
         if self._resumption is None or self._closed:
             return
         # Off the event loop: a store may write to disk. The list is copied here, on the loop.
@@ -468,7 +470,7 @@ class LiveSession:
         if turn.prompt_tokens == 0:
             # Cancelled before the model reported its counts: count what was prompted and what was sent,
             # so an interrupted turn is accounted for like any other.
-            turn.prompt_tokens = turn.prompt_estimate
+            turn.prompt_tokens = sum(self.profile.llm.count_tokens(m.content) for m in turn.prompt)
             turn.response_tokens = max(turn.response_tokens, self.profile.llm.count_tokens(heard))
         await self.outbox.send(ServerContent(interrupted=True))
         if turn.pending_calls:
@@ -572,8 +574,8 @@ class LiveSession:
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
         request = self._chat_request()
-        if not turn.prompt_estimate:
-            turn.prompt_estimate = sum(self.profile.llm.count_tokens(m.content) for m in request.messages)
+        if not turn.prompt:
+            turn.prompt = list(request.messages)
         if not tools_allowed:
             # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
             request.tools = []
