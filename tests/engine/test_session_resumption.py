@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import FakePrefillingLanguageModel, RecordingOutbox, ScriptedLanguageModel, fake_profile
 
 from openlive.engine import Engine
 from openlive.engine.session import LiveSession
@@ -103,6 +103,33 @@ async def test_without_session_resumption_in_setup_no_update_is_sent() -> None:
     await one_turn(session, outbox, "Hello.")
     assert handles(outbox) == []
     await session.aclose()
+
+
+async def test_a_resumed_conversation_is_read_by_the_llm_before_the_first_new_turn() -> None:
+    llm = FakePrefillingLanguageModel(replies=[["Hello, Alice."], ["Alice."]])
+    engine = await ready_engine(llm, MemoryResumptionStore())
+    outbox = RecordingOutbox()
+    session = engine.open_session(setup(SessionResumptionConfig()), outbox, session_id="a")
+    await session.start()
+    await one_turn(session, outbox, "My name is Alice.")
+    await session.aclose()
+    llm.prefills.clear()
+
+    resumed_outbox = RecordingOutbox()
+    resumed = engine.open_session(
+        setup(SessionResumptionConfig(handle=handles(outbox)[-1])), resumed_outbox, session_id="b"
+    )
+    await resumed.start()
+    # At the start, before anyone speaks, the LLM is handed the prompt the next turn will extend.
+    assert len(llm.prefills) == 1
+    read = [(m.role, m.content) for m in llm.prefills[0].messages if m.role != "system"]
+    assert read == [("user", "My name is Alice."), ("assistant", "Hello, Alice.")]
+    await one_turn(resumed, resumed_outbox, "What is my name?")
+    asked = llm.requests[-1].messages
+    assert [(m.role, m.content) for m in asked[: len(llm.prefills[0].messages)]] == [
+        (m.role, m.content) for m in llm.prefills[0].messages
+    ]
+    await resumed.aclose()
 
 
 @pytest.mark.parametrize("with_store", [True, False])

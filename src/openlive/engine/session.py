@@ -173,6 +173,9 @@ class LiveSession:
     async def start(self) -> None:
         """Called by the server right after it has sent ``setupComplete``."""
         self._spawn(self._watch_time_limits(), "time-limits")
+        # The session's own system instruction, tools and resumed history are new to the LLM: it reads
+        # them now, while the person has not started speaking yet, instead of on the first turn's path.
+        self._prefill_request(self._chat_request())
         await self._send_resumption_update()
 
     async def _send_resumption_update(self) -> None:
@@ -493,11 +496,16 @@ class LiveSession:
         The request is the one the turn would make if it ended with ``interim``; the history is left as
         it is. Skipped while a reply is being generated (that request needs the model).
         """
-        llm = self.profile.llm
-        if not interim.strip() or not isinstance(llm, PromptPrefiller) or self._replying():
+        if not interim.strip():
             return
         log.debug("session %s prefills %r", self.session_id, interim[-40:])
-        llm.prefill(self._chat_request([*self.history, text_turn("user", interim)]))
+        self._prefill_request(self._chat_request([*self.history, text_turn("user", interim)]))
+
+    def _prefill_request(self, request: ChatRequest) -> None:
+        """Hand ``request``'s prompt to an LLM that can read it ahead; not while a reply is generated."""
+        llm = self.profile.llm
+        if isinstance(llm, PromptPrefiller) and not self._replying():
+            llm.prefill(request)
 
     def _chat_request(self, history: Sequence[Content] | None = None) -> ChatRequest:
         """The request for ``history`` (by default the session's own)."""
