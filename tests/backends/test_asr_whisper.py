@@ -131,6 +131,12 @@ async def test_session_language_codes_are_normalised_or_detected(language: str) 
     assert result.language == "en"
 
 
+async def test_the_protocols_mandarin_code_asks_whisper_for_chinese() -> None:
+    # speechConfig.languageCode "cmn-CN" is Mandarin; Whisper calls it "zh" (and would otherwise detect).
+    result = await recognizers()["*"].transcribe(alsa_sample("Front_Center"), "cmn-CN")
+    assert result.language == "zh"
+
+
 QUESTION_EN = "How many days are in a week?"
 QUESTION_JA = "日本の首都はどこですか？"
 

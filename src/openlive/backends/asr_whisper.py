@@ -33,6 +33,7 @@ import numpy as np
 from openlive.backends.assets import assemble_parts, register_asset
 from openlive.backends.voices import SUPPORTED_LANGUAGES
 from openlive.backends.whisper_window import WindowedWhisper
+from openlive.protocol.voices import base_language
 from openlive.stages.speech import INPUT_SAMPLE_RATE, Audio, RecognitionResult
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class WhisperRecognizer:
         self._detect_among: tuple[str, ...] | None = None
         if detect_among is not None and not self._english_only:
             known = set(self.languages())
-            self._detect_among = tuple(dict.fromkeys(map(_base_code, detect_among)))
+            self._detect_among = tuple(dict.fromkeys(map(base_language, detect_among)))
             if not self._detect_among or not set(self._detect_among) <= known:
                 raise ValueError(f"language identification among {list(detect_among)}: not all are known")
 
@@ -229,7 +230,8 @@ class WhisperRecognizer:
             return "en"
         if not language:
             return None
-        code = _WHISPER_CODE.get(_base_code(language), _base_code(language))
+        base = base_language(language)  # "cmn-CN" is Mandarin: Whisper's "zh"
+        code = _WHISPER_CODE.get(base, base)
         return code if code in self._model.supported_languages else None
 
     async def _run(self, audio: Audio, language: str | None) -> _Decoded:
@@ -259,11 +261,6 @@ class WhisperRecognizer:
 
     def new_stream(self, language: str | None = None) -> WhisperStream:
         return WhisperStream(self, "en" if self._english_only else language)
-
-
-def _base_code(language: str) -> str:
-    """The base language of a code: "ja-JP", "ja_JP" and "JA" are all "ja"."""
-    return language.replace("_", "-").split("-", 1)[0].lower()
 
 
 def _is_no_speech(segment: Any) -> bool:
