@@ -231,6 +231,22 @@ async def test_tool_result_is_used_in_the_answer(model: LlamaCppLanguageModel) -
     assert "sunny" in text.lower(), text
 
 
+@pytest.mark.parametrize("system", ["", SPOKEN_STYLE_PROMPT])
+async def test_a_result_is_said_not_called_again_or_echoed(model: LlamaCppLanguageModel, system: str) -> None:
+    # Without TOOL_RESULT_HINT the greedy reply here was `<get_weather city="Paris"/>` (no system prompt)
+    # or `get_weather({"city": "Paris"})` (spoken style): markup read aloud instead of the weather.
+    call = ToolCallRequest(id="call_1", name="get_weather", args={"city": "Paris"})
+    messages = [ChatMessage(role="system", content=system)] if system else []
+    messages += [
+        ChatMessage(role="user", content="What is the weather in Paris?"),
+        ChatMessage(role="assistant", tool_calls=[call]),
+        ChatMessage(role="tool", content='{"output": "sunny and 24 degrees"}', tool_call_id="call_1"),
+    ]
+    text, events, _ = await run(model, ChatRequest(messages=messages, tools=TOOLS, sampling=GREEDY))
+    assert not any(isinstance(e, ToolCallRequest) for e in events), events
+    assert "sunny" in text.lower() and "<" not in text and "get_weather" not in text, text
+
+
 async def test_alternating_conversations_each_keep_their_history(model: LlamaCppLanguageModel) -> None:
     def conversation(name: str, turns: int) -> list[ChatMessage]:
         messages = [ChatMessage(role="system", content=f"You are {name}. " + SPOKEN_STYLE_PROMPT)]

@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,11 @@ DEFAULT_MAX_TOKENS = 512
 # Added to the system prompt when tools are offered. Without it the 1.5B model tends to tell the person
 # to "call the get_weather function" instead of calling it, above all under a spoken-style prompt.
 TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool call, nothing else."
+# Added after each function result. Without it the 1.5B model, under the hint above, answers a result
+# by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead of
+# saying it; with it, it says the result (measured on a weather call at temperatures 0 and 0.7, with no
+# system prompt, a generic one and the spoken-style one).
+TOOL_RESULT_HINT = "Answer the person with this result; do not call the function again."
 # Prompt tokens are evaluated in slices this long, so a cancelled request stops within one slice (~1 s on
 # 2 cores). Shorter slices cost throughput: 64 was measured ~1.5x slower than 512 for a 400-token prompt.
 PROMPT_SLICE_TOKENS = 128
@@ -394,6 +399,9 @@ class LlamaCppLanguageModel:
         from failing outright.
         """
         messages = _with_tool_hint(request.messages) if request.tools else list(request.messages)
+        # Every result, not only the newest: the history then renders the same on the next turn, and the
+        # KV cache keeps it.
+        messages = [_with_result_hint(m) if m.role == "tool" else m for m in messages]
         while True:
             tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
             if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
@@ -498,6 +506,10 @@ def _with_tool_hint(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     else:
         out.insert(0, ChatMessage(role="system", content=TOOL_USE_HINT))
     return out
+
+
+def _with_result_hint(message: ChatMessage) -> ChatMessage:
+    return replace(message, content=f"{message.content}\n\n{TOOL_RESULT_HINT}")
 
 
 def _first_droppable(messages: Sequence[ChatMessage]) -> int | None:
