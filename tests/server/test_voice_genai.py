@@ -1,6 +1,7 @@
 """Real-time voice through the real google-genai 3.6.1 client against a real ``openlive serve`` with its
 embedded models: spoken questions streamed at microphone pace, automatic and manual activity detection,
-barge-in, transcriptions, TEXT replies to speech, Japanese, noise, voices, and session resumption.
+barge-in, transcriptions, TEXT replies to speech, Japanese, noise, voices, session resumption, and a
+NON_BLOCKING function whose result is answered after the turn that called it.
 
 The questions are spoken by voices other than the server's own (espeak-ng; Kokoro only for Japanese, see
 ``japanese_question``), generated at test time. Audio is sent as a live microphone sends it: 20 ms chunks
@@ -340,6 +341,43 @@ async def test_a_session_resumes_on_a_new_connection_with_its_handle(server: Ser
             await session.send_client_content(turns=user("What is my name?"))
             text = "".join([m.text or "" async for m in session.receive()])
     assert "alice" in text.lower(), (text, server.log_tail())
+
+
+async def test_a_non_blocking_function_result_is_answered_in_a_later_turn(server: ServeProcess) -> None:
+    weather = types.FunctionDeclaration(
+        name="get_weather",
+        description="The current weather in a city.",
+        parameters=types.Schema(
+            type=types.Type.OBJECT,
+            properties={"city": types.Schema(type=types.Type.STRING)},
+            required=["city"],
+        ),
+        behavior=types.Behavior.NON_BLOCKING,
+    )
+    question = types.Content(role="user", parts=[types.Part(text="What is the weather in Paris?")])
+    async with asyncio.timeout(TURN_TIMEOUT_S):
+        async with connect(
+            server,
+            response_modalities=["TEXT"],
+            tools=[types.Tool(function_declarations=[weather])],
+            temperature=0,  # keeps the local model's choice (call the function) the same from run to run
+        ) as session:
+            await session.send_client_content(turns=question)
+            # receive() ends at turnComplete: the turn ended without waiting for the function's result.
+            called = [m async for m in session.receive()]
+            calls = [c for m in called if m.tool_call for c in m.tool_call.function_calls or []]
+            assert [c.name for c in calls] == ["get_weather"], (called, server.log_tail())
+            result = types.FunctionResponse(
+                id=calls[0].id,
+                name="get_weather",
+                response={"output": "sunny and 24 degrees"},
+                scheduling=types.FunctionResponseScheduling.WHEN_IDLE,
+            )
+            await session.send_tool_response(function_responses=[result])
+            answered = [m async for m in session.receive()]
+    text = "".join(m.text or "" for m in answered)
+    assert any(m.server_content and m.server_content.turn_complete for m in answered), answered
+    assert "sunny" in text.lower() or "24" in text, (text, server.log_tail())
 
 
 @pytest.mark.parametrize("language_code", [None, "ja-JP"])

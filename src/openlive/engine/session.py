@@ -42,8 +42,10 @@ from openlive.protocol.messages import (
     ClientMessage,
     Content,
     ContextUpdate,
+    FunctionBehavior,
     FunctionCall,
     FunctionResponse,
+    FunctionResponseScheduling,
     GoAway,
     Modality,
     ModalityTokenCount,
@@ -163,6 +165,11 @@ class LiveSession:
         self._turn: _Turn | None = None
         self._generation: asyncio.Task[None] | None = None
         self._queued_audio_turns: list[tuple[str, str | None]] = []
+        # NON_BLOCKING calls the client has not answered for good yet (ids): the conversation goes on
+        # meanwhile, and their responses arrive between or during other turns.
+        self._async_calls: set[str] = set()
+        # A WHEN_IDLE function result is waiting for the reply in progress to end before it is answered.
+        self._answer_results_when_idle = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: Listener | None = None
         self._input_transcript = IncrementalTranscript()
@@ -237,7 +244,7 @@ class LiveSession:
         elif isinstance(message, RealtimeInput):
             await self._on_realtime_input(message)
         elif isinstance(message, ToolResponse):
-            self._on_tool_response(message)
+            await self._on_tool_response(message)
         elif isinstance(message, ContextUpdate):
             if message.system_instruction is not None:
                 self.system_instruction = message.system_instruction.text()
@@ -423,17 +430,36 @@ class LiveSession:
 
     # ------------------------------------------------------------------ tools
 
-    def _on_tool_response(self, message: ToolResponse) -> None:
+    async def _on_tool_response(self, message: ToolResponse) -> None:
         turn = self._turn
+        answer_now = answer_when_idle = False
         for response in message.function_responses:
             future = turn.pending_calls.get(response.id or "") if turn else None
             if future is None and turn is not None and response.id is None and len(turn.pending_calls) == 1:
                 future = next(iter(turn.pending_calls.values()))
             if future is not None and not future.done():
                 future.set_result(response)
+                continue
+            # A NON_BLOCKING call's result, or a late answer (after a barge-in): context from now on.
+            self.history.append(Content(role="user", parts=[Part(function_response=response)]))
+            if response.id not in self._async_calls:
+                continue
+            if not response.will_continue:  # willContinue: more results for this call will follow
+                self._async_calls.discard(response.id)
+            scheduling = response.scheduling or FunctionResponseScheduling.WHEN_IDLE
+            answer_now |= scheduling is FunctionResponseScheduling.INTERRUPT
+            answer_when_idle |= scheduling in (
+                FunctionResponseScheduling.WHEN_IDLE,
+                FunctionResponseScheduling.SCHEDULING_UNSPECIFIED,
+            )
+        if answer_now:  # INTERRUPT: the reply in progress stops, and the model speaks about the result
+            await self._interrupt()
+            self._start_generation(self._reply_language(""), input_modality="TEXT")
+        elif answer_when_idle:  # WHEN_IDLE: after the reply in progress, or at once (SILENT: never)
+            if self._replying():
+                self._answer_results_when_idle = True
             else:
-                # A late answer (e.g. for a NON_BLOCKING call, or after a barge-in): keep it as context.
-                self.history.append(Content(role="user", parts=[Part(function_response=response)]))
+                self._start_generation(self._reply_language(""), input_modality="TEXT")
 
     # ------------------------------------------------------------------ output
 
@@ -459,6 +485,9 @@ class LiveSession:
             text, language = self._queued_audio_turns.pop(0)
             self.history.append(text_turn("user", text))
             self._start_generation(language or self._reply_language(text), input_modality="AUDIO")
+        elif self._answer_results_when_idle:
+            self._answer_results_when_idle = False
+            self._start_generation(self._reply_language(""), input_modality="TEXT")
 
     async def _interrupt(self) -> None:
         if await self._discard_speculation():
@@ -557,17 +586,19 @@ class LiveSession:
                 if not calls:
                     break
                 rounds += 1
-                await self._call_tools(turn, calls)
+                if not await self._call_tools(turn, calls):
+                    break  # NON_BLOCKING calls only: the turn ends, their results are answered later
             if speaker is not None:
                 await speaker.finish()
                 if speaker.first_audio_at is not None:
                     turn.mark("first_audio", speaker.first_audio_at)
             await turn.released.wait()
             log.info("session %s turn: %s", self.session_id, turn.timings())
-            turn.recorded = True
-            reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
-            if reply.strip():
-                self.history.append(text_turn("model", reply))
+            if not turn.recorded:
+                turn.recorded = True
+                reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
+                if reply.strip():
+                    self.history.append(text_turn("model", reply))
             await self.outbox.send(ServerContent(generation_complete=True))
             await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
             await self._send_resumption_update()
@@ -611,8 +642,12 @@ class LiveSession:
             speaker.say(rest)
         return calls
 
-    async def _call_tools(self, turn: _Turn, calls: list[ToolCallRequest]) -> None:
-        """Send a ``toolCall`` and wait for the client's responses (the model waits: BLOCKING)."""
+    async def _call_tools(self, turn: _Turn, calls: list[ToolCallRequest]) -> bool:
+        """Send a ``toolCall``; wait for the responses to its BLOCKING calls (True) if it has any.
+
+        With only NON_BLOCKING calls, returns False at once: the model turn (what was said and the
+        calls) is recorded and ends; the results are answered when they come (``_on_tool_response``).
+        """
         await turn.released.wait()
         if turn.speaker is not None:
             await turn.speaker.finish()
@@ -623,15 +658,31 @@ class LiveSession:
         parts = [Part(text=spoken)] if spoken.strip() else []
         loop = asyncio.get_running_loop()
         function_calls = [FunctionCall(id=c.id, name=c.name, args=c.args) for c in calls]
-        for call in calls:
-            turn.pending_calls[call.id] = loop.create_future()
         parts += [Part(function_call=fc) for fc in function_calls]
         self.history.append(Content(role="model", parts=parts))
+        non_blocking = self._non_blocking_functions()
+        for call in calls:
+            if call.name in non_blocking:
+                self._async_calls.add(call.id)
+            else:
+                turn.pending_calls[call.id] = loop.create_future()
         await self.outbox.send(ToolCall(function_calls=function_calls))
+        if not turn.pending_calls:
+            turn.recorded = True
+            return False
         responses = await asyncio.gather(*turn.pending_calls.values())
         turn.pending_calls.clear()
         self.history.append(Content(role="user", parts=[Part(function_response=r) for r in responses]))
         turn.text_sent.clear()
+        return True
+
+    def _non_blocking_functions(self) -> set[str]:
+        return {
+            d.name
+            for tool in self.tools
+            for d in tool.function_declarations
+            if d.behavior is FunctionBehavior.NON_BLOCKING
+        }
 
     def _usage(self, turn: _Turn) -> UsageMetadata:
         out_modality = "AUDIO" if turn.modality is Modality.AUDIO else "TEXT"
