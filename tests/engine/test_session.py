@@ -251,6 +251,29 @@ async def test_blocking_tool_call_round_trip() -> None:
     assert roles[-2:] == ["assistant", "tool"] and "sunny" in llm.requests[1].messages[-1].content
 
 
+async def test_the_answer_after_a_tool_call_is_spoken_in_an_audio_session() -> None:
+    # The speaker of the words before the call used to be reused after it had finished: the answer to
+    # the function's result was never synthesised, and the turn ended silent.
+    call = ToolCallRequest(id="call-1", name="get_weather", args={"city": "Paris"})
+    llm = ScriptedLanguageModel(replies=[[call], ["It is sunny in Paris."]])
+    tts = ScriptedSynthesizer()
+    tools = [Tool(function_declarations=[FunctionDeclaration(name="get_weather")])]
+    session, outbox = make_session(llm, modality=Modality.AUDIO, tts=tts, tools=tools)
+    await session.handle(user("weather in Paris?"))
+    for _ in range(100):
+        if any(isinstance(m, ToolCall) for m, _ in outbox.messages):
+            break
+        await asyncio.sleep(0.01)
+    response = FunctionResponse(id="call-1", response={"output": "sunny"})
+    await session.handle(ToolResponse(function_responses=[response]))
+    await outbox.wait_turn()
+    assert [text for text, _, _ in tts.calls] == ["It is sunny in Paris."]
+    audio = [p for c in outbox.contents() if c.model_turn for p in c.model_turn.parts if p.inline_data]
+    assert audio, "no audio after the tool response"
+    assert session.history[-1].text() == "It is sunny in Paris."
+    await session.aclose()
+
+
 async def test_go_away_before_the_connection_limit() -> None:
     limits = SessionLimits(connection_time_limit_s=0.3, go_away_before_s=0.2, audio_lead_s=60)
     session, outbox = make_session(ScriptedLanguageModel(), limits=limits)

@@ -343,8 +343,8 @@ async def test_a_session_resumes_on_a_new_connection_with_its_handle(server: Ser
     assert "alice" in text.lower(), (text, server.log_tail())
 
 
-async def test_a_non_blocking_function_result_is_answered_in_a_later_turn(server: ServeProcess) -> None:
-    weather = types.FunctionDeclaration(
+def weather_function(behavior: types.Behavior) -> types.FunctionDeclaration:
+    return types.FunctionDeclaration(
         name="get_weather",
         description="The current weather in a city.",
         parameters=types.Schema(
@@ -352,8 +352,45 @@ async def test_a_non_blocking_function_result_is_answered_in_a_later_turn(server
             properties={"city": types.Schema(type=types.Type.STRING)},
             required=["city"],
         ),
-        behavior=types.Behavior.NON_BLOCKING,
+        behavior=behavior,
     )
+
+
+async def test_a_spoken_answer_follows_a_function_result(server: ServeProcess) -> None:
+    question = types.Content(role="user", parts=[types.Part(text="What is the weather in Paris?")])
+    async with asyncio.timeout(TURN_TIMEOUT_S):
+        async with connect(
+            server,
+            response_modalities=["AUDIO"],
+            output_audio_transcription=types.AudioTranscriptionConfig(),
+            tools=[types.Tool(function_declarations=[weather_function(types.Behavior.BLOCKING)])],
+            temperature=0,  # keeps the local model's choice (call the function) the same from run to run
+        ) as session:
+            await session.send_client_content(turns=question)
+            calls: list[types.FunctionCall] = []
+            async for message in session.receive():
+                if message.tool_call:
+                    calls += message.tool_call.function_calls or []
+                    break
+            assert [c.name for c in calls] == ["get_weather"], server.log_tail()
+            result = types.FunctionResponse(id=calls[0].id, name="get_weather", response={"output": "sunny"})
+            await session.send_tool_response(function_responses=[result])
+            answered = [m async for m in session.receive()]
+    contents = [m.server_content for m in answered if m.server_content]
+    audio = b"".join(
+        part.inline_data.data or b""
+        for c in contents
+        if c.model_turn
+        for part in c.model_turn.parts or []
+        if part.inline_data
+    )
+    said = "".join(c.output_transcription.text or "" for c in contents if c.output_transcription)
+    assert len(audio) > REPLY_BYTES_PER_S // 2, (len(audio), said, server.log_tail())
+    assert "sunny" in said.lower(), (said, server.log_tail())
+
+
+async def test_a_non_blocking_function_result_is_answered_in_a_later_turn(server: ServeProcess) -> None:
+    weather = weather_function(types.Behavior.NON_BLOCKING)
     question = types.Content(role="user", parts=[types.Part(text="What is the weather in Paris?")])
     async with asyncio.timeout(TURN_TIMEOUT_S):
         async with connect(

@@ -588,6 +588,7 @@ class LiveSession:
                 rounds += 1
                 if not await self._call_tools(turn, calls):
                     break  # NON_BLOCKING calls only: the turn ends, their results are answered later
+                speaker = None  # the old one has finished the words before the call: the answer gets its own
             if speaker is not None:
                 await speaker.finish()
                 if speaker.first_audio_at is not None:
