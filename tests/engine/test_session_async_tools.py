@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.messages import (
@@ -186,4 +186,30 @@ async def test_a_blocking_function_still_makes_the_model_wait() -> None:
     await outbox.wait_turn()
     assert model_texts(outbox) == ["Booked."] and turns_completed(outbox) == 1
     assert not any(isinstance(m, ServerContent) and m.interrupted for m, _ in outbox.messages)
+    await session.aclose()
+
+
+async def test_in_an_audio_session_the_words_before_the_call_and_the_later_answer_are_spoken() -> None:
+    llm = ScriptedLanguageModel(replies=[["Let me book that.", " ", CALL], ["Your table is booked."]])
+    tts = ScriptedSynthesizer()
+    declaration = FunctionDeclaration(name="book_table", behavior=FunctionBehavior.NON_BLOCKING)
+    setup = Setup(
+        model="models/gemini-live-2.5-flash-native-audio",
+        generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
+        tools=[Tool(function_declarations=[declaration])],
+    )
+    outbox = RecordingOutbox()
+    limits = SessionLimits(audio_lead_s=60.0)
+    session = LiveSession(setup, fake_profile(llm, tts), outbox, session_id="s1", limits=limits)
+    await session.handle(user("Book a table for two."))
+    await outbox.wait_turn()
+    assert [text for text, _, _ in tts.calls] == ["Let me book that."]
+    said_and_called = [
+        (p.text, p.function_call.name if p.function_call else None) for p in session.history[-1].parts
+    ]
+    assert said_and_called == [("Let me book that.", None), (None, "book_table")]
+    await session.handle(result(None))
+    await outbox.wait_turn()
+    assert [text for text, _, _ in tts.calls] == ["Let me book that.", "Your table is booked."]
+    assert session.history[-1].text() == "Your table is booked."
     await session.aclose()
