@@ -1,5 +1,6 @@
 """NON_BLOCKING functions: the conversation goes on while the call runs; ``scheduling`` decides when
 the model speaks about the result (INTERRUPT at once, WHEN_IDLE after the reply in progress, SILENT never).
+And, for contrast, BLOCKING ones: the model waits, and new input cancels the call it waits on.
 """
 
 from __future__ import annotations
@@ -212,4 +213,24 @@ async def test_in_an_audio_session_the_words_before_the_call_and_the_later_answe
     await outbox.wait_turn()
     assert [text for text, _, _ in tts.calls] == ["Let me book that.", "Your table is booked."]
     assert session.history[-1].text() == "Your table is booked."
+    await session.aclose()
+
+
+async def test_new_input_cancels_a_blocking_call_the_turn_was_waiting_on() -> None:
+    llm = ScriptedLanguageModel(replies=[[CALL], ["Hello."]])
+    session, outbox = async_session(llm, FunctionBehavior.BLOCKING)
+    await session.handle(user("Book a table for two."))
+    await until(lambda: any(isinstance(m, ToolCall) for m, _ in outbox.messages))
+    await session.handle(user("Never mind. Hello!"))
+    await until(lambda: turns_completed(outbox) == 2)
+    kinds = [type(m).__name__ if not isinstance(m, ServerContent) else "content" for m, _ in outbox.messages]
+    cancellation = next(m for m, _ in outbox.messages if isinstance(m, ToolCallCancellation))
+    assert cancellation.ids == ["call-1"]
+    assert kinds.index("ToolCallCancellation") > kinds.index("ToolCall")
+    assert any(c.interrupted for c in outbox.contents())
+    assert model_texts(outbox) == ["Hello."]
+    # Its result, should it come anyway, is only context: no turn starts for it.
+    await session.handle(result(None))
+    await asyncio.sleep(0.2)
+    assert turns_completed(outbox) == 2 and len(llm.requests) == 2
     await session.aclose()
