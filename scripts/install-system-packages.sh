@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages openlive needs beyond Python: PortAudio (microphone/speaker for `openlive talk`), and for
 # tests and the benchmark Chromium (the playground test), ALSA's sample recordings, espeak-ng (spoken
-# questions from a TTS other than our own). Installs only what is missing; as root or with sudo.
+# questions from a TTS other than our own), redis-server (the shared resumption store's tests).
+# Installs only what is missing; as root or with sudo.
 set -euo pipefail
 want=()
 [ -e /usr/lib/x86_64-linux-gnu/libportaudio.so.2 ] || ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || want+=(libportaudio2)
@@ -9,6 +10,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || want+=(chromium)
   [ -e /usr/share/sounds/alsa/Noise.wav ] || want+=(alsa-utils)
   command -v espeak-ng >/dev/null || want+=(espeak-ng)
+  command -v redis-server >/dev/null || want+=(redis-server)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else

@@ -50,6 +50,8 @@ class Settings:
     llm_api_key: str = ""  # sent as a Bearer token when set
     # Resumable sessions (sessionResumption) are kept in this SQLite file; default: <cache_dir>/resumption.db
     resumption_db: Path | None = None
+    # ... or, when set, in this Redis (redis://[:password@]host:6379/0, rediss:// for TLS), shared by servers
+    resumption_url: str = ""
 
     @classmethod
     def load(cls, *, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:

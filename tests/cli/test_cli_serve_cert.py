@@ -101,3 +101,16 @@ def test_settings_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.api_keys == ["a", "b"] and settings.port == 9000 and settings.host == "0.0.0.0"
     args = parser.parse_args(["serve", "--api-key", "x", "--api-key", "y"])
     assert serve_cmd.load_settings(args).api_keys == ["x", "y"]
+
+
+def test_serve_keeps_resumable_sessions_in_redis_when_given_its_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlive.store import RedisResumptionStore, SqliteResumptionStore
+
+    monkeypatch.setenv("OPENLIVE_CACHE_DIR", str(tmp_path))
+    default = serve_cmd.build_engine(Settings.load())
+    assert isinstance(default.resumption, SqliteResumptionStore)
+    monkeypatch.setenv("OPENLIVE_RESUMPTION_URL", "redis://127.0.0.1:6390/2")  # connected on first use
+    shared = serve_cmd.build_engine(Settings.load())
+    assert isinstance(shared.resumption, RedisResumptionStore)

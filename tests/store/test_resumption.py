@@ -1,5 +1,6 @@
-"""The stores of resumable sessions (in memory and SQLite, one contract): handles, a session's newest
-three, expiry and the bound; and what only the SQLite file does (persistence, privacy)."""
+"""The stores of resumable sessions (in memory, SQLite and Redis, one contract): handles, a session's
+newest three, expiry and the bound; what only the SQLite file does (persistence, privacy); and what only
+Redis does (sharing between servers, expiry of its own keys)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from redis_server import redis_server
 
 from openlive.protocol.messages import Content, FunctionCall, FunctionResponse, Part
-from openlive.store import MemoryResumptionStore, SqliteResumptionStore
+from openlive.store import MemoryResumptionStore, RedisResumptionStore, SqliteResumptionStore
 
-Store = MemoryResumptionStore | SqliteResumptionStore
+Store = MemoryResumptionStore | SqliteResumptionStore | RedisResumptionStore
 
 
 def turn(role: str, text: str) -> Content:
@@ -28,14 +31,25 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
-    made: list[SqliteResumptionStore] = []
+    made: list[SqliteResumptionStore | RedisResumptionStore] = []
 
     def make(**kwargs: Any) -> Store:
+        store: SqliteResumptionStore | RedisResumptionStore
         if request.param == "memory":
             return MemoryResumptionStore(**kwargs)
-        store = SqliteResumptionStore(tmp_path / "resumption.db", **kwargs)
+        if request.param == "sqlite":
+            store = SqliteResumptionStore(tmp_path / "resumption.db", **kwargs)
+        else:  # each test in its own key space of the one server
+            url = request.getfixturevalue("redis_url")
+            store = RedisResumptionStore(url, prefix=f"test:{request.node.name}:", **kwargs)
         made.append(store)
         return store
 
@@ -114,3 +128,28 @@ def test_the_sqlite_file_outlives_the_store_is_private_and_keeps_every_part(tmp_
     snapshot = reopened.load(handle)
     reopened.close()
     assert snapshot is not None and list(snapshot.history) == history
+
+
+def test_redis_shares_handles_between_servers_and_lets_its_keys_expire(redis_url: str) -> None:
+    history = [
+        turn("user", "What's the weather in Paris?"),
+        Content(
+            role="model",
+            parts=[Part(function_call=FunctionCall(id="c1", name="weather", args={"city": "Paris"}))],
+        ),
+        turn("model", "It is clear in Paris."),
+    ]
+    one = RedisResumptionStore(redis_url, prefix="shared:", ttl_s=30.0)
+    other = RedisResumptionStore(redis_url, prefix="shared:", ttl_s=30.0)  # another server
+    first = one.save(history)
+    second = other.save(history[:1], replaces=first)  # the session went on on the other server
+    snapshot = one.load(second)
+    assert snapshot is not None and list(snapshot.history) == history[:1]
+    loaded = other.load(first)
+    assert loaded is not None and list(loaded.history) == history
+    # Redis forgets the entries itself, without a save or a load to clean up.
+    client = redis.Redis.from_url(redis_url)
+    assert 0 < client.pttl(f"shared:h:{first}") <= 30_000
+    client.close()
+    one.close()
+    other.close()

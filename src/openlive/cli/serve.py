@@ -87,7 +87,7 @@ def build_engine(settings: Settings) -> Engine:
         load_remote_profile,
     )
     from openlive.engine import Engine, SessionLimits
-    from openlive.store import SqliteResumptionStore
+    from openlive.store import RedisResumptionStore, SqliteResumptionStore
 
     if settings.llm_url:
         name = REMOTE_PROFILE_NAME
@@ -102,11 +102,16 @@ def build_engine(settings: Settings) -> Engine:
         connection_time_limit_s=settings.connection_time_limit_s,
         go_away_before_s=settings.go_away_before_s,
     )
+    resumption: RedisResumptionStore | SqliteResumptionStore
+    if settings.resumption_url:  # shared by every server that points at it
+        resumption = RedisResumptionStore(settings.resumption_url)
+    else:
+        resumption = SqliteResumptionStore(settings.resumption_db or settings.cache_dir / "resumption.db")
     return Engine(
         {name: (description, lambda: loader(settings))},
         default_profile=name,
         limits=limits,
-        resumption=SqliteResumptionStore(settings.resumption_db or settings.cache_dir / "resumption.db"),
+        resumption=resumption,
     )
 
 

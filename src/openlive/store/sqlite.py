@@ -3,10 +3,9 @@ on one machine (the default store of ``openlive serve``).
 
 Same contract as ``MemoryResumptionStore``: a new handle per save, a session's newest
 ``KEEP_PER_SESSION`` handles valid, ``ttl_s`` from issue, at most ``max_handles`` live. Time is the wall
-clock, since entries outlive the process. The history is stored as the protocol's own JSON (a
-``clientContent`` message), so whatever a conversation can hold round-trips exactly. The file holds
-conversation text, so it is created readable by its owner only; WAL journaling keeps a save to a
-fraction of a millisecond, and the session makes it off the event loop.
+clock, since entries outlive the process. The history is stored as the protocol's own JSON
+(``history_json``). The file holds conversation text, so it is created readable by its owner only; WAL
+journaling keeps a save to a fraction of a millisecond, and the session makes it off the event loop.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from openlive.protocol import decode_client_message, encode_client_message
-from openlive.protocol.messages import ClientContent, Content
+from openlive.protocol.messages import Content
+from openlive.store.history_json import history_from_json, history_to_json
 from openlive.store.resumption import KEEP_PER_SESSION, MAX_HANDLES, RESUMPTION_TTL_S, SessionSnapshot
 
 _SCHEMA = """
@@ -59,7 +58,7 @@ class SqliteResumptionStore:
         self._lock = threading.Lock()
 
     def save(self, history: list[Content], *, replaces: str | None = None) -> str:
-        data = encode_client_message(ClientContent(turns=list(history), turn_complete=False))
+        data = history_to_json(history)
         handle = secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
@@ -96,10 +95,8 @@ class SqliteResumptionStore:
             ).fetchone()
         if row is None:
             return None
-        message = decode_client_message(row[0])
-        if not isinstance(message, ClientContent):
-            return None
-        return SessionSnapshot(history=tuple(message.turns))
+        turns = history_from_json(row[0])
+        return None if turns is None else SessionSnapshot(history=turns)
 
     def __len__(self) -> int:
         with self._lock:
