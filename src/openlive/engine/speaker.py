@@ -12,6 +12,8 @@ import contextlib
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from openlive.engine.clauses import speakable
 from openlive.engine.outbox import Outbox
 from openlive.protocol.messages import Blob, Content, Part, ServerContent, Transcription
@@ -19,8 +21,22 @@ from openlive.stages.speech import OUTPUT_SAMPLE_RATE, SpeechSynthesizer
 
 OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_SAMPLE_RATE}"
 BYTES_PER_SECOND = OUTPUT_SAMPLE_RATE * 2
+# The synthesisers start each piece with 30-40 ms of near-silence (Piper and Kokoro, measured): cut from
+# the reply's first audio, the listener hears the answer that much sooner. Below -50 dBFS counts as
+# silence; a few milliseconds before the first sound are kept, so its attack is not clipped.
+_LEAD_SILENCE_LEVEL = int(32768 * 10 ** (-50 / 20))
+_LEAD_KEEP_SAMPLES = OUTPUT_SAMPLE_RATE * 5 // 1000
 # Rough speaking rate, used only to estimate how much of a half-sent clause was heard.
 _SECONDS_PER_CHAR = {"ja": 0.15, "default": 0.065}
+
+
+def trim_leading_silence(pcm: bytes) -> bytes:
+    """``pcm`` (16-bit) from a few ms before its first sound; unchanged if it has no sound at all."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= _LEAD_SILENCE_LEVEL)
+    if loud.size == 0:
+        return pcm
+    return pcm[max(0, int(loud[0]) - _LEAD_KEEP_SAMPLES) * 2 :]
 
 
 class _Clause:
@@ -104,6 +120,7 @@ class Speaker:
         return sep.join(t for t in (c.heard_text(self.language) for c in self._clauses) if t)
 
     async def _run(self) -> None:
+        started = False
         while (clause := await self._queue.get()) is not None:
             text = speakable(clause.text)
             if not text:
@@ -111,6 +128,9 @@ class Speaker:
                 continue
             transcript_sent = False
             async for pcm in self._tts.synthesize(text, voice=self.voice, language=self.language):
+                if not started:
+                    started = True
+                    pcm = trim_leading_silence(pcm)  # the reply's first sound, as soon as it can be
                 clause.bytes_synthesized += len(pcm)
                 for i in range(0, len(pcm), self._chunk_bytes):
                     await self._send_audio(pcm[i : i + self._chunk_bytes])

@@ -1,0 +1,57 @@
+"""The Speaker's first sound: the synthesiser's leading near-silence is cut from the reply's first audio
+only (later clauses keep their natural pause)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+from engine_fakes import RecordingOutbox
+
+from openlive.engine.speaker import Speaker, trim_leading_silence
+from openlive.protocol.messages import ServerContent
+
+RATE = 24_000
+LEAD = np.zeros(RATE * 40 // 1000, dtype="<i2")  # 40 ms, as Piper starts a piece
+TONE = (3000 * np.sin(np.arange(RATE // 10) * 2 * np.pi * 220 / RATE)).astype("<i2")  # 100 ms
+
+
+def test_trim_keeps_five_ms_before_the_first_sound_and_leaves_silence_alone() -> None:
+    trimmed = np.frombuffer(trim_leading_silence(np.concatenate([LEAD, TONE]).tobytes()), dtype="<i2")
+    keep = RATE * 5 // 1000
+    assert TONE.size + keep - 2 <= trimmed.size <= TONE.size + keep  # the tone's first samples are ~0
+    assert np.array_equal(trimmed[-TONE.size :], TONE)
+    quiet = (np.ones(480) * 50).astype("<i2").tobytes()  # below -50 dBFS throughout: not cut to nothing
+    assert trim_leading_silence(quiet) == quiet
+
+
+class LeadingSilenceSynthesizer:
+    def voices(self) -> list[str]:
+        return ["fake"]
+
+    def languages(self) -> list[str]:
+        return ["en"]
+
+    async def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]:
+        yield np.concatenate([LEAD, TONE]).tobytes()
+
+
+async def test_only_the_replys_first_audio_loses_its_leading_silence() -> None:
+    outbox = RecordingOutbox()
+    speaker = Speaker(LeadingSilenceSynthesizer(), outbox, voice="fake", language="en", transcribe=False)
+    speaker.say("Paris is the capital")
+    speaker.say("of France.")
+    await speaker.finish()
+    audio = [
+        np.frombuffer(p.inline_data.data, dtype="<i2")
+        for m, _ in outbox.messages
+        if isinstance(m, ServerContent) and m.model_turn
+        for p in m.model_turn.parts
+        if p.inline_data
+    ]
+    samples = np.concatenate(audio)
+    first_sound = int(np.flatnonzero(np.abs(samples) > 100)[0])
+    assert first_sound <= RATE * 5 // 1000  # the first audio sent starts within 5 ms of the sound
+    # The second clause keeps its 40 ms lead-in: the pause between clauses is the synthesiser's.
+    second = samples[first_sound + TONE.size :]
+    assert int(np.flatnonzero(np.abs(second) > 100)[0]) >= LEAD.size - RATE * 5 // 1000
