@@ -454,12 +454,16 @@ class LiveSession:
             )
         if answer_now:  # INTERRUPT: the reply in progress stops, and the model speaks about the result
             await self._interrupt()
-            self._start_generation(self._reply_language(""), input_modality="TEXT")
+            self._answer_function_results()
         elif answer_when_idle:  # WHEN_IDLE: after the reply in progress, or at once (SILENT: never)
             if self._replying():
                 self._answer_results_when_idle = True
             else:
-                self._start_generation(self._reply_language(""), input_modality="TEXT")
+                self._answer_function_results()
+
+    def _answer_function_results(self) -> None:
+        """A model turn about the function results now in the history (no new user words)."""
+        self._start_generation(self._reply_language(""), input_modality="TEXT")
 
     # ------------------------------------------------------------------ output
 
@@ -487,7 +491,7 @@ class LiveSession:
             self._start_generation(language or self._reply_language(text), input_modality="AUDIO")
         elif self._answer_results_when_idle:
             self._answer_results_when_idle = False
-            self._start_generation(self._reply_language(""), input_modality="TEXT")
+            self._answer_function_results()
 
     async def _interrupt(self) -> None:
         if await self._discard_speculation():
@@ -511,7 +515,8 @@ class LiveSession:
         await self._send_resumption_update()
 
     def _record_heard(self, turn: _Turn) -> str:
-        """After a barge-in, keep in the history only what was already sent to the client (returned)."""
+        """Keep in the history what the client was sent of the reply (returned): all of it when the turn
+        ends, only what was already sent after a barge-in."""
         heard = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
         if not turn.recorded:
             turn.recorded = True
@@ -565,13 +570,13 @@ class LiveSession:
         )
 
     async def _generate(self, turn: _Turn) -> None:
-        speaker: Speaker | None = None
         rounds = 0
         try:
             while True:
-                if turn.modality is Modality.AUDIO and speaker is None:
+                # A new speaker for each round: the one before a tool call finished with its words.
+                if turn.modality is Modality.AUDIO and turn.speaker is None:
                     assert self.profile.tts is not None
-                    speaker = Speaker(
+                    turn.speaker = Speaker(
                         self.profile.tts,
                         self.outbox,
                         voice=self.voice,
@@ -581,32 +586,30 @@ class LiveSession:
                         on_audio=self._note_playback,
                         gate=turn.released,
                     )
-                    turn.speaker = speaker
-                calls = await self._stream_llm(turn, speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)
+                calls = await self._stream_llm(turn, turn.speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)
                 if not calls:
                     break
                 rounds += 1
                 if not await self._call_tools(turn, calls):
                     break  # NON_BLOCKING calls only: the turn ends, their results are answered later
-                speaker = None  # the old one has finished the words before the call: the answer gets its own
-            if speaker is not None:
-                await speaker.finish()
-                if speaker.first_audio_at is not None:
-                    turn.mark("first_audio", speaker.first_audio_at)
+            await self._finish_speaking(turn)
             await turn.released.wait()
             log.info("session %s turn: %s", self.session_id, turn.timings())
-            if not turn.recorded:
-                turn.recorded = True
-                reply = speaker.heard_text() if speaker else "".join(turn.text_sent)
-                if reply.strip():
-                    self.history.append(text_turn("model", reply))
+            self._record_heard(turn)
             await self.outbox.send(ServerContent(generation_complete=True))
             await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
             await self._send_resumption_update()
         except asyncio.CancelledError:
-            if speaker is not None:
-                await speaker.cancel()
+            if turn.speaker is not None:
+                await turn.speaker.cancel()
             raise
+
+    async def _finish_speaking(self, turn: _Turn) -> None:
+        """Wait until the turn's speaker has sent all it was given (nothing without one)."""
+        if turn.speaker is not None:
+            await turn.speaker.finish()
+            if turn.speaker.first_audio_at is not None:
+                turn.mark("first_audio", turn.speaker.first_audio_at)
 
     async def _stream_llm(
         self, turn: _Turn, speaker: Speaker | None, *, tools_allowed: bool
@@ -650,12 +653,9 @@ class LiveSession:
         calls) is recorded and ends; the results are answered when they come (``_on_tool_response``).
         """
         await turn.released.wait()
-        if turn.speaker is not None:
-            await turn.speaker.finish()
-            spoken = turn.speaker.heard_text()
-            turn.speaker = None
-        else:
-            spoken = "".join(turn.text_sent)
+        await self._finish_speaking(turn)
+        spoken = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
+        turn.speaker = None
         parts = [Part(text=spoken)] if spoken.strip() else []
         loop = asyncio.get_running_loop()
         function_calls = [FunctionCall(id=c.id, name=c.name, args=c.args) for c in calls]
