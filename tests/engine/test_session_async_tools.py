@@ -109,14 +109,20 @@ async def test_when_idle_result_is_answered_at_once_between_turns() -> None:
     await session.aclose()
 
 
-async def test_when_idle_result_waits_for_the_reply_in_progress() -> None:
-    slow = [f"w{i} " for i in range(10)]
+async def story_after_a_call(slow: list[str]) -> tuple[LiveSession, RecordingOutbox]:
+    """A session whose NON_BLOCKING call is running while the model tells a (slow) story."""
     llm = ScriptedLanguageModel(replies=[[CALL], slow, ["Booked."]], delay_s=0.03)
     session, outbox = async_session(llm, FunctionBehavior.NON_BLOCKING)
     await session.handle(user("Book a table for two."))
     await outbox.wait_turn()
     await session.handle(user("Tell me a story."))
     await until(lambda: model_texts(outbox))  # the story has begun
+    return session, outbox
+
+
+async def test_when_idle_result_waits_for_the_reply_in_progress() -> None:
+    slow = [f"w{i} " for i in range(10)]
+    session, outbox = await story_after_a_call(slow)
     await session.handle(result(FunctionResponseScheduling.WHEN_IDLE))
     await until(lambda: turns_completed(outbox) == 3)
     texts = model_texts(outbox)
@@ -127,12 +133,7 @@ async def test_when_idle_result_waits_for_the_reply_in_progress() -> None:
 
 async def test_interrupt_result_cuts_the_reply_in_progress() -> None:
     slow = [f"w{i} " for i in range(50)]
-    llm = ScriptedLanguageModel(replies=[[CALL], slow, ["Booked."]], delay_s=0.03)
-    session, outbox = async_session(llm, FunctionBehavior.NON_BLOCKING)
-    await session.handle(user("Book a table for two."))
-    await outbox.wait_turn()
-    await session.handle(user("Tell me a story."))
-    await until(lambda: model_texts(outbox))
+    session, outbox = await story_after_a_call(slow)
     await session.handle(result(FunctionResponseScheduling.INTERRUPT))
     await until(lambda: turns_completed(outbox) == 3)
     kinds = [
