@@ -9,7 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from openlive.protocol._fields import Fields, fail, load_object, show, too_deep
+from openlive.protocol._fields import Fields, fail, load_object, show
+from openlive.protocol.limits import (
+    INT32_RANGE,
+    MAX_FUNCTION_DECLARATIONS,
+    MAX_FUNCTION_RESPONSES,
+    MAX_LABELS,
+    MAX_LANGUAGE_CODES,
+    MAX_MEDIA_CHUNKS,
+    MAX_MODALITIES,
+    MAX_NAME_CHARS,
+    MAX_PARTS,
+    MAX_SCHEMA_DEPTH,
+    MAX_TEXT_CHARS,
+    MAX_TOOLS,
+    MAX_TURNS,
+)
 from openlive.protocol.media import parse_duration
 from openlive.protocol.messages import (
     ActivityHandling,
@@ -91,7 +106,7 @@ def _part(o: Fields) -> Part:
     function_call = o.object("functionCall")
     function_response = o.object("functionResponse")
     return Part(
-        text=o.string("text"),
+        text=o.string("text", limit=MAX_TEXT_CHARS),
         thought=o.boolean("thought"),
         inline_data=None if inline_data is None else _blob(inline_data),
         function_call=None if function_call is None else _function_call(function_call),
@@ -101,7 +116,7 @@ def _part(o: Fields) -> Part:
 
 
 def _content(o: Fields) -> Content:
-    return Content(role=o.string("role"), parts=[_part(p) for p in o.objects("parts")])
+    return Content(role=o.string("role"), parts=[_part(p) for p in o.objects("parts", MAX_PARTS)])
 
 
 def _instruction(o: Fields, name: str) -> Content | None:
@@ -110,6 +125,8 @@ def _instruction(o: Fields, name: str) -> Content | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            o.fail(name, f"longer than {MAX_TEXT_CHARS} characters")
         return Content(parts=[Part(text=value)])
     return _content(Fields.of(value, o.at(name)))
 
@@ -123,7 +140,7 @@ _MODALITIES = frozenset(m.value for m in Modality)
 
 def _modalities(o: Fields) -> list[Modality]:
     modalities: list[Modality] = []
-    for i, value in enumerate(o.array("responseModalities") or ()):
+    for i, value in enumerate(o.array("responseModalities", MAX_MODALITIES) or ()):
         path = f"{o.at('responseModalities')}[{i}]"
         if not isinstance(value, str):
             fail(path, "expected a modality name")
@@ -144,6 +161,8 @@ def _speech_config(o: Fields) -> SpeechConfig | None:
     if value is None:
         return None
     if isinstance(value, str):  # the Python SDK's shorthand: just a voice name
+        if len(value) > MAX_NAME_CHARS:
+            o.fail("speechConfig", f"longer than {MAX_NAME_CHARS} characters")
         return SpeechConfig(voice_name=value)
     speech = Fields.of(value, o.at("speechConfig"))
     voice_name = None
@@ -160,18 +179,18 @@ def _generation_config(o: Fields | None) -> GenerationConfig:
         response_modalities=_modalities(o),
         temperature=o.number("temperature"),
         top_p=o.number("topP"),
-        top_k=o.integer("topK"),
-        max_output_tokens=o.integer("maxOutputTokens"),
-        candidate_count=o.integer("candidateCount"),
+        top_k=o.integer("topK", INT32_RANGE),
+        max_output_tokens=o.integer("maxOutputTokens", INT32_RANGE),
+        candidate_count=o.integer("candidateCount", INT32_RANGE),
         presence_penalty=o.number("presencePenalty"),
         frequency_penalty=o.number("frequencyPenalty"),
-        seed=o.integer("seed"),
+        seed=o.integer("seed", INT32_RANGE),
         media_resolution=o.string("mediaResolution"),
         speech_config=_speech_config(o),
         thinking_config=None
         if thinking is None
         else ThinkingConfig(
-            thinking_budget=thinking.integer("thinkingBudget"),
+            thinking_budget=thinking.integer("thinkingBudget", INT32_RANGE),
             include_thoughts=thinking.boolean("includeThoughts"),
             thinking_level=thinking.string("thinkingLevel"),
         ),
@@ -182,20 +201,29 @@ def _generation_config(o: Fields | None) -> GenerationConfig:
 def _function_declaration(o: Fields) -> FunctionDeclaration:
     return FunctionDeclaration(
         name=o.required_string("name"),
-        description=o.string("description"),
-        parameters=o.struct("parameters"),
-        parameters_json_schema=o.struct("parametersJsonSchema"),
+        description=o.string("description", limit=MAX_TEXT_CHARS),
+        parameters=o.struct("parameters", max_depth=MAX_SCHEMA_DEPTH),
+        parameters_json_schema=o.struct("parametersJsonSchema", max_depth=MAX_SCHEMA_DEPTH),
         behavior=o.enum("behavior", FunctionBehavior),
     )
 
 
 def _tool(o: Fields) -> Tool:
+    declarations = o.objects("functionDeclarations", MAX_FUNCTION_DECLARATIONS)
     return Tool(
-        function_declarations=[_function_declaration(d) for d in o.objects("functionDeclarations")],
+        function_declarations=[_function_declaration(d) for d in declarations],
         google_search=o.marker("googleSearch"),
         code_execution=o.marker("codeExecution"),
         other=o.rest(_TOOL_FIELDS),
     )
+
+
+def _tools(o: Fields) -> list[Tool]:
+    """``tools``: at most MAX_TOOLS, and MAX_FUNCTION_DECLARATIONS declarations in all."""
+    tools = [_tool(t) for t in o.objects("tools", MAX_TOOLS)]
+    if sum(len(t.function_declarations) for t in tools) > MAX_FUNCTION_DECLARATIONS:
+        o.fail("tools", f"more than {MAX_FUNCTION_DECLARATIONS} function declarations in all")
+    return tools
 
 
 def _realtime_input_config(o: Fields | None) -> RealtimeInputConfig:
@@ -210,8 +238,8 @@ def _realtime_input_config(o: Fields | None) -> RealtimeInputConfig:
             or StartSensitivity.UNSPECIFIED,
             end_of_speech_sensitivity=aad.enum("endOfSpeechSensitivity", EndSensitivity)
             or EndSensitivity.UNSPECIFIED,
-            prefix_padding_ms=aad.integer("prefixPaddingMs"),
-            silence_duration_ms=aad.integer("silenceDurationMs"),
+            prefix_padding_ms=aad.integer("prefixPaddingMs", INT32_RANGE),
+            silence_duration_ms=aad.integer("silenceDurationMs", INT32_RANGE),
         )
     return RealtimeInputConfig(
         automatic_activity_detection=detection,
@@ -223,7 +251,7 @@ def _realtime_input_config(o: Fields | None) -> RealtimeInputConfig:
 def _transcription_config(o: Fields | None) -> AudioTranscriptionConfig | None:
     if o is None:
         return None
-    return AudioTranscriptionConfig(language_codes=o.strings("languageCodes") or [])
+    return AudioTranscriptionConfig(language_codes=o.strings("languageCodes", MAX_LANGUAGE_CODES) or [])
 
 
 def _session_resumption(o: Fields | None) -> SessionResumptionConfig | None:
@@ -247,9 +275,13 @@ def _context_window_compression(o: Fields | None) -> ContextWindowCompression | 
 def _labels(o: Fields) -> dict[str, str] | None:
     labels = o.struct("labels")
     if labels is not None:
+        if len(labels) > MAX_LABELS:
+            o.fail("labels", f"more than {MAX_LABELS} entries")
         for key, value in labels.items():
             if not isinstance(value, str):
                 fail(f"{o.at('labels')}.{key}", "expected a string")
+            if len(value) > MAX_NAME_CHARS:
+                fail(f"{o.at('labels')}.{key}", f"longer than {MAX_NAME_CHARS} characters")
     return labels
 
 
@@ -260,7 +292,7 @@ def _setup(o: Fields) -> Setup:
         model=o.required_string("model", allow_empty=False),
         generation_config=_generation_config(o.object("generationConfig")),
         system_instruction=_instruction(o, "systemInstruction"),
-        tools=[_tool(t) for t in o.objects("tools")],
+        tools=_tools(o),
         tool_config=o.struct("toolConfig"),
         realtime_input_config=_realtime_input_config(o.object("realtimeInputConfig")),
         input_audio_transcription=_transcription_config(o.object("inputAudioTranscription")),
@@ -281,7 +313,8 @@ def _setup(o: Fields) -> Setup:
 
 def _client_content(o: Fields) -> ClientContent:
     return ClientContent(
-        turns=[_content(t) for t in o.objects("turns")], turn_complete=bool(o.boolean("turnComplete"))
+        turns=[_content(t) for t in o.objects("turns", MAX_TURNS)],
+        turn_complete=bool(o.boolean("turnComplete")),
     )
 
 
@@ -291,26 +324,27 @@ def _realtime_input(o: Fields) -> RealtimeInput:
     return RealtimeInput(
         audio=None if audio is None else _blob(audio),
         video=None if video is None else _blob(video),
-        text=o.string("text"),
+        text=o.string("text", limit=MAX_TEXT_CHARS),
         activity_start=o.marker("activityStart"),
         activity_end=o.marker("activityEnd"),
         audio_stream_end=bool(o.boolean("audioStreamEnd")),
-        media_chunks=[_blob(b) for b in o.objects("mediaChunks")],
+        media_chunks=[_blob(b) for b in o.objects("mediaChunks", MAX_MEDIA_CHUNKS)],
     )
 
 
 def _tool_response(o: Fields) -> ToolResponse:
-    return ToolResponse(function_responses=[_function_response(r) for r in o.objects("functionResponses")])
+    responses = o.objects("functionResponses", MAX_FUNCTION_RESPONSES)
+    return ToolResponse(function_responses=[_function_response(r) for r in responses])
 
 
 def _context_update(o: Fields) -> ContextUpdate:
     tools: list[Tool] | None = None
     wrapper = o.get("tools")
     if isinstance(wrapper, list):  # tolerated: the list without its wrapper object
-        tools = [_tool(t) for t in o.objects("tools")]
+        tools = _tools(o)
     elif wrapper is not None:
         # ``{"tools": {}}`` is how proto3 JSON writes an empty list: clear the tools.
-        tools = [_tool(t) for t in Fields.of(wrapper, o.at("tools")).objects("tools")]
+        tools = _tools(Fields.of(wrapper, o.at("tools")))
     return ContextUpdate(system_instruction=_instruction(o, "systemInstruction"), tools=tools)
 
 
@@ -329,17 +363,15 @@ def decode_client_message(frame: str | bytes) -> ClientMessage:
     Raises ``ProtocolError`` (1007) for invalid JSON, a non-object, no or several message types, a
     wrong JSON type, bad base64, an unknown enum value, a missing ``setup.model``, or both modalities.
     """
-    try:
-        root = Fields(load_object(frame), "")
-        found = [(kind, value) for kind in _CLIENT_DECODERS if (value := root.get(kind)) is not None]
-        if not found:
-            fail("", "no known message type (setup, clientContent, realtimeInput, toolResponse...)")
-        if len(found) > 1:
-            fail("", f"more than one message type ({found[0][0]}, {found[1][0]})")
-        kind, value = found[0]
-        return _CLIENT_DECODERS[kind](Fields.of(value, kind))
-    except RecursionError:
-        too_deep()
+    # load_object has checked the nesting (MAX_JSON_DEPTH), so nothing below can recurse too deeply.
+    root = Fields(load_object(frame), "")
+    found = [(kind, value) for kind in _CLIENT_DECODERS if (value := root.get(kind)) is not None]
+    if not found:
+        fail("", "no known message type (setup, clientContent, realtimeInput, toolResponse...)")
+    if len(found) > 1:
+        fail("", f"more than one message type ({found[0][0]}, {found[1][0]})")
+    kind, value = found[0]
+    return _CLIENT_DECODERS[kind](Fields.of(value, kind))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,7 +393,7 @@ def _duration(o: Fields, name: str) -> float | None:
 def _transcription(o: Fields | None) -> Transcription | None:
     if o is None:
         return None
-    return Transcription(text=o.string("text") or "", finished=o.boolean("finished"))
+    return Transcription(text=o.string("text", limit=MAX_TEXT_CHARS) or "", finished=o.boolean("finished"))
 
 
 def _server_content(o: Fields) -> ServerContent:
@@ -438,13 +470,10 @@ def decode_server_message(frame: str | bytes) -> list[ServerMessage]:
     Kinds this codec does not know (e.g. ``voiceActivityDetectionSignal``) are skipped, so a message
     holding only those decodes to ``[]``. Raises ``ProtocolError`` (1007) on malformed input.
     """
-    try:
-        root = Fields(load_object(frame), "")
-        messages: list[ServerMessage] = []
-        for kind, decoder in _SERVER_DECODERS.items():
-            value: Any = root.get(kind)
-            if value is not None:
-                messages.append(decoder(Fields.of(value, kind)))
-        return messages
-    except RecursionError:
-        too_deep()
+    root = Fields(load_object(frame), "")
+    messages: list[ServerMessage] = []
+    for kind, decoder in _SERVER_DECODERS.items():
+        value: Any = root.get(kind)
+        if value is not None:
+            messages.append(decoder(Fields.of(value, kind)))
+    return messages

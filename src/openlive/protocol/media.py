@@ -15,6 +15,7 @@ _WHITESPACE = b" \t\r\n"
 # ``rate=`` from reaching a resampler.
 MIN_PCM_RATE = 1_000
 MAX_PCM_RATE = 384_000
+_MAX_RATE_DIGITS = 9  # room for leading zeros; 384000 has six digits
 DEFAULT_PCM_RATE = 16_000  # Firebase sends a bare ``audio/pcm`` at 16 kHz (reference §3.2).
 _PCM_TYPES = frozenset({"audio/pcm", "audio/l16"})
 
@@ -56,7 +57,9 @@ def parse_pcm_mime(mime: str) -> int | None:
         if key.strip().lower() != "rate":
             continue
         value = value.strip().strip('"')
-        if not (value.isascii() and value.isdigit()):
+        # The length is checked before int(): a rate of thousands of digits is not a rate, and int()
+        # refuses more than 4,300 digits with a ValueError.
+        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_RATE_DIGITS:
             return None
         rate = int(value)
     return rate if MIN_PCM_RATE <= rate <= MAX_PCM_RATE else None
