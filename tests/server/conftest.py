@@ -32,6 +32,7 @@ from openlive.protocol.messages import (
 from openlive.server import ListenSpec, ServerHandle, create_app, start_servers
 from openlive.server.devcert import ensure_dev_cert
 from openlive.settings import Settings
+from openlive.store import TokenStore
 
 LIVE = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
@@ -41,8 +42,9 @@ SETUP = json.dumps({"setup": {"model": MODEL}})
 class ScriptedSession(LiveSession):
     """Answers realtime text ``X`` with ``{"serverContent":{"modelTurn":…"echo: X"}}`` and turnComplete.
 
-    Special texts: ``slow`` streams 200 parts 10 ms apart, ``firehose`` sends 64 KiB parts as fast as it
-    may until the session is closed, ``boom`` raises, ``bye`` closes with 1000.
+    Special texts: ``slow`` streams 200 parts 10 ms apart, ``story`` streams 10 parts 100 ms apart and
+    completes its turn, ``firehose`` sends 64 KiB parts as fast as it may until the session is closed,
+    ``boom`` raises, ``bye`` closes with 1000.
     """
 
     def __init__(self, setup: Setup, outbox: Outbox, *, session_id: str, engine: FakeEngine) -> None:
@@ -86,6 +88,12 @@ class ScriptedSession(LiveSession):
                     return
                 # Random text: permessage-deflate would shrink anything repetitive to nothing.
                 await self._say(base64.b64encode(os.urandom(48 * 1024)).decode(), complete=False)
+            return
+        if text == "story":
+            for i in range(10):
+                await self._say(f"line {i}", complete=False)
+                await asyncio.sleep(0.1)
+            await self.outbox.send(ServerContent(turn_complete=True))
             return
         if text == "slow":
             try:
@@ -189,7 +197,9 @@ ServerFactory = Callable[..., Awaitable[LiveServer]]
 async def server_factory(dev_cert: Path) -> AsyncIterator[ServerFactory]:
     started: list[LiveServer] = []
 
-    async def start(*, ready: bool = True, **overrides: Any) -> LiveServer:
+    async def start(
+        *, ready: bool = True, token_store: TokenStore | None = None, **overrides: Any
+    ) -> LiveServer:
         values: dict[str, Any] = {
             "setup_timeout_s": 2.0,
             "max_message_bytes": 256 * 1024,
@@ -200,7 +210,7 @@ async def server_factory(dev_cert: Path) -> AsyncIterator[ServerFactory]:
         values.update(overrides)
         settings = Settings(**values)
         engine = FakeEngine(ready=ready)
-        app = create_app(engine, settings)
+        app = create_app(engine, settings, tokens=token_store)
         key = dev_cert.with_name("key.pem")
         specs = [ListenSpec("127.0.0.1", 0), ListenSpec("127.0.0.1", 0, dev_cert, key)]
         handle = await start_servers(app, settings, specs)

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from conftest import (
     LIVE,
@@ -238,7 +239,7 @@ async def test_a_client_that_stops_reading_is_dropped_without_hurting_others(
             code, _ = await expect_close(ws, timeout=20)
         # 1011 when the close frame got through the full buffers, else an abnormal closure.
         assert code in (1011, 1006)
-    assert server.handle.state.metrics.closes[1011] == 1
+    assert server.handle.state.metrics.value("openlive_closes_total", code="1011") == 1
 
 
 async def test_unexpected_exception_closes_1011_and_the_server_keeps_serving(
@@ -265,14 +266,20 @@ async def test_session_close_flushes_queued_messages_first(server: LiveServer) -
         assert await expect_close(ws) == (1000, "bye")
 
 
-async def test_max_sessions_closes_1011_unavailable(server_factory: ServerFactory) -> None:
+async def test_max_sessions_refuses_the_handshake_with_503(server_factory: ServerFactory) -> None:
+    """A full replica refuses at the handshake (a load balancer then tries another), not after accepting."""
     server = await server_factory(max_sessions=2)
     async with server.connect() as a, server.connect() as b:
         await open_session(a)
         await open_session(b)
-        async with server.connect() as c:
-            assert await expect_close(c) == (1011, "The service is currently unavailable.")
+        with pytest.raises(InvalidStatus) as refused:
+            async with server.connect():
+                pass
+        response = refused.value.response
+        assert response.status_code == 503
+        assert json.loads(response.body)["error"]["status"] == "UNAVAILABLE"
         await assert_session_works(server, a)
+    assert server.handle.state.metrics.value("openlive_handshakes_refused_total", reason="full") == 1
     # Once sessions end, their slots are free again.
     for _ in range(100):
         if not server.handle.state.connections:
@@ -304,7 +311,7 @@ async def test_metrics_count_sessions_messages_and_closes(server: LiveServer) ->
         await echo(ws, "a")
         await ws.send("oops")
         await expect_close(ws)
-    text = server.handle.state.metrics.render()
+    text = server.handle.state.metrics.render().decode()
     assert "openlive_sessions_total 1" in text
     assert 'openlive_closes_total{code="1007"} 1' in text
     assert "openlive_messages_out_total 3" in text  # setupComplete, echo, turnComplete

@@ -9,7 +9,8 @@ import pytest
 from openlive.protocol.errors import ProtocolError
 from openlive.server.paths import LivePath, collapse_slashes, match_live_path
 from openlive.server.ratelimit import TokenBucket
-from openlive.server.tokens import TokenRequestError, TokenStore, parse_time
+from openlive.server.tokens import TokenIssuer, TokenRequestError, parse_time
+from openlive.store import MemoryTokenStore
 
 
 @pytest.mark.parametrize(
@@ -59,20 +60,24 @@ def test_parse_time_accepts_rfc3339_variants() -> None:
         parse_time(12, "t")
 
 
-def test_token_store_spends_uses_and_forgets_old_tokens() -> None:
+async def test_token_issuer_spends_uses_and_forgets_old_tokens() -> None:
     now = [datetime(2030, 1, 1, tzinfo=UTC)]
-    store = TokenStore(clock=lambda: now[0])
-    token = store.create({"uses": 2})
-    assert store.check_open(token.name) is token
-    store.spend(token, resuming=False)
-    store.spend(token, resuming=False)
+    store = MemoryTokenStore(clock=lambda: now[0].timestamp())
+    issuer = TokenIssuer(store, clock=lambda: now[0])
+    token = await issuer.create({"uses": 2})
+    opened = await issuer.check_open(token.name)
+    assert (opened.name, opened.uses, opened.expire_time) == (token.name, 2, token.expire_time)
+    await issuer.spend(opened, resuming=False)
+    await issuer.spend(await issuer.check_open(token.name), resuming=False)
     with pytest.raises(ProtocolError) as info:
-        store.spend(token, resuming=False)
+        await issuer.spend(opened, resuming=False)
     assert info.value.code == 1008
-    store.spend(token, resuming=True)  # resumption is free
-    now[0] += timedelta(hours=1)
-    store._last_purge = -1e9  # let the purge run now
-    store.purge()
-    with pytest.raises(ProtocolError):
-        store.check_open(token.name)
-    assert len(store) == 0
+    await issuer.spend(opened, resuming=True)  # resumption is free
+    now[0] += timedelta(minutes=35)  # expired 5 minutes ago: still known, as expired
+    with pytest.raises(ProtocolError, match="expired"):
+        await issuer.check_open(token.name)
+    now[0] += timedelta(minutes=10)
+    await issuer.create({})  # minting sweeps the long-expired ones
+    assert len(store) == 1
+    with pytest.raises(ProtocolError, match="not valid"):
+        await issuer.check_open(token.name)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from openlive.engine import Engine
     from openlive.server.run import ServerHandle
     from openlive.settings import Settings
+    from openlive.store import RedisTokenStore, SqliteTokenStore
 
 log = logging.getLogger("openlive.serve")
 
@@ -44,6 +45,25 @@ def add_parser(subparsers: Any) -> None:
         "of the embedded language model, e.g. http://gpu-host:8000/v1",
     )
     p.add_argument("--llm-model", help="the model name to ask that endpoint for")
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        help="connections this replica holds at once; more are refused at the handshake with HTTP 503 "
+        "(default 64)",
+    )
+    p.add_argument(
+        "--max-sessions-per-key",
+        type=int,
+        help="sessions one API key may hold at once on this replica; more close with 1008 "
+        "(default: no quota)",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        dest="drain_timeout_s",
+        metavar="SECONDS",
+        help="on SIGTERM, how long open sessions may take to finish their replies (default 30)",
+    )
     p.add_argument("--config", type=Path, help="TOML settings file")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -63,6 +83,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
         "api_keys": args.api_keys,
         "llm_url": args.llm_url,
         "llm_model": args.llm_model,
+        "max_sessions": args.max_sessions,
+        "max_sessions_per_key": args.max_sessions_per_key,
+        "drain_timeout_s": args.drain_timeout_s,
     }
     try:
         settings = Settings.load(toml_file=args.config, overrides=overrides)
@@ -72,6 +95,16 @@ def load_settings(args: argparse.Namespace) -> Settings:
         if path is not None and not path.is_file():
             raise UserError(f"TLS {what} not found: {path} (make one with `openlive cert DIR`)")
     return settings
+
+
+def build_token_store(settings: Settings) -> SqliteTokenStore | RedisTokenStore:
+    """Where ephemeral tokens and their use counts live: the Redis that resumable sessions use, when one is
+    configured (shared by replicas), else the same SQLite file (survives a restart)."""
+    from openlive.store import RedisTokenStore, SqliteTokenStore
+
+    if settings.resumption_url:
+        return RedisTokenStore(settings.resumption_url)
+    return SqliteTokenStore(settings.resumption_db or settings.cache_dir / "resumption.db")
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -181,7 +214,7 @@ async def serve(settings: Settings) -> int:
     from openlive.server import create_app, listen_specs, serve_until_signalled, start_servers
 
     engine = build_engine(settings)
-    app = create_app(engine, settings)
+    app = create_app(engine, settings, tokens=build_token_store(settings))
     try:
         specs = listen_specs(settings)
     except ValueError as exc:
@@ -211,7 +244,7 @@ async def serve(settings: Settings) -> int:
 
     loader = asyncio.create_task(load())
     try:
-        await serve_until_signalled(handle)
+        await serve_until_signalled(handle, drain_s=settings.drain_timeout_s)
     finally:
         loader.cancel()
     return 0 if engine.is_ready() else 1

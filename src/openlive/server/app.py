@@ -19,7 +19,9 @@ from openlive.server import rest
 from openlive.server.connection import live_endpoint
 from openlive.server.paths import CollapseSlashesMiddleware, match_live_path
 from openlive.server.state import ServerState
+from openlive.server.tokens import TokenIssuer
 from openlive.settings import Settings
+from openlive.store.tokens import TokenStore
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -30,7 +32,7 @@ _PLACEHOLDER = """<!doctype html>
 <body><h1>openlive</h1>
 <p>A Gemini Live API compatible server. The playground is not installed in this build.</p>
 <p>Endpoints: <code>/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent</code>,
-<a href="/v1beta/models">/v1beta/models</a>, <a href="/healthz">/healthz</a>,
+<a href="/v1beta/models">/v1beta/models</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>,
 <a href="/metrics">/metrics</a>.</p>
 </body></html>
 """
@@ -54,6 +56,7 @@ async def _placeholder(request: Request) -> Response:
 def _routes(web_dir: Path) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/healthz", rest.healthz, methods=["GET"]),
+        Route("/readyz", rest.readyz, methods=["GET"]),
         Route("/metrics", rest.metrics, methods=["GET"]),
         Route("/{version}/models", rest.list_models, methods=["GET"]),
         Route("/{version}/models/{model_id}", rest.get_model, methods=["GET"]),
@@ -67,8 +70,11 @@ def _routes(web_dir: Path) -> list[BaseRoute]:
     return routes
 
 
-def create_app(engine: Engine, settings: Settings, *, web_dir: Path | None = None) -> Starlette:
-    """The server's ASGI app; ``app.state.openlive`` is its :class:`ServerState`."""
+def create_app(
+    engine: Engine, settings: Settings, *, web_dir: Path | None = None, tokens: TokenStore | None = None
+) -> Starlette:
+    """The server's ASGI app; ``app.state.openlive`` is its :class:`ServerState`. ``tokens``: where
+    ephemeral tokens live (default: this process's memory; ``openlive serve`` passes a shared store)."""
     middleware = [
         # Before routing: ``//ws/...`` (the JS SDK) must reach the same routes as ``/ws/...``.
         Middleware(CollapseSlashesMiddleware),
@@ -81,5 +87,5 @@ def create_app(engine: Engine, settings: Settings, *, web_dir: Path | None = Non
         ),
     ]
     app = Starlette(routes=_routes(web_dir or WEB_DIR), middleware=middleware)
-    app.state.openlive = ServerState.create(engine, settings)
+    app.state.openlive = ServerState.create(engine, settings, TokenIssuer(tokens))
     return app

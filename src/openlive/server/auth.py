@@ -16,6 +16,7 @@ When no API key is configured every key (or none) is accepted; ``openlive serve`
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,3 +75,9 @@ class KeyChecker:
         for k in self._keys:
             ok |= hmac.compare_digest(raw, k)
         return None if ok else INVALID_KEY_REASON
+
+
+def key_fingerprint(api_key: str) -> str:
+    """What per-key quotas count a key under, and what a token records of the key that minted it: a
+    digest, so that no key is kept in memory or in a shared store."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32]

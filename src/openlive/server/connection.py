@@ -3,9 +3,13 @@
 Lifecycle and the close codes it uses (errors are reported by closing, after the WebSocket is accepted,
 because the clients surface close codes and not HTTP statuses; reasons are at most 123 bytes):
 
+* a replica that drains (SIGTERM) or already holds ``settings.max_sessions`` connections refuses the
+  WebSocket handshake with HTTP 503 and a Google-shaped JSON error, so that a load balancer or a retrying
+  client goes elsewhere (this is the one refusal before ``accept``: the request never becomes a session);
 * bad or missing API key, unknown/expired/used-up ephemeral token → 1008;
-* more than ``settings.max_sessions`` connections, or the engine still loading → 1011
-  "The service is currently unavailable.";
+* more than ``settings.max_sessions_per_key`` sessions of one API key on this replica → 1008
+  "Resource has been exhausted: …";
+* the engine still loading → 1011 "The service is currently unavailable.";
 * no first frame within ``settings.setup_timeout_s`` → 1008 (nothing invalid was sent, the client broke
   the server's time policy, like a rate limit);
 * first message not ``setup``, or a second ``setup`` → 1007; any malformed frame → the codec's code
@@ -16,7 +20,7 @@ because the clients surface close codes and not HTTP statuses; reasons are at mo
 * more messages than the per-connection token bucket allows → 1008 "rate limit exceeded";
 * a client that does not read what it is sent for ``SLOW_CLIENT_TIMEOUT_S`` → 1011;
 * an unexpected exception → 1011 "Internal error encountered." (logged with its traceback; other
-  sessions carry on); server shutdown → 1001.
+  sessions carry on); server shutdown → 1001, after ``goAway`` (see :meth:`LiveConnection.drain`).
 
 ``{"setupComplete": {}}`` is queued before ``session.start()`` runs, so it is always the first server
 message. Client frames that arrive before it stay in the WebSocket's receive queue and are read after.
@@ -31,16 +35,26 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openlive.engine import LiveSession
 from openlive.protocol import decode_client_message, encode_server_message
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument, truncate_reason
-from openlive.protocol.messages import GoAway, ServerMessage, Setup, SetupComplete, UsageMetadata
-from openlive.server.auth import Credential, extract_credential
+from openlive.protocol.messages import (
+    GoAway,
+    ServerContent,
+    ServerMessage,
+    SessionResumptionUpdate,
+    Setup,
+    SetupComplete,
+    ToolCall,
+    UsageMetadata,
+)
+from openlive.server.auth import Credential, extract_credential, key_fingerprint
 from openlive.server.paths import LivePath
 from openlive.server.ratelimit import TokenBucket
-from openlive.server.state import ServerState
+from openlive.server.state import SHUTDOWN_REASON, ServerState
 from openlive.server.tokens import EXPIRED_REASON, EphemeralToken, apply_lock_to_frame
 
 log = logging.getLogger(__name__)
@@ -50,6 +64,12 @@ INTERNAL_REASON = "Internal error encountered."
 RATE_LIMIT_REASON = "Resource has been exhausted: rate limit exceeded."
 SETUP_TIMEOUT_REASON = "The setup message was not received in time."
 SLOW_CLIENT_REASON = "The client is not reading the server's messages fast enough."
+KEY_QUOTA_REASON = "Resource has been exhausted: too many concurrent sessions for this API key."
+# The body of an HTTP 503 handshake refusal, by reason (ServerState.refusal).
+REFUSED_MESSAGES = {
+    "draining": "The server is shutting down; connect again to reach another replica.",
+    "full": "The server is at its session limit; connect again to reach another replica.",
+}
 
 # Messages the writer may have queued for one client; beyond this the engine waits (backpressure).
 OUTBOX_MAX_MESSAGES = 512
@@ -86,6 +106,13 @@ class LiveConnection:
         settings = state.settings
         self._bucket = TokenBucket(settings.max_messages_per_second, settings.message_burst)
         self._max_bytes = settings.max_message_bytes
+        self._key_id: str | None = None  # set while this connection counts against its key's quota
+        # Drain: set while no turn is under way (from a turn's first message to its turnComplete, and
+        # with sessionResumption on, to the handle that follows it; a tool call waits for its answer).
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._resumable = False
+        self._draining = False
 
     # ------------------------------------------------------------------------------------------
     # Outbox (what the session sees)
@@ -94,6 +121,7 @@ class LiveConnection:
         if self._closing:
             return  # the connection is ending; the session is about to be closed too
         data = encode_server_message(message, usage)
+        self._observe(message)
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives
         # just as the inner put completes, and a barge-in cancels the task sending here.
         try:
@@ -102,6 +130,24 @@ class LiveConnection:
         except TimeoutError:
             log.warning("session %s: client not reading; closing", self.session_id)
             await self._abort(CloseCode.INTERNAL, SLOW_CLIENT_REASON)
+            return
+        if self._draining and self._idle.is_set():
+            await self.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
+
+    def _observe(self, message: ServerMessage) -> None:
+        """Follow whether a turn is under way, from what the session sends (for the drain)."""
+        if isinstance(message, ServerContent):
+            if message.turn_complete:
+                if self._resumable:
+                    self._idle.clear()  # the turn's resumption handle is still to come
+                else:
+                    self._idle.set()
+            else:
+                self._idle.clear()
+        elif isinstance(message, ToolCall):
+            self._idle.clear()
+        elif isinstance(message, SessionResumptionUpdate):
+            self._idle.set()
 
     async def close(self, code: CloseCode, reason: str) -> None:
         """Close after everything queued so far has been sent."""
@@ -123,13 +169,28 @@ class LiveConnection:
             await self.send(GoAway(time_left_s=0.0))
         await self.close(CloseCode.GOING_AWAY, reason)
 
+    async def drain(self, time_left_s: float) -> None:
+        """The replica drains: ``goAway`` with the time left, then close with 1001 as soon as no turn is
+        under way (at once if none is). A connection not set up yet is closed when its setup arrives."""
+        if self._writer is None or self._closing:
+            return
+        await self.send(GoAway(time_left_s=time_left_s))
+        self._draining = True
+        if self._idle.is_set():
+            await self.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
+
     # ------------------------------------------------------------------------------------------
     # The connection
 
     async def run(self) -> None:
         state = self.state
+        refusal = state.refusal()
+        if refusal is not None:
+            await self._refuse(refusal)
+            self.finished.set()
+            return
         state.connections.add(self)
-        state.metrics.connections_active += 1
+        state.metrics.connections_active.inc()
         try:
             await self.ws.accept()
             await self._run()
@@ -138,14 +199,30 @@ class LiveConnection:
             await self._close_now(CloseCode.INTERNAL, INTERNAL_REASON)
         finally:
             state.connections.discard(self)
-            state.metrics.connections_active -= 1
+            state.metrics.connections_active.dec()
+            if self._key_id is not None:
+                state.sessions_by_key[self._key_id] -= 1
+                if state.sessions_by_key[self._key_id] <= 0:
+                    del state.sessions_by_key[self._key_id]
             self.finished.set()
+
+    async def _refuse(self, reason: str) -> None:
+        """Refuse the handshake with HTTP 503 (a load balancer retries another replica)."""
+        self.state.metrics.refused.labels(reason=reason).inc()
+        body = {"error": {"code": 503, "message": REFUSED_MESSAGES[reason], "status": "UNAVAILABLE"}}
+        try:
+            await self.ws.send_denial_response(
+                JSONResponse(body, status_code=503, headers={"retry-after": "1"})
+            )
+        except RuntimeError:
+            # A server without the ASGI denial-response extension: a bare refusal (HTTP 403) instead.
+            await self.ws.close()
 
     async def _run(self) -> None:
         state = self.state
         try:
             try:
-                token = self._authenticate(extract_credential(self.ws.headers, self.ws.query_params))
+                token = await self._authenticate(extract_credential(self.ws.headers, self.ws.query_params))
             except ProtocolError:
                 # Let the client's setup arrive first (bounded): clients report a close that comes while
                 # they wait for setupComplete as an API error with its code, but one that races their
@@ -154,11 +231,13 @@ class LiveConnection:
                     async with asyncio.timeout(AUTH_FAILURE_GRACE_S):
                         await self._receive()
                 raise
-            if state.shutting_down or len(state.connections) > state.settings.max_sessions:
-                raise ProtocolError(CloseCode.INTERNAL, UNAVAILABLE_REASON)
+            self._count_key(extract_credential(self.ws.headers, self.ws.query_params), token)
             frame = await self._first_frame()
             if frame is None:
                 return
+            if state.draining:
+                # Admitted just before the drain began: this replica starts no new session.
+                raise ProtocolError(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
             if token is not None:
                 frame = apply_lock_to_frame(frame, token)
             setup = decode_client_message(frame)
@@ -166,7 +245,8 @@ class LiveConnection:
                 raise invalid_argument("the first message must be setup.")
             if token is not None:
                 resuming = bool(setup.session_resumption and setup.session_resumption.handle)
-                state.tokens.spend(token, resuming=resuming)
+                await state.tokens.spend(token, resuming=resuming)
+            self._resumable = setup.session_resumption is not None
             session = state.engine.open_session(
                 setup, self, session_id=self.session_id, api_version=self.path.api_version
             )
@@ -175,13 +255,26 @@ class LiveConnection:
             return
         await self._run_session(session, token)
 
-    def _authenticate(self, cred: Credential) -> EphemeralToken | None:
+    async def _authenticate(self, cred: Credential) -> EphemeralToken | None:
         if cred.token is not None:
-            return self.state.tokens.check_open(cred.token)
+            return await self.state.tokens.check_open(cred.token)
         reason = self.state.keys.check(cred.api_key)
         if reason is not None:
             raise ProtocolError(CloseCode.POLICY, reason)
         return None
+
+    def _count_key(self, cred: Credential, token: EphemeralToken | None) -> None:
+        """Count this connection against its API key's quota (``max_sessions_per_key``, on this replica;
+        a token counts for the key that minted it). Raises a 1008 ``ProtocolError`` over the quota."""
+        quota = self.state.settings.max_sessions_per_key
+        if quota <= 0:
+            return
+        key_id = token.owner if token is not None else key_fingerprint(cred.api_key or "")
+        counts = self.state.sessions_by_key
+        if counts[key_id] >= quota:
+            raise ProtocolError(CloseCode.POLICY, KEY_QUOTA_REASON)
+        counts[key_id] += 1
+        self._key_id = key_id
 
     async def _first_frame(self) -> str | bytes | None:
         try:
@@ -195,8 +288,8 @@ class LiveConnection:
 
     async def _run_session(self, session: LiveSession, token: EphemeralToken | None) -> None:
         metrics = self.state.metrics
-        metrics.sessions_active += 1
-        metrics.sessions_total += 1
+        metrics.sessions_active.inc()
+        metrics.sessions.inc()
         log.info(
             "session %s opened (model %s, %s)", self.session_id, session.setup.model, self.path.api_version
         )
@@ -222,7 +315,7 @@ class LiveConnection:
                 await session.aclose()
             except Exception:
                 log.exception("session %s: error while closing", self.session_id)
-            metrics.sessions_active -= 1
+            metrics.sessions_active.dec()
             log.info("session %s closed", self.session_id)
 
     async def _session_body(self, session: LiveSession) -> None:
@@ -260,13 +353,13 @@ class LiveConnection:
         if message["type"] == "websocket.disconnect":
             self._client_gone = True
             if not self._closed:
-                self.state.metrics.closes[int(message.get("code") or CloseCode.NORMAL)] += 1
+                self.state.metrics.closed(int(message.get("code") or CloseCode.NORMAL))
                 self._closed = True
             return None
         data: str | bytes | None = message.get("text")
         if data is None:
             data = message.get("bytes") or b""
-        self.state.metrics.messages_in += 1
+        self.state.metrics.messages_in.inc()
         return data
 
     def _check_frame(self, frame: str | bytes) -> None:
@@ -275,7 +368,7 @@ class LiveConnection:
         size = len(frame)
         if isinstance(frame, str) and size * 4 > self._max_bytes:
             size = len(frame.encode("utf-8"))
-        self.state.metrics.bytes_in += size
+        self.state.metrics.bytes_in.inc(size)
         if size > self._max_bytes:
             raise ProtocolError(
                 CloseCode.MESSAGE_TOO_BIG,
@@ -302,8 +395,8 @@ class LiveConnection:
             except _SEND_ERRORS:
                 self._client_gone = True  # the disconnect itself is reported by the reader
                 return
-            metrics.messages_out += 1
-            metrics.bytes_out += len(item)
+            metrics.messages_out.inc()
+            metrics.bytes_out.inc(len(item))
 
     async def _abort(self, code: int, reason: str) -> None:
         """Close without flushing (the writer is stuck behind a client that does not read)."""
@@ -317,7 +410,7 @@ class LiveConnection:
         if self._closed or self._client_gone:
             return
         self._closed = True
-        self.state.metrics.closes[int(code)] += 1
+        self.state.metrics.closed(int(code))
         with contextlib.suppress(*_SEND_ERRORS, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self.ws.close(int(code), truncate_reason(reason))

@@ -1,55 +1,57 @@
-"""Server counters, rendered in the Prometheus text exposition format (no client library needed)."""
+"""Server metrics in Prometheus's format (``GET /metrics``), with ``prometheus_client``.
+
+Each app has its own registry rather than the library's global one, so that several servers in one
+process (the tests, an embedder) count separately. Names (``_total`` is added to counters by the
+library): sessions and connections open, sessions set up, messages and bytes each way, closes by code,
+handshakes refused by reason (``draining``, ``full``), whether the replica is draining, its session
+limit, and ephemeral tokens minted.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-@dataclass(slots=True)
 class Metrics:
-    sessions_active: int = 0
-    sessions_total: int = 0
-    connections_active: int = 0
-    messages_in: int = 0
-    messages_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    closes: Counter[int] = field(default_factory=Counter)
-    tokens_minted: int = 0
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.sessions_active = Gauge("openlive_sessions_active", "Live sessions set up and open.", registry=r)
+        self.sessions = Counter("openlive_sessions", "Live sessions set up.", registry=r)
+        self.connections_active = Gauge(
+            "openlive_connections_active", "Open Live WebSocket connections, set up or not.", registry=r
+        )
+        self.sessions_max = Gauge(
+            "openlive_sessions_max", "Connections this replica admits at once (max_sessions).", registry=r
+        )
+        self.draining = Gauge(
+            "openlive_draining", "1 while the replica drains (after SIGTERM), else 0.", registry=r
+        )
+        self.messages_in = Counter("openlive_messages_in", "Client messages received.", registry=r)
+        self.messages_out = Counter("openlive_messages_out", "Server messages sent.", registry=r)
+        self.bytes_in = Counter("openlive_bytes_in", "Client message bytes received.", registry=r)
+        self.bytes_out = Counter("openlive_bytes_out", "Server message bytes sent.", registry=r)
+        self.closes = Counter(
+            "openlive_closes", "Connections ended, by WebSocket close code.", ["code"], registry=r
+        )
+        self.refused = Counter(
+            "openlive_handshakes_refused",
+            "Live connections refused at the handshake with HTTP 503, by reason (draining, full).",
+            ["reason"],
+            registry=r,
+        )
+        self.tokens_minted = Counter("openlive_tokens_minted", "Ephemeral tokens minted.", registry=r)
 
-    def render(self) -> str:
-        lines: list[str] = []
+    def closed(self, code: int) -> None:
+        self.closes.labels(code=str(code)).inc()
 
-        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, int]]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+    def value(self, name: str, **labels: str) -> float:
+        """One sample's value (0 when it has none yet), as a scrape would read it."""
+        v = self.registry.get_sample_value(name, labels)
+        return 0.0 if v is None else v
 
-        metric(
-            "openlive_sessions_active",
-            "gauge",
-            "Live sessions set up and open.",
-            [("", self.sessions_active)],
-        )
-        metric("openlive_sessions_total", "counter", "Live sessions set up.", [("", self.sessions_total)])
-        metric(
-            "openlive_connections_active",
-            "gauge",
-            "Open Live WebSocket connections, set up or not.",
-            [("", self.connections_active)],
-        )
-        metric("openlive_messages_in_total", "counter", "Client messages received.", [("", self.messages_in)])
-        metric("openlive_messages_out_total", "counter", "Server messages sent.", [("", self.messages_out)])
-        metric("openlive_bytes_in_total", "counter", "Client message bytes received.", [("", self.bytes_in)])
-        metric("openlive_bytes_out_total", "counter", "Server message bytes sent.", [("", self.bytes_out)])
-        metric(
-            "openlive_closes_total",
-            "counter",
-            "Connections ended, by WebSocket close code.",
-            [(f'{{code="{code}"}}', n) for code, n in sorted(self.closes.items())],
-        )
-        metric(
-            "openlive_tokens_minted_total", "counter", "Ephemeral tokens minted.", [("", self.tokens_minted)]
-        )
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

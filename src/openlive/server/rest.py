@@ -1,4 +1,10 @@
-"""The HTTP side: model list, ephemeral token minting, health, metrics (errors in Google's JSON shape)."""
+"""The HTTP side: model list, ephemeral token minting, health, readiness, metrics (errors in Google's JSON
+shape).
+
+``/healthz`` is liveness: 200 once the models are loaded, also while the replica drains (restarting a
+draining process would cut the replies it is finishing). ``/readyz`` is readiness, for load balancers:
+200 only while the replica admits new sessions; 503 while it loads, drains or is full.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,24 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from openlive.engine import ModelInfo, strip_model_prefix
 from openlive.protocol import decode_client_message
 from openlive.protocol.errors import ProtocolError
-from openlive.server.auth import extract_credential
+from openlive.server.auth import extract_credential, key_fingerprint
+from openlive.server.metrics import CONTENT_TYPE
 from openlive.server.paths import API_VERSIONS
 from openlive.server.state import ServerState
 from openlive.server.tokens import TokenRequestError
 
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    503: "UNAVAILABLE",
+}
 
 
 def google_error(code: int, message: str) -> JSONResponse:
@@ -37,14 +50,14 @@ def _version(request: Request) -> str | None:
     return v if v in API_VERSIONS else None
 
 
-def _check_key(request: Request, state: ServerState, *, allow_token: bool) -> Response | None:
+async def _check_key(request: Request, state: ServerState, *, allow_token: bool) -> Response | None:
     """None when the caller may go on, else the error response (REST uses HTTP statuses, not closes)."""
     cred = extract_credential(request.headers, request.query_params)
     if cred.token is not None:
         if not allow_token:
             return google_error(403, "Ephemeral tokens cannot be used for this method.")
         try:
-            state.tokens.check_open(cred.token)
+            await state.tokens.check_open(cred.token)
         except ProtocolError as exc:
             return google_error(401, exc.reason)
         return None
@@ -76,7 +89,7 @@ async def list_models(request: Request) -> Response:
     state = _state(request)
     if _version(request) is None:
         return google_error(404, "Method not found.")
-    if (err := _check_key(request, state, allow_token=True)) is not None:
+    if (err := await _check_key(request, state, allow_token=True)) is not None:
         return err
     return JSONResponse({"models": [_model_json(state, m) for m in state.engine.catalog.list()]})
 
@@ -86,7 +99,7 @@ async def get_model(request: Request) -> Response:
     version = _version(request)
     if version is None:
         return google_error(404, "Method not found.")
-    if (err := _check_key(request, state, allow_token=True)) is not None:
+    if (err := await _check_key(request, state, allow_token=True)) is not None:
         return err
     model_id = strip_model_prefix(request.path_params["model_id"])
     for info in state.engine.catalog.list():
@@ -103,7 +116,7 @@ async def create_auth_token(request: Request) -> Response:
     state = _state(request)
     if _version(request) is None:
         return google_error(404, "Method not found.")
-    if (err := _check_key(request, state, allow_token=False)) is not None:
+    if (err := await _check_key(request, state, allow_token=False)) is not None:
         return err
     raw = await request.body()
     try:
@@ -112,8 +125,9 @@ async def create_auth_token(request: Request) -> Response:
         return google_error(400, "Invalid JSON payload received.")
     if not isinstance(body, dict):
         return google_error(400, "Invalid JSON payload received: expected an object.")
+    owner = key_fingerprint(extract_credential(request.headers, request.query_params).api_key or "")
     try:
-        token = state.tokens.create(body)
+        token = state.tokens.prepare(body, owner=owner)
     except TokenRequestError as exc:
         return google_error(400, str(exc))
     if token.locked_setup is not None:
@@ -122,9 +136,9 @@ async def create_auth_token(request: Request) -> Response:
         try:
             decode_client_message(json.dumps({"setup": probe}))
         except ProtocolError as exc:
-            state.tokens.discard(token.name)
             return google_error(400, f"Invalid bidiGenerateContentSetup: {exc.reason}")
-    state.metrics.tokens_minted += 1
+    await state.tokens.add(token)
+    state.metrics.tokens_minted.inc()
     return JSONResponse(token.response_json())
 
 
@@ -134,5 +148,13 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "loading"}, status_code=503)
 
 
+async def readyz(request: Request) -> Response:
+    """200 while new sessions are admitted; 503 with the reason (loading, draining, full) otherwise."""
+    reason = _state(request).ready()
+    if reason is None:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": reason}, status_code=503)
+
+
 async def metrics(request: Request) -> Response:
-    return PlainTextResponse(_state(request).metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(_state(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -5,6 +5,11 @@ are served at once, sharing one app, one engine and one set of sessions. Sockets
 picks a free port, which the tests use) and handed to uvicorn. uvicorn's own signal handling is turned
 off: with two servers in one loop the caller installs the handlers once and calls
 :meth:`ServerHandle.stop`, which closes the open sessions with 1001 before the listeners stop.
+
+SIGTERM (or SIGINT) drains first (:meth:`ServerState.drain`): the listeners stay open, so that new
+connections hear HTTP 503 rather than a refused TCP connection while the load balancer notices the
+replica is no longer ready, and the open sessions get ``settings.drain_timeout_s`` to finish their
+replies. A second signal ends the drain at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -119,8 +125,11 @@ class ServerHandle:
         """Returns when a listener stops (normally only after :meth:`stop`)."""
         await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
 
-    async def stop(self) -> None:
-        """Close every session with 1001, then stop the listeners."""
+    async def stop(self, *, drain_s: float = 0.0) -> None:
+        """Drain for up to ``drain_s`` (see the module docstring), close every session left with 1001, then
+        stop the listeners."""
+        if drain_s > 0:
+            await self.state.drain(drain_s)
         await self.state.close_all()
         for server in self._servers:
             server.should_exit = True
@@ -166,22 +175,45 @@ async def start_servers(app: Starlette, settings: Settings, specs: Sequence[List
     return handle
 
 
-async def serve_until_signalled(handle: ServerHandle) -> None:
-    """Serve until SIGINT or SIGTERM (or a listener dies), then shut down gracefully."""
+async def serve_until_signalled(handle: ServerHandle, *, drain_s: float = 0.0) -> None:
+    """Serve until SIGINT or SIGTERM (or a listener dies), then drain for up to ``drain_s`` and shut down;
+    a second signal cuts the drain short."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    signals: asyncio.Queue[int] = asyncio.Queue()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    stopper = asyncio.create_task(stop.wait())
-    waiter = asyncio.create_task(handle.wait())
+            loop.add_signal_handler(sig, signals.put_nowait, sig)
     try:
-        await asyncio.wait({stopper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        first = asyncio.create_task(signals.get())
+        waiter = asyncio.create_task(handle.wait())
+        try:
+            await asyncio.wait({first, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter.done():
+                drain_s = 0.0  # a listener died: nobody can finish a reply through it
+        finally:
+            await _cancel(first, waiter)
+        log.info("shutting down%s", f", draining for up to {drain_s:g} s" if drain_s > 0 else "")
+        stopping = asyncio.create_task(handle.stop(drain_s=drain_s))
+        second = asyncio.create_task(signals.get())
+        try:
+            await asyncio.wait({stopping, second}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await _cancel(second)
+        if stopping.done():
+            await stopping
+        else:
+            log.info("second signal: closing every session now")
+            await _cancel(stopping)
+            await handle.stop()
     finally:
-        stopper.cancel()
-        waiter.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        log.info("shutting down")
-        await handle.stop()
+
+
+async def _cancel(*tasks: asyncio.Task[Any]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,15 +1,29 @@
-"""What every request handler shares: the engine, settings, keys, tokens, metrics, open connections."""
+"""What every request handler shares: the engine, settings, keys, tokens, metrics, open connections, and
+whether this replica admits new sessions (admission control and the drain).
+
+Admission: a new Live connection is refused at the WebSocket handshake, with HTTP 503, while the replica
+drains or when it already holds ``max_sessions`` connections, so that a load balancer (or a client that
+retries) goes to another replica. ``GET /readyz`` answers 503 in both cases too. Sessions per API key are
+counted by the connection itself (``max_sessions_per_key``).
+
+Drain (SIGTERM, :meth:`ServerState.drain`): readiness turns 503 at once; every session is sent ``goAway``
+with the time left and is closed with 1001 as soon as no turn is under way (a reply in progress finishes,
+and its resumption handle goes out); new connections are refused; whatever is still open when the time is
+up is closed with 1001.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openlive.engine import Engine
 from openlive.server.auth import KeyChecker
 from openlive.server.metrics import Metrics
-from openlive.server.tokens import TokenStore
+from openlive.server.tokens import TokenIssuer
 from openlive.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,21 +37,67 @@ class ServerState:
     engine: Engine
     settings: Settings
     keys: KeyChecker
-    tokens: TokenStore = field(default_factory=TokenStore)
+    tokens: TokenIssuer = field(default_factory=TokenIssuer)
     metrics: Metrics = field(default_factory=Metrics)
     connections: set[LiveConnection] = field(default_factory=set)
-    shutting_down: bool = False
+    # Set-up or setting-up sessions per API key (a token counts for the key that minted it).
+    sessions_by_key: Counter[str] = field(default_factory=Counter)
+    draining: bool = False
 
     @classmethod
-    def create(cls, engine: Engine, settings: Settings) -> ServerState:
-        return cls(engine=engine, settings=settings, keys=KeyChecker(settings.api_keys))
+    def create(cls, engine: Engine, settings: Settings, tokens: TokenIssuer | None = None) -> ServerState:
+        state = cls(engine=engine, settings=settings, keys=KeyChecker(settings.api_keys))
+        if tokens is not None:
+            state.tokens = tokens
+        state.metrics.sessions_max.set(settings.max_sessions)
+        return state
+
+    def refusal(self) -> str | None:
+        """Why a new Live connection must be refused at the handshake (``draining``, ``full``), or None."""
+        if self.draining:
+            return "draining"
+        if len(self.connections) >= self.settings.max_sessions:
+            return "full"
+        return None
+
+    def ready(self) -> str | None:
+        """None when a load balancer may send this replica new sessions, else why not (``loading``, ...)."""
+        if not self.engine.is_ready():
+            return "loading"
+        return self.refusal()
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop admitting sessions and let the open ones end (see the module docstring); returns when all
+        have ended, or closes the rest with 1001 after ``timeout_s``."""
+        self.draining = True
+        self.metrics.draining.set(1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        for conn in list(self.connections):
+            await conn.drain(max(deadline - loop.time(), 0.0))
+        await self._wait_finished(list(self.connections), deadline - loop.time())
+        await self.close_all()
 
     async def close_all(self, timeout: float = 3.0) -> None:
-        """Graceful shutdown: tell every session ``goAway`` (so clients can resume elsewhere), close it
+        """Tell every session ``goAway`` with no time left (so clients can resume elsewhere), close it
         with 1001, and give the closes a moment to go out."""
-        self.shutting_down = True
+        self.draining = True
+        self.metrics.draining.set(1)
         conns = list(self.connections)
         for conn in conns:
             await conn.go_away(SHUTDOWN_REASON)
-        if conns:
-            await asyncio.wait([asyncio.ensure_future(c.finished.wait()) for c in conns], timeout=timeout)
+        await self._wait_finished(conns, timeout)
+
+    @staticmethod
+    async def _wait_finished(conns: list[LiveConnection], timeout: float) -> None:
+        if not conns or timeout <= 0:
+            return
+        waiters = [asyncio.create_task(c.finished.wait()) for c in conns]
+        try:
+            await asyncio.wait(waiters, timeout=timeout)
+        finally:
+            for w in waiters:
+                w.cancel()
+            for w in waiters:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await w

@@ -1,4 +1,4 @@
-"""Ephemeral tokens (``POST /v1alpha/auth_tokens``), kept in memory, and the setup they lock.
+"""Ephemeral tokens (``POST /v1alpha/auth_tokens``), kept in a token store, and the setup they lock.
 
 Request body (camelCase or snake_case), all optional (protocol reference §6)::
 
@@ -20,28 +20,31 @@ Locking (what google-genai's ``live_constrained_parameters``/``lock_additional_f
   ``generationConfig.temperature``, ...) takes the token's value, or is removed when the token's setup
   does not set it (a locked field the client may not set).
 
+Tokens and their use counts live in a token store (``openlive.store.tokens``): ``openlive serve`` keeps
+them in its SQLite file, or in Redis with ``resumption_url``, so a token minted through one replica opens
+sessions on any other, the number of times it allows in all, also after a restart.
+
 Paths and the first two key levels of both setups are compared in camelCase, so either casing works.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.server.auth import TOKEN_PREFIX
+from openlive.store.tokens import MemoryTokenStore, StoredToken, TokenStore
 
 DEFAULT_EXPIRE = timedelta(minutes=30)
 DEFAULT_NEW_SESSION_EXPIRE = timedelta(seconds=60)
 MAX_AHEAD = timedelta(hours=20)
-# Expired tokens are kept this long, so a late client hears "expired" rather than "unknown".
-_KEEP_EXPIRED_S = 600.0
 
 EXPIRED_REASON = "The auth token has expired."
 USED_UP_REASON = "The auth token has no uses left."
@@ -80,6 +83,7 @@ class EphemeralToken:
     locked_setup: dict[str, Any] | None = None  # camelCase at the first two levels
     field_mask: list[str] | None = None  # camelCase paths; None = lock the whole setup
     sessions_started: int = 0
+    owner: str = ""  # key_fingerprint of the API key that minted it (per-key quotas)
 
     def response_json(self) -> dict[str, Any]:
         return {
@@ -125,22 +129,25 @@ def _field_mask(value: Any) -> list[str] | None:
     return paths or None
 
 
-class TokenStore:
-    """Minted tokens in memory. Single event loop, so no locking is needed."""
+class TokenIssuer:
+    """Mints ephemeral tokens and decides whether one may open a connection or start a session. What a
+    token allows and how many uses it has spent live in a token store (``openlive.store.tokens``:
+    memory, an SQLite file, or Redis shared by replicas), so that a token minted through one server works
+    on any server that shares the store, as many times as it allows in all, and after a restart. Store
+    calls block (a file or a socket), so they run off the event loop."""
 
-    def __init__(self, *, clock: Any = None) -> None:
-        self._tokens: dict[str, EphemeralToken] = {}
+    def __init__(self, store: TokenStore | None = None, *, clock: Any = None) -> None:
+        self.store: TokenStore = store if store is not None else MemoryTokenStore()
         # A wall clock returning an aware datetime; tests replace it.
         self._now = clock or (lambda: datetime.now(UTC))
-        self._last_purge = time.monotonic()
 
     def now(self) -> datetime:
         t: datetime = self._now()
         return t
 
-    def create(self, body: dict[str, Any]) -> EphemeralToken:
-        """Mint a token from a request body; raises :class:`TokenRequestError`."""
-        self.purge()
+    def prepare(self, body: dict[str, Any], *, owner: str = "") -> EphemeralToken:
+        """A new token from a request body, not yet stored; raises :class:`TokenRequestError`.
+        ``owner``: the fingerprint of the API key that asks for it."""
         body = {camel(k): v for k, v in body.items()}
         now = self.now()
         uses = body.get("uses", 1)
@@ -170,29 +177,47 @@ class TokenStore:
             setup = setup["setup"]  # the shape of a BidiGenerateContent client message
         locked = camel_two_levels(setup) if setup else None
         mask = _field_mask(body.get("fieldMask")) if locked is not None else None
-        token = EphemeralToken(
+        return EphemeralToken(
             name=TOKEN_PREFIX + secrets.token_urlsafe(24),
             uses=uses,
             expire_time=expire,
             new_session_expire_time=new_session,
             locked_setup=locked,
             field_mask=mask,
+            owner=owner,
         )
-        self._tokens[token.name] = token
+
+    async def add(self, token: EphemeralToken) -> None:
+        """Store a prepared token: from now on it opens connections on every server sharing the store."""
+        data = json.dumps(
+            {
+                "newSessionExpireTime": format_time(token.new_session_expire_time),
+                "lockedSetup": token.locked_setup,
+                "fieldMask": token.field_mask,
+                "owner": token.owner,
+            }
+        )
+        await asyncio.to_thread(
+            self.store.add, token.name, data, uses=token.uses, expires=token.expire_time.timestamp()
+        )
+
+    async def create(self, body: dict[str, Any], *, owner: str = "") -> EphemeralToken:
+        """Mint and store a token from a request body; raises :class:`TokenRequestError`."""
+        token = self.prepare(body, owner=owner)
+        await self.add(token)
         return token
 
-    def check_open(self, name: str) -> EphemeralToken:
+    async def check_open(self, name: str) -> EphemeralToken:
         """The token for a new connection; raises a 1008 ``ProtocolError`` if it cannot open one."""
-        self.purge()
-        token = self._tokens.get(name)
-        if token is None:
+        stored = await asyncio.to_thread(self.store.get, name)
+        if stored is None:
             raise ProtocolError(CloseCode.POLICY, UNKNOWN_REASON)
-        now = self.now()
-        if now >= token.expire_time:
+        token = _from_stored(name, stored)
+        if self.now() >= token.expire_time:
             raise ProtocolError(CloseCode.POLICY, EXPIRED_REASON)
         return token
 
-    def spend(self, token: EphemeralToken, *, resuming: bool) -> None:
+    async def spend(self, token: EphemeralToken, *, resuming: bool) -> None:
         """Count a session started with ``token``; resumption is free. Raises a 1008 ``ProtocolError``."""
         now = self.now()
         if now >= token.expire_time:
@@ -201,25 +226,23 @@ class TokenStore:
             return
         if now >= token.new_session_expire_time:
             raise ProtocolError(CloseCode.POLICY, NEW_SESSION_EXPIRED_REASON)
-        if token.uses and token.sessions_started >= token.uses:
+        if not await asyncio.to_thread(self.store.spend, token.name):
             raise ProtocolError(CloseCode.POLICY, USED_UP_REASON)
         token.sessions_started += 1
 
-    def discard(self, name: str) -> None:
-        self._tokens.pop(name, None)
 
-    def purge(self) -> None:
-        """Forget tokens that expired a while ago (cheap; runs at most once a second)."""
-        mono = time.monotonic()
-        if mono - self._last_purge < 1.0:
-            return
-        self._last_purge = mono
-        cutoff = self.now() - timedelta(seconds=_KEEP_EXPIRED_S)
-        for name in [n for n, t in self._tokens.items() if t.expire_time < cutoff]:
-            del self._tokens[name]
-
-    def __len__(self) -> int:
-        return len(self._tokens)
+def _from_stored(name: str, stored: StoredToken) -> EphemeralToken:
+    extra = json.loads(stored.data)
+    return EphemeralToken(
+        name=name,
+        uses=stored.uses,
+        expire_time=datetime.fromtimestamp(stored.expires, UTC),
+        new_session_expire_time=parse_time(extra["newSessionExpireTime"], "newSessionExpireTime"),
+        locked_setup=extra.get("lockedSetup"),
+        field_mask=extra.get("fieldMask"),
+        sessions_started=stored.spent,
+        owner=extra.get("owner", ""),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
