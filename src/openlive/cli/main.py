@@ -15,6 +15,25 @@ from types import ModuleType
 
 from openlive.cli import UserError
 
+# The top-level modules of the [server] extra (pyproject.toml): a command that needs one of them says how
+# to install it instead of showing a traceback.
+SERVER_STACK = frozenset(
+    {
+        "starlette",
+        "uvicorn",
+        "cryptography",
+        "tqdm",
+        "onnxruntime",
+        "llama_cpp",
+        "faster_whisper",
+        "ctranslate2",
+        "piper",
+        "pydantic",
+        "redis",
+        "prometheus_client",
+    }
+)
+
 # Subcommand modules, in the order ``openlive --help`` lists them.
 COMMANDS: tuple[str, ...] = ("serve", "cert", "assemble", "talk", "say", "models", "bench")
 
@@ -61,6 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args._run(args)
     except UserError as exc:
         print(f"openlive {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        # `pip install openlive` is the client only; the server and its models are the [server] extra.
+        top = (exc.name or "").partition(".")[0]
+        if top not in SERVER_STACK:
+            raise
+        print(
+            f"openlive {args.command}: error: this command needs openlive's server stack, which is not "
+            f"installed (no module {exc.name!r}). Install it with: pip install 'openlive[server]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130
