@@ -386,7 +386,7 @@ async def test_no_prefill_while_a_reply_is_being_generated() -> None:
     )
     await session.handle(user("Tell me something."))
     await speak(session, np.concatenate([silence(0.3), tone(1.3)]))  # speaks over the reply
-    assert session._generation is not None and not session._generation.done()
+    assert session.last_reply is not None and session.last_reply.running
     assert interim_texts(outbox), "the listener sent no interim transcript"
     assert llm.prefills == []
     await outbox.wait_turn()

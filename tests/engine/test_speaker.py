@@ -9,6 +9,7 @@ import numpy as np
 from engine_fakes import RecordingOutbox
 
 from openlive.engine.speaker import Speaker, trim_leading_silence
+from openlive.engine.tasks import TaskOwner
 from openlive.protocol.messages import ServerContent
 
 RATE = 24_000
@@ -39,9 +40,12 @@ class LeadingSilenceSynthesizer:
 async def test_only_the_replys_first_audio_loses_its_leading_silence() -> None:
     outbox = RecordingOutbox()
     speaker = Speaker(LeadingSilenceSynthesizer(), outbox, voice="fake", language="en", transcribe=False)
+    owner = TaskOwner("test")
+    speaker.start(owner)
     speaker.say("Paris is the capital")
     speaker.say("of France.")
     await speaker.finish()
+    await owner.aclose()
     audio = [
         np.frombuffer(p.inline_data.data, dtype="<i2")
         for m, _ in outbox.messages

@@ -50,6 +50,22 @@ def content_to_messages(content: Content) -> list[ChatMessage]:
     return messages
 
 
+def merge_user_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Consecutive user messages as one (joined by a new line).
+
+    Two user turns in a row happen when a spoken and a typed turn are answered together (see
+    turn_core): a small model answers only the last of two user messages, but both parts of one.
+    """
+    merged: list[ChatMessage] = []
+    for message in messages:
+        last = merged[-1] if merged else None
+        if last is not None and last.role == "user" == message.role and not last.tool_calls:
+            merged[-1] = ChatMessage(role="user", content=f"{last.content}\n{message.content}")
+        else:
+            merged.append(message)
+    return merged
+
+
 def trim_to_budget(
     system: ChatMessage | None,
     turns: list[ChatMessage],

@@ -1,29 +1,38 @@
-"""One Live session per connection: the conversation state machine.
+"""One Live session per connection: the shell around the turn-taking core.
 
-It consumes client messages (and, through the listener, the user's audio) and emits server messages
-through the ``Outbox``. Models are reached only through the stage interfaces of the session's profile.
+Shape (as in h11 and websockets; docs/life-of-a-turn.md): **one inbox, one consumer**. Client messages
+(from ``handle``), the listener's events, replies' progress and ends, and timers all become items on one
+queue, and only the consumer task (``_consume``) changes session state: the history, the reply in flight,
+the open function calls, the transcript. It never awaits between a check and the change it guards. The
+decisions of turn-taking come from ``TurnCore`` (sans-I/O) as actions; this module performs them. Each
+model turn is a ``Reply`` handle; every task belongs to the session's ``TaskOwner`` (or a reply's), and
+``aclose()`` cancels and awaits them all.
 
 Turn lifecycle (reference §4.1, §5):
   user turn → [modelTurn parts (text or audio) + outputTranscription]* → generationComplete → turnComplete
-  barge-in / new clientContent → generation cancelled → interrupted → turnComplete
+  barge-in / new clientContent → reply cut → interrupted → turnComplete
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from openlive.engine.clauses import ClauseSplitter
-from openlive.engine.history import content_to_messages, text_turn, tool_specs, trim_to_budget
+from openlive.engine.history import (
+    content_to_messages,
+    merge_user_messages,
+    text_turn,
+    tool_specs,
+    trim_to_budget,
+)
 from openlive.engine.language import base_language, guess_language, is_known_language_code
 from openlive.engine.listener import (
     InterimTranscript,
     Listener,
+    ListenerEvent,
     SpeechResumed,
     SpeechStarted,
     TurnDropped,
@@ -31,9 +40,42 @@ from openlive.engine.listener import (
 )
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
+from openlive.engine.reply import MAX_TOOL_ROUNDS, CallsMade, Reply, ReplyContext, ReplyEnd
 from openlive.engine.resumption import ResumptionStore
-from openlive.engine.speaker import Speaker
+from openlive.engine.tasks import TaskOwner
 from openlive.engine.transcript import IncrementalTranscript
+from openlive.engine.turn_core import (
+    Action,
+    AnswerResults,
+    Discard,
+    EndSession,
+    Interjection,
+    Interrupt,
+    Release,
+    ReplyEnded,
+    ResultsArrived,
+    Speculate,
+    SpokenTurnEnded,
+    StartReply,
+    State,
+    TimeUp,
+    TurnCore,
+    TypedTurn,
+    UserPaused,
+    Withdraw,
+)
+from openlive.engine.turn_core import (
+    Closed as CoreClosed,
+)
+from openlive.engine.turn_core import (
+    SpeechResumed as CoreSpeechResumed,
+)
+from openlive.engine.turn_core import (
+    SpeechStarted as CoreSpeechStarted,
+)
+from openlive.engine.turn_core import (
+    TurnDropped as CoreTurnDropped,
+)
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
 from openlive.protocol.media import parse_pcm_mime
 from openlive.protocol.messages import (
@@ -43,38 +85,26 @@ from openlive.protocol.messages import (
     Content,
     ContextUpdate,
     FunctionBehavior,
-    FunctionCall,
-    FunctionResponse,
     FunctionResponseScheduling,
     GoAway,
     Modality,
-    ModalityTokenCount,
     Part,
     RealtimeInput,
     ServerContent,
     SessionResumptionUpdate,
     Setup,
-    ToolCall,
     ToolCallCancellation,
     ToolResponse,
     Transcription,
-    UsageMetadata,
 )
 from openlive.protocol.voices import DEFAULT_VOICE, canonical_voice
-from openlive.stages.language_model import (
-    ChatDone,
-    ChatMessage,
-    ChatRequest,
-    PromptPrefiller,
-    SamplingParams,
-    TextDelta,
-    ToolCallRequest,
-)
+from openlive.stages.language_model import ChatMessage, ChatRequest, PromptPrefiller, SamplingParams
 
 log = logging.getLogger(__name__)
 
-# Tool-call rounds within one model turn before the model is made to answer without tools.
-MAX_TOOL_ROUNDS = 4
+__all__ = ["MAX_TOOL_ROUNDS", "LiveSession", "SessionLimits"]
+
+UserTurn = tuple[Content, ...]  # what the core queues: one typed clientContent, or one spoken turn
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,40 +116,28 @@ class SessionLimits:
     audio_lead_s: float = 1.0
 
 
-@dataclass(slots=True)
-class _Turn:
-    """The reply being generated."""
+# Inbox items besides client messages, listener events and the replies' own (CallsMade, ReplyEnd).
+@dataclass(frozen=True, slots=True)
+class _Begin:
+    """``start()``: the session's first resumption handle."""
 
-    modality: Modality
-    language: str
-    input_modality: str = "TEXT"
-    text_sent: list[str] = field(default_factory=list)
-    speaker: Speaker | None = None
-    pending_calls: dict[str, asyncio.Future[FunctionResponse]] = field(default_factory=dict)
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    response_tokens: int = 0
-    tool_prompt_tokens: int = 0
-    # The turn's first prompt, counted only if the turn is cancelled before the model reports its own
-    # count (tokenizing it on every turn would delay every reply's first token).
-    prompt: list[ChatMessage] = field(default_factory=list)
-    recorded: bool = False
-    # Monotonic marks of the turn's stages, logged when it ends (where the milliseconds go).
-    marks: dict[str, float] = field(default_factory=dict)
-    # A speculative turn answers the transcript of a pause before the pause has ended the user's turn:
-    # the tentative user turn it added to the history. Nothing of it reaches the client until
-    # ``released`` is set (at once for every other turn); if the user goes on instead, it is cancelled
-    # without a trace and its tentative user turn leaves the history.
-    tentative_user_turn: Content | None = None
-    released: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def mark(self, name: str, at: float | None = None) -> None:
-        self.marks.setdefault(name, time.monotonic() if at is None else at)
+@dataclass(frozen=True, slots=True)
+class _ListenerFailed:
+    error: BaseException
 
-    def timings(self) -> str:
-        origin = self.marks.get("speech_end", self.marks.get("start", 0.0))
-        ordered = sorted(self.marks.items(), key=lambda kv: kv[1])
-        return ", ".join(f"{name} {1000 * (at - origin):+.0f} ms" for name, at in ordered)
+
+@dataclass(frozen=True, slots=True)
+class _GoAwayDue:
+    time_left_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeUp:
+    pass
+
+
+_Item = ClientMessage | ListenerEvent | CallsMade | ReplyEnd | _Begin | _ListenerFailed | _GoAwayDue | _TimeUp
 
 
 class LiveSession:
@@ -133,12 +151,14 @@ class LiveSession:
         limits: SessionLimits,
         resumption: ResumptionStore | None = None,
         history: Sequence[Content] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.setup = setup
         self.profile = profile
         self.outbox = outbox
         self.session_id = session_id
         self.limits = limits
+        self._clock = clock
         gc = setup.generation_config
         modalities = set(gc.response_modalities) or {Modality.AUDIO}
         if len(modalities) > 1:
@@ -160,30 +180,255 @@ class LiveSession:
         # Set when the client asked for sessionResumption: a new handle after each completed turn.
         self._resumption = resumption
         self._resumption_handle: str | None = None
-        self._pending_turns: list[Content] = []
+        self._pending_turns: list[Content] = []  # clientContent turns before turnComplete
         self._detected_language: str | None = None
-        self._turn: _Turn | None = None
-        self._generation: asyncio.Task[None] | None = None
-        self._queued_audio_turns: list[tuple[str, str | None]] = []
+        self._core: TurnCore[UserTurn] = TurnCore(barge_in=self._interrupts())
+        self._reply: Reply | None = None  # the reply in flight (speculative or released)
+        self.last_reply: Reply | None = None  # the latest reply started, in flight or not (diagnostics)
         # NON_BLOCKING calls the client has not answered for good yet (ids): the conversation goes on
         # meanwhile, and their responses arrive between or during other turns.
         self._async_calls: set[str] = set()
-        # A WHEN_IDLE function result is waiting for the reply in progress to end before it is answered.
-        self._answer_results_when_idle = False
-        self._tasks: set[asyncio.Task[None]] = set()
         self._listener: Listener | None = None
         self._input_transcript = IncrementalTranscript()
+        self._inbox: asyncio.Queue[tuple[_Item, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._tasks = TaskOwner(f"session-{session_id}")
+        self._consumer: asyncio.Task[None] | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Called by the server right after it has sent ``setupComplete``."""
-        self._spawn(self._watch_time_limits(), "time-limits")
+        self._ensure_consumer()
+        self._tasks.spawn(self._watch_time_limits(), "time-limits")
         # The session's own system instruction, tools and resumed history are new to the LLM: it reads
         # them now, while the person has not started speaking yet, instead of on the first turn's path.
         self._prefill_request(self._chat_request())
+        await self._submit(_Begin())
+
+    async def handle(self, message: ClientMessage) -> None:
+        """Consume one client message; raises ``ProtocolError`` for input that ends the session.
+
+        Returns once the consumer has taken the message in (so the reader applies backpressure and
+        errors reach the caller), not when the reply it may start has ended.
+        """
+        if isinstance(message, Setup):
+            raise invalid_argument("setup may only be sent once, as the first message")
+        if isinstance(message, RealtimeInput):
+            self._check_realtime_input(message)
+        await self._submit(message)
+
+    async def aclose(self) -> None:
+        """The connection is gone: cancel and await everything in flight; nothing is sent after."""
+        self._closed = True
+        self._core.handle(CoreClosed())
+        if self._reply is not None:
+            self._reply.interrupt()
+        await self._tasks.aclose()  # the consumer, the timers, the listener's pump and every reply
+        if self._listener is not None:
+            await self._listener.aclose()
+        while not self._inbox.empty():
+            _, ack = self._inbox.get_nowait()
+            if ack is not None and not ack.done():
+                ack.cancel()
+
+    def tasks_alive(self) -> list[asyncio.Task[object]]:
+        """The session's tasks still running (tests check none is left after ``aclose``)."""
+        return self._tasks.alive()
+
+    # ------------------------------------------------------------------ the inbox
+
+    def _ensure_consumer(self) -> None:
+        if self._consumer is None and not self._closed:
+            self._consumer = self._tasks.spawn(self._consume(), "inbox")
+
+    async def _submit(self, item: _Item) -> None:
+        """Put ``item`` on the inbox and wait until the consumer has handled it (raising its error)."""
+        if self._closed:
+            return
+        self._ensure_consumer()
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((item, ack))
+        await ack
+
+    def _post(self, item: _Item) -> None:
+        """Put an internal event on the inbox (from other tasks and callbacks; never blocks)."""
+        if not self._closed:
+            self._inbox.put_nowait((item, None))
+
+    async def _consume(self) -> None:
+        while True:
+            item, ack = await self._inbox.get()
+            try:
+                await self._dispatch(item)
+            except asyncio.CancelledError:
+                if ack is not None:
+                    ack.cancel()
+                raise
+            except Exception as exc:
+                if ack is not None:
+                    if not ack.done():
+                        ack.set_exception(exc)  # the caller (the connection) closes with its code
+                else:
+                    await self._fail(exc)
+            else:
+                if ack is not None and not ack.done():
+                    ack.set_result(None)
+
+    async def _dispatch(self, item: _Item) -> None:
+        if isinstance(item, ClientContent):
+            await self._on_client_content(item)
+        elif isinstance(item, RealtimeInput):
+            await self._on_realtime_input(item)
+        elif isinstance(item, ToolResponse):
+            await self._on_tool_response(item)
+        elif isinstance(item, ContextUpdate):
+            if item.system_instruction is not None:
+                self.system_instruction = item.system_instruction.text()
+            if item.tools is not None:
+                self.tools = list(item.tools)
+        elif isinstance(item, SpeechStarted | InterimTranscript | SpeechResumed | TurnEnded | TurnDropped):
+            await self._on_listener_event(item)
+        elif isinstance(item, CallsMade):
+            if item.reply is self._reply and not item.reply.cut:
+                self.history.append(item.content)
+                self._async_calls |= item.non_blocking
+        elif isinstance(item, ReplyEnd):
+            await self._on_reply_end(item)
+        elif isinstance(item, _Begin):
+            await self._send_resumption_update()
+        elif isinstance(item, _ListenerFailed):
+            raise item.error
+        elif isinstance(item, _GoAwayDue):
+            await self.outbox.send(GoAway(time_left_s=item.time_left_s))
+        elif isinstance(item, _TimeUp):
+            await self._perform(self._core.handle(TimeUp()))
+
+    async def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, ProtocolError):
+            code, reason = exc.code, exc.reason
+        else:
+            log.error("session %s failed", self.session_id, exc_info=exc)
+            code, reason = CloseCode.INTERNAL, "Internal error encountered."
+        self._core.handle(CoreClosed())
+        if self._reply is not None:
+            self._reply.interrupt()
+        await self.outbox.close(code, reason)
+
+    # ------------------------------------------------------------------ performing the core's actions
+
+    async def _perform(self, actions: list[Action[UserTurn]]) -> None:
+        for action in actions:
+            if isinstance(action, Speculate):
+                log.debug("session %s speculates on %r", self.session_id, action.text[-40:])
+                self._start_reply(
+                    action.reply_id, action.language, "AUDIO", tentative=text_turn("user", action.text)
+                )
+            elif isinstance(action, Release):
+                reply = self._current(action.reply_id)
+                assert reply.tentative is not None
+                self.history.append(reply.tentative)
+                reply.release()
+            elif isinstance(action, Discard | Withdraw):
+                # Unseen by the client: cut without a trace (a discarded reply's tentative user turn
+                # was never in the history; a withdrawn one's turns stay there, answered by the next).
+                reply = self._current(action.reply_id)
+                reply.interrupt()
+                await reply.wait()
+                self._reply = None
+            elif isinstance(action, Interrupt):
+                await self._interrupt(self._current(action.reply_id))
+            elif isinstance(action, StartReply):
+                turns = [content for turn in action.turns for content in turn]
+                self.history.extend(turns)
+                text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
+                self._start_reply(
+                    action.reply_id, self._reply_language(text), "AUDIO" if action.spoken else "TEXT"
+                )
+            elif isinstance(action, AnswerResults):
+                # A model turn about the function results now in the history (no new user words).
+                self._start_reply(action.reply_id, self._reply_language(""), "TEXT")
+            elif isinstance(action, EndSession):
+                await self.outbox.close(CloseCode.NORMAL, "Connection time limit reached.")
+
+    def _current(self, reply_id: int) -> Reply:
+        reply = self._reply
+        if reply is None or reply.id != reply_id:
+            raise AssertionError(f"the core acted on reply {reply_id}, the session has {reply}")
+        return reply
+
+    def _start_reply(
+        self, reply_id: int, language: str, input_modality: str, *, tentative: Content | None = None
+    ) -> None:
+        if self.modality is Modality.AUDIO and self.profile.asr and self.profile.vad is not None:
+            # Its audio may come back through the client's microphone: the listener must exist to
+            # keep the echo reference, even before the client sends audio (see _note_playback).
+            self._ensure_listener()
+        reply = Reply(
+            reply_id,
+            self._reply_context(),
+            language=language,
+            input_modality=input_modality,
+            tentative=tentative,
+        )
+        self._reply = self.last_reply = reply
+        reply.start(self._tasks, self._reply_task_done)
+
+    def _reply_task_done(self, reply: Reply, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        self._post(ReplyEnd(reply, error, task.cancelled()))
+
+    def _reply_context(self) -> ReplyContext:
+        return ReplyContext(
+            profile=self.profile,
+            outbox=self.outbox,
+            modality=self.modality,
+            voice=self.voice,
+            transcribe=self.setup.output_audio_transcription is not None,
+            audio_lead_s=self.limits.audio_lead_s,
+            clock=self._clock,
+            on_audio=self._note_playback,
+            request=lambda extra: self._chat_request([*self.history, *extra]),
+            non_blocking_functions=self._non_blocking_functions,
+            post=self._post,  # type: ignore[arg-type]
+        )
+
+    async def _on_reply_end(self, end: ReplyEnd) -> None:
+        reply = end.reply
+        if reply is not self._reply or reply.cut:
+            return  # cut or dropped by the session, which has dealt with it already
+        if end.error is not None:
+            raise end.error
+        if end.cancelled:
+            return  # only aclose() cancels a reply the session did not cut
+        log.info("session %s turn: %s", self.session_id, reply.timings())
+        self._record_heard(reply)
+        await self.outbox.send(ServerContent(generation_complete=True))
+        await self.outbox.send(ServerContent(turn_complete=True), usage=reply.usage())
+        self._reply = None
         await self._send_resumption_update()
+        await self._perform(self._core.handle(ReplyEnded(reply.id)))
+
+    async def _interrupt(self, reply: Reply) -> None:
+        """Cut a reply the client has (or may have) seen: keep what was sent, then interrupted, the
+        cancellation of its open calls, and turnComplete."""
+        reply.interrupt()
+        await reply.wait()
+        self._reply = None
+        heard = self._record_heard(reply)
+        reply.count_if_cut(heard)
+        await self.outbox.send(ServerContent(interrupted=True))
+        if ids := reply.open_call_ids():
+            await self.outbox.send(ToolCallCancellation(ids=ids))
+        await self.outbox.send(ServerContent(turn_complete=True), usage=reply.usage())
+        await self._send_resumption_update()
+
+    def _record_heard(self, reply: Reply) -> str:
+        """Keep in the history what the client was sent of the reply (returned)."""
+        heard = reply.heard_text()
+        if heard.strip():
+            self.history.append(text_turn("model", heard))
+        return heard
 
     async def _send_resumption_update(self) -> None:
         """Between turns (nothing generating, no tool call open): the state a new connection could
@@ -196,103 +441,50 @@ class LiveSession:
         )
         await self.outbox.send(SessionResumptionUpdate(new_handle=self._resumption_handle, resumable=True))
 
-    async def aclose(self) -> None:
-        """The connection is gone: cancel everything in flight."""
-        self._closed = True
-        if self._generation is not None:
-            self._generation.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        tasks = [t for t in [self._generation, *self._tasks] if t is not None]
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        listener = self._listener
-        if listener is not None:
-            await listener.aclose()
+    # ------------------------------------------------------------------ client input
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled() or self._closed:
-            return
-        exc = task.exception()
-        if exc is not None:
-            self._fail(exc)
-
-    def _fail(self, exc: BaseException) -> None:
-        if isinstance(exc, ProtocolError):
-            code, reason = exc.code, exc.reason
-        else:
-            log.error("session %s failed", self.session_id, exc_info=exc)
-            code, reason = CloseCode.INTERNAL, "Internal error encountered."
-        closing = asyncio.ensure_future(self.outbox.close(code, reason))
-        closing.add_done_callback(lambda _: None)
-
-    # ------------------------------------------------------------------ input
-
-    async def handle(self, message: ClientMessage) -> None:
-        """Consume one client message; raises ``ProtocolError`` for input that ends the session."""
-        if isinstance(message, Setup):
-            raise invalid_argument("setup may only be sent once, as the first message")
-        if isinstance(message, ClientContent):
-            await self._on_client_content(message)
-        elif isinstance(message, RealtimeInput):
-            await self._on_realtime_input(message)
-        elif isinstance(message, ToolResponse):
-            await self._on_tool_response(message)
-        elif isinstance(message, ContextUpdate):
-            if message.system_instruction is not None:
-                self.system_instruction = message.system_instruction.text()
-            if message.tools is not None:
-                self.tools = list(message.tools)
-
-    async def _on_client_content(self, message: ClientContent) -> None:
-        # "A message here will interrupt any current model generation."
-        await self._interrupt()
-        self._pending_turns.extend(message.turns)
-        if message.turn_complete:
-            turns, self._pending_turns = self._pending_turns, []
-            self.history.extend(turns)
-            user_text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
-            self._start_generation(self._reply_language(user_text), input_modality="TEXT")
-
-    async def _on_realtime_input(self, message: RealtimeInput) -> None:
-        blobs = [b for b in (message.audio, *message.media_chunks) if b is not None]
-        for blob in blobs:
-            if blob.mime_type.startswith("audio/"):
-                self._feed_audio(blob.data, blob.mime_type)
-            # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
+    def _check_realtime_input(self, message: RealtimeInput) -> None:
+        """Reject malformed realtime input before it is queued (it changes no state)."""
+        for blob in (message.audio, *message.media_chunks):
+            if blob is not None and blob.mime_type.startswith("audio/"):
+                if parse_pcm_mime(blob.mime_type) is None:
+                    raise invalid_argument(
+                        f"unsupported audio mime type {blob.mime_type!r}; send audio/pcm;rate=N"
+                    )
+                if len(blob.data) % 2:
+                    raise invalid_argument("16-bit PCM audio must have an even number of bytes")
         if message.video is not None and not message.video.mime_type.startswith(("image/", "video/")):
             raise invalid_argument("video must be an image/* or video/* blob")
+
+    async def _on_client_content(self, message: ClientContent) -> None:
+        self._pending_turns.extend(message.turns)
+        if message.turn_complete:
+            turns, self._pending_turns = tuple(self._pending_turns), []
+            await self._perform(self._core.handle(TypedTurn(turns)))
+        else:
+            # "A message here will interrupt any current model generation", complete turn or not.
+            await self._perform(self._core.handle(Interjection()))
+
+    async def _on_realtime_input(self, message: RealtimeInput) -> None:
+        for blob in (message.audio, *message.media_chunks):
+            if blob is not None and blob.mime_type.startswith("audio/"):
+                rate = parse_pcm_mime(blob.mime_type)
+                assert rate is not None  # checked by handle()
+                self._ensure_listener().feed(blob.data, rate)
+            # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
         if message.activity_start:
             self._ensure_listener().activity_start()
-            if self._interrupts():
-                await self._interrupt()
+            await self._perform(self._core.handle(CoreSpeechStarted()))
         if message.activity_end:
             self._ensure_listener().activity_end()
         if message.audio_stream_end and self._listener is not None:
             self._listener.audio_stream_end()
         if message.text is not None and message.text.strip():
-            await self._interrupt()
-            self.history.append(text_turn("user", message.text))
-            self._start_generation(self._reply_language(message.text), input_modality="TEXT")
+            await self._perform(self._core.handle(TypedTurn((text_turn("user", message.text),))))
 
     def _interrupts(self) -> bool:
         handling = self.setup.realtime_input_config.activity_handling
         return handling is not ActivityHandling.NO_INTERRUPTION
-
-    def _feed_audio(self, pcm: bytes, mime: str) -> None:
-        rate = parse_pcm_mime(mime)
-        if rate is None:
-            raise invalid_argument(f"unsupported audio mime type {mime!r}; send audio/pcm;rate=N")
-        if len(pcm) % 2:
-            raise invalid_argument("16-bit PCM audio must have an even number of bytes")
-        self._ensure_listener().feed(pcm, rate)
 
     def _ensure_listener(self) -> Listener:
         if self._listener is None:
@@ -305,114 +497,57 @@ class LiveSession:
                 recognizers=self.profile.asr,
                 config=self.setup.realtime_input_config,
                 language=language,
+                clock=self._clock,
             )
             self._listener = listener
-            self._spawn(self._consume_listener(listener), "listener-events")
+            self._tasks.spawn(self._pump_listener(listener), "listener-events")
         return self._listener
+
+    async def _pump_listener(self, listener: Listener) -> None:
+        """The listener's events onto the inbox (a stage failure too)."""
+        try:
+            async for event in listener.events():
+                self._post(event)
+        except Exception as exc:
+            self._post(_ListenerFailed(exc))
 
     def _note_playback(self, pcm: bytes) -> None:
         # What the client is about to play may come back through its microphone: the listener's echo
-        # reference (see listen_echo). It starts now if need be: a client may open its microphone
-        # while the reply plays, and the start of the reply must be known by then.
-        if self._listener is None and self.profile.asr and self.profile.vad is not None:
-            self._ensure_listener()
+        # reference (see listen_echo). Called by a reply's speaker; it reads the listener, never makes it.
         if self._listener is not None:
             self._listener.note_playback(pcm)
 
-    async def _consume_listener(self, listener: Listener) -> None:
-        async for event in listener.events():
-            if isinstance(event, SpeechStarted):
-                await self._discard_speculation()
-                if self._interrupts():
-                    await self._interrupt()
-            elif isinstance(event, InterimTranscript):
-                await self._send_input_transcription(event.text, final=False)
-                if event.at_pause:
-                    await self._speculate(event.text)
-                else:
-                    self._prefill(event.text)
-            elif isinstance(event, SpeechResumed):
-                await self._discard_speculation()
-            elif isinstance(event, TurnDropped):
-                await self._discard_speculation()
-                if self._input_transcript.pending:  # close what was shown of a turn that was not one
-                    await self._send_input_transcription("", final=True)
-            elif isinstance(event, TurnEnded):
-                await self._send_input_transcription(event.text, final=True)
-                if event.language:
-                    self._detected_language = event.language
-                if self._release_speculation(event.text):
-                    self._mark_turn_end(event)
-                    continue
-                await self._discard_speculation()
-                if not event.text.strip():
-                    continue
-                if self._replying():
-                    if not self._interrupts():
-                        self._queued_audio_turns.append((event.text, event.language))
-                        continue
-                    await self._interrupt()
-                self.history.append(text_turn("user", event.text))
-                self._start_generation(self._reply_language(event.text), input_modality="AUDIO")
-                self._mark_turn_end(event)
-
-    def _mark_turn_end(self, event: TurnEnded) -> None:
-        if self._turn is not None and event.speech_end_wall:
-            self._turn.mark("speech_end", event.speech_end_wall)
-            self._turn.mark("turn_decided", event.decided_wall or None)
-
-    # ------------------------------------------------------------------ speculative replies
-
-    async def _speculate(self, text: str) -> None:
-        """Start answering the transcript of a pause before the end-of-turn decision.
-
-        The decision takes ~0.2 s into a pause when the end-of-turn model is sure, and up to the silence
-        bound (1 s by default) when it is not; the language model, at ~10 tokens/s on two cores, is the
-        slowest stage. Starting it here overlaps the two. If the pause ends the turn with this same text
-        the reply is released as it stands; if the user goes on, it is dropped unseen (a few tokens of
-        wasted work). Only when nothing else is being generated: a reply in progress is never disturbed.
-        """
-        if self._closed or not text.strip():
-            return
-        tentative = self._turn.tentative_user_turn if self._turn is not None else None
-        if tentative is not None:
-            if tentative.text() == text:
-                return
-            await self._discard_speculation()
-        if self._replying():
-            return
-        log.debug("session %s speculates on %r", self.session_id, text[-40:])
-        user_turn = text_turn("user", text)
-        self.history.append(user_turn)
-        self._start_generation(self._reply_language(text), input_modality="AUDIO", speculative=True)
-        assert self._turn is not None
-        self._turn.tentative_user_turn = user_turn
-
-    def _release_speculation(self, text: str) -> bool:
-        """The turn ended with ``text``: if a speculative reply answers exactly that, let it out."""
-        turn, task = self._turn, self._generation
-        if turn is None or turn.released.is_set() or task is None or task.done():
-            return False
-        tentative = turn.tentative_user_turn
-        if tentative is None or tentative.text() != text or turn.language != self._reply_language(text):
-            return False
-        turn.mark("released")
-        turn.tentative_user_turn = None
-        turn.released.set()
-        return True
-
-    async def _discard_speculation(self) -> bool:
-        """Cancel a speculative reply the client has not seen; True if there was one."""
-        turn, task = self._turn, self._generation
-        if turn is None or turn.released.is_set() or task is None:
-            return False
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        tentative = turn.tentative_user_turn
-        self.history = [c for c in self.history if c is not tentative]
-        self._turn = self._generation = None
-        return True
+    async def _on_listener_event(self, event: ListenerEvent) -> None:
+        core = self._core
+        if isinstance(event, SpeechStarted):
+            await self._perform(core.handle(CoreSpeechStarted()))
+        elif isinstance(event, InterimTranscript):
+            await self._send_input_transcription(event.text, final=False)
+            if event.at_pause and event.text.strip():
+                await self._perform(core.handle(UserPaused(event.text, self._reply_language(event.text))))
+            elif core.state is State.IDLE:
+                self._prefill(event.text)
+        elif isinstance(event, SpeechResumed):
+            await self._perform(core.handle(CoreSpeechResumed()))
+        elif isinstance(event, TurnDropped):
+            await self._perform(core.handle(CoreTurnDropped()))
+            if self._input_transcript.pending:  # close what was shown of a turn that was not one
+                await self._send_input_transcription("", final=True)
+        elif isinstance(event, TurnEnded):
+            await self._send_input_transcription(event.text, final=True)
+            if event.language:
+                self._detected_language = event.language
+            turn = (text_turn("user", event.text),) if event.text.strip() else None
+            seen = self._reply.seen if self._reply is not None else False
+            before = self._reply
+            await self._perform(
+                core.handle(SpokenTurnEnded(event.text, self._reply_language(event.text), turn, seen))
+            )
+            reply = self._reply
+            answered = reply is not None and (reply is not before or "released" in reply.marks)
+            if reply is not None and answered and event.speech_end_wall:
+                reply.mark("speech_end", event.speech_end_wall)
+                reply.mark("turn_decided", event.decided_wall or None)
 
     async def _send_input_transcription(self, text: str, *, final: bool) -> None:
         if self.setup.input_audio_transcription is None:
@@ -431,14 +566,18 @@ class LiveSession:
     # ------------------------------------------------------------------ tools
 
     async def _on_tool_response(self, message: ToolResponse) -> None:
-        turn = self._turn
+        reply = self._reply
+        answered: list[Part] = []
         answer_now = answer_when_idle = False
         for response in message.function_responses:
-            future = turn.pending_calls.get(response.id or "") if turn else None
-            if future is None and turn is not None and response.id is None and len(turn.pending_calls) == 1:
-                future = next(iter(turn.pending_calls.values()))
+            future = reply.pending_calls.get(response.id or "") if reply is not None else None
+            if future is None and reply is not None and response.id is None:
+                open_ids = reply.open_call_ids()
+                if len(open_ids) == 1:
+                    future = reply.pending_calls[open_ids[0]]
             if future is not None and not future.done():
                 future.set_result(response)
+                answered.append(Part(function_response=response))
                 continue
             # A NON_BLOCKING call's result, or a late answer (after a barge-in): context from now on.
             self.history.append(Content(role="user", parts=[Part(function_response=response)]))
@@ -452,83 +591,29 @@ class LiveSession:
                 FunctionResponseScheduling.WHEN_IDLE,
                 FunctionResponseScheduling.SCHEDULING_UNSPECIFIED,
             )
+        if answered:
+            # Recorded in the same step as the futures are set: the reply's next request includes them.
+            self.history.append(Content(role="user", parts=answered))
         if answer_now:  # INTERRUPT: the reply in progress stops, and the model speaks about the result
-            await self._interrupt()
-            self._answer_function_results()
+            await self._perform(self._core.handle(ResultsArrived(interrupt=True)))
         elif answer_when_idle:  # WHEN_IDLE: after the reply in progress, or at once (SILENT: never)
-            if self._replying():
-                self._answer_results_when_idle = True
-            else:
-                self._answer_function_results()
+            await self._perform(self._core.handle(ResultsArrived(interrupt=False)))
 
-    def _answer_function_results(self) -> None:
-        """A model turn about the function results now in the history (no new user words)."""
-        self._start_generation(self._reply_language(""), input_modality="TEXT")
+    def _non_blocking_functions(self) -> set[str]:
+        return {
+            d.name
+            for tool in self.tools
+            for d in tool.function_declarations
+            if d.behavior is FunctionBehavior.NON_BLOCKING
+        }
 
-    # ------------------------------------------------------------------ output
-
-    def _replying(self) -> bool:
-        """A reply is being generated (speculative or not)."""
-        return self._generation is not None and not self._generation.done()
-
-    def _start_generation(self, language: str, *, input_modality: str, speculative: bool = False) -> None:
-        self._turn = _Turn(modality=self.modality, language=language, input_modality=input_modality)
-        self._turn.mark("start")
-        if not speculative:
-            self._turn.released.set()
-        self._generation = asyncio.create_task(self._generate(self._turn), name="generation")
-        self._generation.add_done_callback(self._generation_done)
-
-    def _generation_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._closed:
-            return
-        exc = task.exception()
-        if exc is not None:
-            self._fail(exc)
-        elif self._queued_audio_turns:
-            text, language = self._queued_audio_turns.pop(0)
-            self.history.append(text_turn("user", text))
-            self._start_generation(language or self._reply_language(text), input_modality="AUDIO")
-        elif self._answer_results_when_idle:
-            self._answer_results_when_idle = False
-            self._answer_function_results()
-
-    async def _interrupt(self) -> None:
-        if await self._discard_speculation():
-            return  # the client never saw it: nothing to interrupt
-        task, turn = self._generation, self._turn
-        if task is None or task.done() or turn is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        heard = self._record_heard(turn)
-        if turn.prompt_tokens == 0:
-            # Cancelled before the model reported its counts: count what was prompted and what was sent,
-            # so an interrupted turn is accounted for like any other.
-            turn.prompt_tokens = sum(self.profile.llm.count_tokens(m.content) for m in turn.prompt)
-            turn.response_tokens = max(turn.response_tokens, self.profile.llm.count_tokens(heard))
-        await self.outbox.send(ServerContent(interrupted=True))
-        if turn.pending_calls:
-            await self.outbox.send(ToolCallCancellation(ids=list(turn.pending_calls)))
-        await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
-        await self._send_resumption_update()
-
-    def _record_heard(self, turn: _Turn) -> str:
-        """Keep in the history what the client was sent of the reply (returned): all of it when the turn
-        ends, only what was already sent after a barge-in."""
-        heard = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
-        if not turn.recorded:
-            turn.recorded = True
-            if heard.strip():
-                self.history.append(text_turn("model", heard))
-        return heard
+    # ------------------------------------------------------------------ prompts
 
     def _prefill(self, interim: str) -> None:
         """Let the LLM read the prompt this turn will probably send while the user is still speaking.
 
         The request is the one the turn would make if it ended with ``interim``; the history is left as
-        it is. Skipped while a reply is being generated (that request needs the model).
+        it is. Only while no reply is in flight (that request needs the model).
         """
         if not interim.strip():
             return
@@ -538,7 +623,7 @@ class LiveSession:
     def _prefill_request(self, request: ChatRequest) -> None:
         """Hand ``request``'s prompt to an LLM that can read it ahead; not while a reply is generated."""
         llm = self.profile.llm
-        if isinstance(llm, PromptPrefiller) and not self._replying():
+        if isinstance(llm, PromptPrefiller) and self._core.state is State.IDLE:
             llm.prefill(request)
 
     def _chat_request(self, history: Sequence[Content] | None = None) -> ChatRequest:
@@ -554,7 +639,7 @@ class LiveSession:
         gc = self.setup.generation_config
         max_tokens = gc.max_output_tokens or self.profile.output_token_limit
         budget = self.profile.input_token_limit - max_tokens
-        messages = trim_to_budget(system, turns, budget, self.profile.llm.count_tokens)
+        messages = trim_to_budget(system, merge_user_messages(turns), budget, self.profile.llm.count_tokens)
         return ChatRequest(
             messages=messages,
             tools=tool_specs(self.tools),
@@ -569,145 +654,12 @@ class LiveSession:
             ),
         )
 
-    async def _generate(self, turn: _Turn) -> None:
-        rounds = 0
-        try:
-            while True:
-                # A new speaker for each round: the one before a tool call finished with its words.
-                if turn.modality is Modality.AUDIO and turn.speaker is None:
-                    assert self.profile.tts is not None
-                    turn.speaker = Speaker(
-                        self.profile.tts,
-                        self.outbox,
-                        voice=self.voice,
-                        language=turn.language,
-                        transcribe=self.setup.output_audio_transcription is not None,
-                        lead_s=self.limits.audio_lead_s,
-                        on_audio=self._note_playback,
-                        gate=turn.released,
-                    )
-                calls = await self._stream_llm(turn, turn.speaker, tools_allowed=rounds < MAX_TOOL_ROUNDS)
-                if not calls:
-                    break
-                rounds += 1
-                if not await self._call_tools(turn, calls):
-                    break  # NON_BLOCKING calls only: the turn ends, their results are answered later
-            await self._finish_speaking(turn)
-            await turn.released.wait()
-            log.info("session %s turn: %s", self.session_id, turn.timings())
-            self._record_heard(turn)
-            await self.outbox.send(ServerContent(generation_complete=True))
-            await self.outbox.send(ServerContent(turn_complete=True), usage=self._usage(turn))
-            await self._send_resumption_update()
-        except asyncio.CancelledError:
-            if turn.speaker is not None:
-                await turn.speaker.cancel()
-            raise
-
-    async def _finish_speaking(self, turn: _Turn) -> None:
-        """Wait until the turn's speaker has sent all it was given (nothing without one)."""
-        if turn.speaker is not None:
-            await turn.speaker.finish()
-            if turn.speaker.first_audio_at is not None:
-                turn.mark("first_audio", turn.speaker.first_audio_at)
-
-    async def _stream_llm(
-        self, turn: _Turn, speaker: Speaker | None, *, tools_allowed: bool
-    ) -> list[ToolCallRequest]:
-        splitter = ClauseSplitter()
-        calls: list[ToolCallRequest] = []
-        request = self._chat_request()
-        if not turn.prompt:
-            turn.prompt = list(request.messages)
-        if not tools_allowed:
-            # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
-            request.tools = []
-        async for event in self.profile.llm.stream(request):
-            if isinstance(event, TextDelta):
-                turn.mark("first_token")
-                if speaker is None:
-                    await turn.released.wait()
-                    turn.text_sent.append(event.text)
-                    await self.outbox.send(ServerContent(model_turn=Content(parts=[Part(text=event.text)])))
-                else:
-                    for clause in splitter.push(event.text):
-                        turn.mark("first_clause")
-                        speaker.say(clause)
-            elif isinstance(event, ToolCallRequest):
-                calls.append(event)
-            elif isinstance(event, ChatDone):
-                if turn.prompt_tokens == 0:
-                    turn.prompt_tokens = event.prompt_tokens
-                    turn.cached_tokens = event.cached_prompt_tokens
-                else:  # follow-up calls after tool responses
-                    turn.tool_prompt_tokens += event.prompt_tokens
-                turn.response_tokens += event.completion_tokens
-        if speaker is not None and (rest := splitter.flush()):
-            speaker.say(rest)
-        return calls
-
-    async def _call_tools(self, turn: _Turn, calls: list[ToolCallRequest]) -> bool:
-        """Send a ``toolCall``; wait for the responses to its BLOCKING calls (True) if it has any.
-
-        With only NON_BLOCKING calls, returns False at once: the model turn (what was said and the
-        calls) is recorded and ends; the results are answered when they come (``_on_tool_response``).
-        """
-        await turn.released.wait()
-        await self._finish_speaking(turn)
-        spoken = turn.speaker.heard_text() if turn.speaker else "".join(turn.text_sent)
-        turn.speaker = None
-        parts = [Part(text=spoken)] if spoken.strip() else []
-        loop = asyncio.get_running_loop()
-        function_calls = [FunctionCall(id=c.id, name=c.name, args=c.args) for c in calls]
-        parts += [Part(function_call=fc) for fc in function_calls]
-        self.history.append(Content(role="model", parts=parts))
-        non_blocking = self._non_blocking_functions()
-        for call in calls:
-            if call.name in non_blocking:
-                self._async_calls.add(call.id)
-            else:
-                turn.pending_calls[call.id] = loop.create_future()
-        await self.outbox.send(ToolCall(function_calls=function_calls))
-        if not turn.pending_calls:
-            turn.recorded = True
-            return False
-        responses = await asyncio.gather(*turn.pending_calls.values())
-        turn.pending_calls.clear()
-        self.history.append(Content(role="user", parts=[Part(function_response=r) for r in responses]))
-        turn.text_sent.clear()
-        return True
-
-    def _non_blocking_functions(self) -> set[str]:
-        return {
-            d.name
-            for tool in self.tools
-            for d in tool.function_declarations
-            if d.behavior is FunctionBehavior.NON_BLOCKING
-        }
-
-    def _usage(self, turn: _Turn) -> UsageMetadata:
-        out_modality = "AUDIO" if turn.modality is Modality.AUDIO else "TEXT"
-        total = turn.prompt_tokens + turn.tool_prompt_tokens + turn.response_tokens
-        return UsageMetadata(
-            prompt_token_count=turn.prompt_tokens,
-            cached_content_token_count=turn.cached_tokens,
-            response_token_count=turn.response_tokens,
-            tool_use_prompt_token_count=turn.tool_prompt_tokens,
-            total_token_count=total,
-            prompt_tokens_details=[
-                ModalityTokenCount(modality=turn.input_modality, token_count=turn.prompt_tokens)
-            ],
-            response_tokens_details=[
-                ModalityTokenCount(modality=out_modality, token_count=turn.response_tokens)
-            ],
-        )
-
     # ------------------------------------------------------------------ limits
 
     async def _watch_time_limits(self) -> None:
         limit = min(self.limits.connection_time_limit_s, self.limits.session_time_limit_s)
         warn_at = max(0.0, limit - self.limits.go_away_before_s)
         await asyncio.sleep(warn_at)
-        await self.outbox.send(GoAway(time_left_s=limit - warn_at))
+        self._post(_GoAwayDue(limit - warn_at))
         await asyncio.sleep(limit - warn_at)
-        await self.outbox.close(CloseCode.NORMAL, "Connection time limit reached.")
+        self._post(_TimeUp())

@@ -8,7 +8,6 @@ is what Gemini promises ("only the information already sent to the client is ret
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from openlive.engine.clauses import speakable
 from openlive.engine.outbox import Outbox
+from openlive.engine.tasks import TaskOwner, cancel_and_wait
 from openlive.protocol.messages import Blob, Content, Part, ServerContent, Transcription
 from openlive.stages.speech import OUTPUT_SAMPLE_RATE, SpeechSynthesizer
 
@@ -95,7 +95,12 @@ class Speaker:
         self._seconds_sent = 0.0
         self.first_audio_at: float | None = None
         self.audio_bytes_sent = 0
-        self._worker = asyncio.create_task(self._run(), name="speaker")
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self, owner: TaskOwner) -> None:
+        """Start synthesising (the worker belongs to ``owner``, which cancels it at the latest)."""
+        if self._worker is None:
+            self._worker = owner.spawn(self._run(), "speaker")
 
     def say(self, text: str) -> None:
         clause = _Clause(text)
@@ -103,16 +108,21 @@ class Speaker:
         self._queue.put_nowait(clause)
 
     async def finish(self) -> None:
-        """Wait until every clause given so far has been synthesised and sent."""
+        """Wait until every clause given so far has been synthesised and sent (raises its failure)."""
         self._queue.put_nowait(None)
-        await self._worker
+        if self._worker is None:
+            raise RuntimeError("Speaker.finish() before start()")
+        await asyncio.wait([self._worker])  # not `await worker`: a cancellation of ours stays ours
+        if self._worker.cancelled():
+            raise asyncio.CancelledError()
+        if (exc := self._worker.exception()) is not None:
+            raise exc
 
     async def cancel(self) -> None:
         # The sentinel also ends the worker should the cancellation be swallowed by an await inside it.
         self._queue.put_nowait(None)
-        self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        if self._worker is not None:
+            await cancel_and_wait(self._worker)
 
     def heard_text(self) -> str:
         """What the client has been sent of the reply, as text (for the history after a barge-in)."""
