@@ -180,6 +180,22 @@ async def test_max_tokens_ends_with_length(model: LlamaCppLanguageModel) -> None
     assert (done.completion_tokens, done.finish_reason) == (5, "length")
 
 
+@pytest.mark.parametrize("where", ["system", "user"])
+async def test_a_prompt_that_cannot_fit_is_the_clients_error_with_the_numbers(
+    model: LlamaCppLanguageModel, where: str
+) -> None:
+    # Issue 10: a 60,000-character instruction or turn closed the session with 1011 (a ValueError).
+    from openlive.protocol.errors import CloseCode, ProtocolError
+
+    long = "word " * 12_000
+    request = chat(long, "Hi?") if where == "system" else chat("Be brief.", long)
+    with pytest.raises(ProtocolError) as info:
+        await run(model, request)
+    assert info.value.code == CloseCode.INVALID_ARGUMENT
+    assert "the prompt needs" in info.value.reason
+    assert f"the context holds {4096 - 64}" in info.value.reason
+
+
 async def test_same_seed_gives_the_same_sampled_reply(model: LlamaCppLanguageModel) -> None:
     sampling = SamplingParams(temperature=1.0, top_p=1.0, top_k=0, max_tokens=12, seed=1234)
     poem = chat("You are a poet.", "Write a line about rain.", sampling=sampling)

@@ -53,6 +53,16 @@ def feed_all(parser: ToolCallParser, chunks: list[str]) -> tuple[str, list[ToolC
     return "".join(text) + t, calls + c
 
 
+@pytest.mark.parametrize("tools", [[], [WEATHER]], ids=["no tools", "tools"])
+def test_no_messages_at_all_render_an_empty_system_turn(tools: list[ToolSpec]) -> None:
+    # A session without a system instruction, before its first turn (issue 10: jinja's UndefinedError
+    # "list object has no element 0" from messages[0]).
+    text = ChatTemplate(QWEN_LIKE_TEMPLATE).render([], tools)
+    assert text.startswith("<|im_start|>system\n")
+    assert "<|im_start|>user" not in text
+    assert text.endswith("<|im_start|>assistant\n")
+
+
 def test_render_conversation_with_tools_and_tool_turns() -> None:
     template = ChatTemplate(QWEN_LIKE_TEMPLATE)
     call = ToolCallRequest(id="call_1", name="get_weather", args={"city": "Zürich"})

@@ -46,6 +46,7 @@ import llama_cpp
 
 from openlive.backends.llm_kv_snapshots import KvSnapshot, KvSnapshotCache, common_prefix
 from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
+from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 
 log = logging.getLogger(__name__)
@@ -298,6 +299,8 @@ class LlamaCppLanguageModel:
                 self._eval_prompt(tokens, job.cancel, slice_tokens=PREFILL_SLICE_TOKENS)
             if not job.cancel.is_set():
                 self.prefills_done += 1
+        except ProtocolError as exc:  # the client's input: the real request refuses it
+            log.info("prompt prefill skipped: %s", exc.reason)
         except Exception:  # best effort: the real request reports real problems
             log.warning("prompt prefill failed", exc_info=True)
         finally:
@@ -408,9 +411,12 @@ class LlamaCppLanguageModel:
                 return tokens
             droppable = _first_droppable(messages)
             if droppable is None:
-                raise ValueError(
-                    f"the prompt needs {len(tokens)} tokens; the context holds {self.n_ctx} "
-                    f"with {MIN_REPLY_TOKENS} kept for the reply"
+                # What is left is the client's own input (its instruction, tools, latest turn), too
+                # long for this model: the client's error (1007), with the numbers, not a server fault.
+                raise ProtocolError(
+                    CloseCode.INVALID_ARGUMENT,
+                    f"Request contains an invalid argument: the prompt needs {len(tokens)} tokens; "
+                    f"the context holds {self.n_ctx - MIN_REPLY_TOKENS}",
                 )
             log.warning("prompt of %d tokens exceeds the context: dropping the oldest turn", len(tokens))
             del messages[droppable]

@@ -57,6 +57,12 @@ class ChatTemplate:
         *,
         add_generation_prompt: bool = True,
     ) -> str:
+        if not messages:
+            # A session with no system instruction and no turns yet (its first prefill, or a client's
+            # bare turnComplete). Templates read messages[0] unguarded (Qwen2.5's does, to find a
+            # system message), which is an UndefinedError on an empty list; an empty system message
+            # renders as nothing to say, and no user turn is invented.
+            messages = [ChatMessage(role="system", content="")]
         return self._template.render(
             messages=[_message_dict(m) for m in messages],
             tools=[_tool_dict(t) for t in tools] or None,
