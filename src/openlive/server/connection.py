@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from openlive.engine import LiveSession
 from openlive.protocol import decode_client_message, encode_server_message
@@ -251,6 +252,8 @@ class LiveConnection:
                 setup, self, session_id=self.session_id, api_version=self.path.api_version
             )
         except ProtocolError as exc:
+            # The client's doing (a bad key, a malformed setup...): one line, no traceback.
+            log.info("connection %s refused: %d %s", self.session_id, exc.code, exc.reason)
             await self._close_now(exc.code, exc.reason)
             return
         await self._run_session(session, token)
@@ -332,6 +335,8 @@ class LiveConnection:
                     raise invalid_argument("setup may only be sent once, as the first message.")
                 await session.handle(message)
         except ProtocolError as exc:
+            # A malformed or refused message is the client's error: one line, no traceback.
+            log.info("session %s: closing with %d: %s", self.session_id, exc.code, exc.reason)
             await self.close(exc.code, exc.reason)
         except Exception:
             log.exception("session %s: unexpected error", self.session_id)
@@ -414,6 +419,35 @@ class LiveConnection:
         with contextlib.suppress(*_SEND_ERRORS, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self.ws.close(int(code), truncate_reason(reason))
+
+
+INVALID_UTF8_REASON = "Request contains an invalid argument: text frame is not valid UTF-8"
+
+
+class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol (``uvicorn.Config(ws=...)``), with a client error for a
+    text frame that is not UTF-8.
+
+    uvicorn decodes text frames before the app sees them; on invalid UTF-8 it logs an ERROR with a
+    traceback and closes with 1007 and no reason. Here the frame is checked first: one WARNING line and
+    1007 with a reason, like every other malformed message. Valid frames go on to uvicorn unchanged.
+    """
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.frames = []
+                peer = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+                log.warning(
+                    "client %s: text frame is not valid UTF-8 (byte %d); closing with 1007", peer, exc.start
+                )
+                self.conn.send_close(CloseCode.INVALID_ARGUMENT, INVALID_UTF8_REASON)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
 
 async def live_endpoint(ws: WebSocket, state: ServerState, path: LivePath) -> None:
