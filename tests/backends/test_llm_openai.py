@@ -1,4 +1,5 @@
-"""The OpenAI-compatible LanguageModel against a scripted chat-completions server on 127.0.0.1."""
+"""The OpenAI-compatible LanguageModel against a scripted chat-completions server on 127.0.0.1 (a fake:
+unit tests; tests/server/test_server_remote_llm.py runs a real engine)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from openlive.backends.llm_openai import OpenAICompatibleLanguageModel, RemoteModelError
+from openlive.request_context import SESSION_ID
 from openlive.stages import (
     ChatDone,
     ChatEvent,
@@ -34,11 +36,13 @@ class RecordedRequest:
 
 @dataclass
 class FakeOpenAIServer:
-    """Answers every POST with the scripted SSE ``events`` (or ``status``/``error_body``), then closes."""
+    """Answers every POST with the scripted SSE ``events`` (or ``status``/``error_body``), then closes.
+    ``statuses``: the first requests are answered with these statuses instead, one each."""
 
     events: list[str] = field(default_factory=list)
     delay_s: float = 0.0
     status: int = 200
+    statuses: list[int] = field(default_factory=list)
     error_body: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,10 +70,11 @@ class FakeOpenAIServer:
             headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:] if h)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.requests.append(RecordedRequest(method, path, headers, json.loads(body or b"{}")))
-            if self.status != 200:
+            status = self.statuses.pop(0) if self.statuses else self.status
+            if status != 200:
                 payload = self.error_body.encode()
                 writer.write(
-                    f"HTTP/1.1 {self.status} Error\r\nContent-Type: application/json\r\n"
+                    f"HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                     + payload
                 )
@@ -265,3 +270,96 @@ async def test_cancelling_the_consumer_closes_the_stream() -> None:
         await asyncio.wait_for(server.disconnected.wait(), timeout=2.0)
         await model.aclose()
     assert len(received) < 50
+
+
+async def test_the_session_id_goes_along_for_session_affine_routing() -> None:
+    events = [chunk({"content": "Hi."}, finish="stop"), "[DONE]"]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        token = SESSION_ID.set("session-42")
+        try:
+            await collect(model.stream(request()))
+        finally:
+            SESSION_ID.reset(token)
+        await collect(model.stream(request()))  # outside a session: neither
+        await model.aclose()
+    first, second = server.requests
+    assert first.headers["x-session-id"] == "session-42" and first.body["user"] == "session-42"
+    assert "x-session-id" not in second.headers and "user" not in second.body
+
+
+async def test_an_unreachable_server_is_a_1011_with_a_clear_reason_after_the_retries() -> None:
+    async with FakeOpenAIServer() as server:
+        url = server.url  # closed when the block ends: nothing listens there any more
+    model = OpenAICompatibleLanguageModel(url, "m", retries=1, connect_timeout_s=1.0)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RemoteModelError) as info:
+        await collect(model.stream(request()))
+    await model.aclose()
+    assert info.value.code == 1011
+    assert info.value.reason == "Language model server: unreachable."
+    assert asyncio.get_running_loop().time() - started >= 0.25  # it paused before its one retry
+
+
+async def test_a_busy_or_restarting_server_is_tried_again_before_the_reply_starts() -> None:
+    events = [chunk({"content": "Back."}, finish="stop"), "[DONE]"]
+    async with FakeOpenAIServer(events=events, statuses=[503, 502]) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m", retries=2)
+        out = await collect(model.stream(request()))
+        await model.aclose()
+    assert len(server.requests) == 3
+    assert out[0] == TextDelta(text="Back.")
+
+
+async def test_a_client_error_is_not_retried() -> None:
+    async with FakeOpenAIServer(status=400, error_body='{"error": "bad request"}') as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m", retries=3)
+        with pytest.raises(RemoteModelError, match="HTTP 400"):
+            await collect(model.stream(request()))
+        await model.aclose()
+    assert len(server.requests) == 1
+
+
+async def test_a_reply_cut_off_mid_stream_is_an_error_not_a_short_answer() -> None:
+    events = [chunk({"content": "The answer is"})]  # the engine died: no finish_reason, no [DONE]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        received: list[ChatEvent] = []
+        with pytest.raises(RemoteModelError) as info:
+            async for event in model.stream(request()):
+                received.append(event)
+        await model.aclose()
+    assert received == [TextDelta(text="The answer is")]
+    assert info.value.code == 1011 and "before it was complete" in info.value.reason
+
+
+async def test_a_stalled_reply_times_out() -> None:
+    events = [chunk({"content": "slow"}), chunk({"content": "er"}, finish="stop"), "[DONE]"]
+    async with FakeOpenAIServer(events=events, delay_s=1.0) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m", read_timeout_s=0.3)
+        with pytest.raises(RemoteModelError, match="stalled"):
+            await collect(model.stream(request()))
+        await model.aclose()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+        '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```',
+    ],
+)
+async def test_a_tool_call_returned_as_text_becomes_a_tool_call(text: str) -> None:
+    """Servers without a tool parser (llama-cpp-python's) stream the model's own call syntax as text."""
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    events = [*(chunk({"content": p}) for p in pieces), chunk({}, finish="stop"), "[DONE]"]
+    tool = ToolSpec(name="get_weather", description="Weather", parameters={"type": "object"})
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        out = await collect(model.stream(request(tools=[tool])))
+        await model.aclose()
+    calls = [e for e in out if isinstance(e, ToolCallRequest)]
+    assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
+    assert not [e for e in out if isinstance(e, TextDelta)]
+    done = out[-1]
+    assert isinstance(done, ChatDone) and done.finish_reason == "tool_calls"

@@ -77,7 +77,7 @@ def load_remote_profile(settings: Settings) -> Profile:
 
     if not settings.llm_url:
         raise ValueError("load_remote_profile needs settings.llm_url (OPENLIVE_LLM_URL)")
-    llm = OpenAICompatibleLanguageModel(settings.llm_url, settings.llm_model, settings.llm_api_key or None)
+    llm = OpenAICompatibleLanguageModel.from_settings(settings)
     return _with_speech_stages(
         name=REMOTE_PROFILE_NAME,
         description=f"embedded speech stages with {settings.llm_model or 'the model'} at {settings.llm_url}",

@@ -2,7 +2,27 @@
 
 Streams ``POST {base}/v1/chat/completions`` (server-sent events) with httpx. Tools go out in OpenAI's
 format and come back as incremental ``tool_calls`` deltas, assembled here. Token counts come from the
-final usage chunk (``stream_options.include_usage``), which these servers send when asked.
+final usage chunk (``stream_options.include_usage``), which these servers send when asked (not all do:
+llama-cpp-python's server sends none on a stream, and the counts are then estimated).
+
+A server without a tool-call parser for its model (llama-cpp-python's server, which renders the model's
+own chat template with the tools; vLLM or SGLang started without one) returns a call as text: Qwen's
+``<tool_call>{...}</tool_call>``, or the bare JSON object small models write. With tools in the request
+the text goes through the same parser as the embedded model's, so such calls become tool calls too.
+
+Failures are the server's, not the client's: each is raised as :class:`RemoteModelError`, a 1011
+``ProtocolError`` whose reason says what went wrong (unreachable, timed out, an HTTP error, the stream cut
+off mid-reply), which the session turns into its close. Opening a stream is retried ``retries`` times,
+after a short pause, when the server cannot be reached or answers 502/503/504 (a restarting engine, a
+balancer with no healthy backend); a reply that already streamed is never retried, since its words may
+have been spoken.
+
+Prefix caching: every request of a session starts with the same messages (the system instruction, then
+the conversation so far), so engines with prefix caching (vLLM, SGLang, llama.cpp) reuse the KV cache of
+the previous turn. The session's id goes along as the ``X-Session-Id`` header (and as OpenAI's ``user``
+field), so a router in front of several engines (vLLM's production-stack with session routing) sends all
+of a session's turns to the engine that holds its cache. It is taken from :data:`SESSION_ID`, which the
+server sets for the tasks of each connection.
 """
 
 from __future__ import annotations
@@ -13,12 +33,17 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from openlive.backends.llm_prompt import new_call_id, parse_tool_call
+from openlive.backends.llm_prompt import ToolCallParser, new_call_id, parse_tool_call
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.request_context import SESSION_ID
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+
+if TYPE_CHECKING:
+    from openlive.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +51,18 @@ log = logging.getLogger(__name__)
 _CHARS_PER_TOKEN = 4.0
 
 
-class RemoteModelError(RuntimeError):
-    """The endpoint answered with an error or with something that is not a chat completion stream."""
+SESSION_HEADER = "X-Session-Id"
+# Answers that mean "not now" rather than "never": worth another try before the reply starts.
+_RETRY_STATUSES = frozenset({502, 503, 504})
+_RETRY_PAUSE_S = 0.25
+
+
+class RemoteModelError(ProtocolError, RuntimeError):
+    """The endpoint failed: unreachable, too slow, an error answer, or a stream that is not a chat
+    completion or stops mid-reply. A 1011 close for the session, with ``reason`` saying which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(CloseCode.INTERNAL, "Language model server: " + reason)
 
 
 @dataclass(slots=True)
@@ -51,7 +86,9 @@ class OpenAICompatibleLanguageModel:
         model: str,
         api_key: str | None = None,
         *,
-        timeout_s: float = 120.0,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+        retries: int = 2,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         base = base_url.rstrip("/")
@@ -59,10 +96,24 @@ class OpenAICompatibleLanguageModel:
         self.model = model
         self.name = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = httpx.Timeout(timeout_s, connect=10.0)
+        # read: the longest wait for the next piece of a streamed reply (a stalled engine).
+        self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
+        self._retries = max(0, retries)
         self._transport = transport
         # A client's connection pool belongs to one event loop; one client per loop that uses this model.
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAICompatibleLanguageModel:
+        """The endpoint of ``settings.llm_url``, with its model, key, timeouts and retries."""
+        return cls(
+            settings.llm_url,
+            settings.llm_model,
+            settings.llm_api_key or None,
+            connect_timeout_s=settings.llm_connect_timeout_s,
+            read_timeout_s=settings.llm_read_timeout_s,
+            retries=settings.llm_retries,
+        )
 
     def count_tokens(self, text: str) -> int:
         # An estimate: the server's tokenizer is not available here.
@@ -104,6 +155,9 @@ class OpenAICompatibleLanguageModel:
             "top_k": s.top_k,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
+        session_id = SESSION_ID.get()
+        if session_id:
+            body["user"] = session_id
         if request.tools:
             body["tools"] = [
                 {
@@ -114,27 +168,61 @@ class OpenAICompatibleLanguageModel:
             ]
         return body
 
+    def _request_headers(self) -> dict[str, str]:
+        session_id = SESSION_ID.get()
+        return {SESSION_HEADER: session_id} if session_id else {}
+
+    async def _open(self, body: dict[str, Any]) -> httpx.Response:
+        """The streamed response, once it has answered 200; retried while the server cannot be reached."""
+        client = self._client()
+        headers = self._request_headers()
+        for attempt in range(self._retries + 1):
+            last = attempt == self._retries
+            try:
+                request = client.build_request("POST", self.url, json=body, headers=headers)
+                response = await client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                if last:
+                    log.warning("%s: no answer in time after %d attempts: %r", self.url, attempt + 1, exc)
+                    raise RemoteModelError("no answer in time.") from exc
+            except httpx.TransportError as exc:
+                if last:
+                    log.warning("%s: unreachable after %d attempts: %r", self.url, attempt + 1, exc)
+                    raise RemoteModelError("unreachable.") from exc
+            else:
+                if response.status_code == 200:
+                    return response
+                detail = (await response.aread()).decode("utf-8", "replace")[:500]
+                await response.aclose()
+                if last or response.status_code not in _RETRY_STATUSES:
+                    log.warning("%s answered %d: %s", self.url, response.status_code, detail)
+                    raise RemoteModelError(f"HTTP {response.status_code}: {detail}")
+            await asyncio.sleep(_RETRY_PAUSE_S * 2**attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         body = self.request_body(request)
         calls: dict[int, _PartialCall] = {}
         usage: dict[str, Any] | None = None
         finish = "stop"
+        finished = False  # a finish_reason or [DONE] came: the reply is whole
         completion_text: list[str] = []
-        async with self._client().stream("POST", self.url, json=body) as response:
-            if response.status_code != 200:
-                detail = (await response.aread()).decode("utf-8", "replace")[:500]
-                raise RemoteModelError(f"{self.url} answered {response.status_code}: {detail}")
+        text_calls: list[ToolCallRequest] = []  # tool calls the server returned as text
+        parser = ToolCallParser([t.name for t in request.tools]) if request.tools else None
+        response = await self._open(body)
+        try:
             async for data in _sse_data(response):
                 if data == "[DONE]":
+                    finished = True
                     break
                 try:
                     chunk = json.loads(data)
                 except json.JSONDecodeError as exc:
-                    raise RemoteModelError(
-                        f"{self.url} sent an event that is not JSON: {data[:200]!r}"
-                    ) from exc
+                    log.warning("%s sent an event that is not JSON: %r", self.url, data[:200])
+                    raise RemoteModelError("an event that is not JSON.") from exc
                 if "error" in chunk:
-                    raise RemoteModelError(f"{self.url}: {chunk['error']}")
+                    log.warning("%s: error in the stream: %s", self.url, chunk["error"])
+                    raise RemoteModelError(f"{chunk['error']}")
                 if chunk.get("usage"):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or []:
@@ -142,12 +230,35 @@ class OpenAICompatibleLanguageModel:
                     text = delta.get("content")
                     if text:
                         completion_text.append(text)
-                        yield TextDelta(text=text)
+                        if parser is not None:
+                            text, found = parser.feed(text)
+                            text_calls.extend(found)
+                        if text:
+                            yield TextDelta(text=text)
                     for tc in delta.get("tool_calls") or []:
                         _merge_tool_call_delta(calls, tc)
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
+                        finished = True
+        except httpx.TimeoutException as exc:
+            log.warning("%s: the reply stalled: %r", self.url, exc)
+            raise RemoteModelError("the reply stalled (no data in time).") from exc
+        except httpx.TransportError as exc:
+            log.warning("%s: the reply was cut off: %r", self.url, exc)
+            raise RemoteModelError("the connection broke mid-reply.") from exc
+        finally:
+            # Also on cancellation (a barge-in): closing the stream makes the engine stop generating.
+            await response.aclose()
+        if not finished:
+            log.warning("%s: the stream ended without a finish reason or [DONE]", self.url)
+            raise RemoteModelError("the reply ended before it was complete.")
+        if parser is not None:
+            rest, found = parser.finish()
+            text_calls.extend(found)
+            if rest:
+                yield TextDelta(text=rest)
         tool_calls = [c for c in (_finish_call(p) for _, p in sorted(calls.items())) if c is not None]
+        tool_calls += text_calls
         for call in tool_calls:
             yield call
         if tool_calls:

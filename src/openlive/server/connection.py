@@ -52,6 +52,7 @@ from openlive.protocol.messages import (
     ToolCall,
     UsageMetadata,
 )
+from openlive.request_context import SESSION_ID
 from openlive.server.auth import Credential, extract_credential, key_fingerprint
 from openlive.server.paths import LivePath
 from openlive.server.ratelimit import TokenBucket
@@ -184,6 +185,8 @@ class LiveConnection:
     # The connection
 
     async def run(self) -> None:
+        # Every task this connection's session creates inherits it (a remote LLM routes by it).
+        SESSION_ID.set(self.session_id)
         state = self.state
         refusal = state.refusal()
         if refusal is not None:
