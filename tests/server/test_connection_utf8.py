@@ -15,7 +15,10 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close
+from websockets.uri import parse_uri
 
 from openlive.server.connection import INVALID_UTF8_REASON, LiveWebSocketProtocol
 
@@ -61,3 +64,26 @@ async def test_invalid_utf8_text_frame_closes_with_1007_and_a_reason(
     assert ws.close_reason == INVALID_UTF8_REASON
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in caplog.records if "not valid UTF-8" in r.getMessage()]
+
+
+async def test_invalid_utf8_right_before_the_clients_close_is_dropped_quietly(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The bad text frame and the client's close frame arrive in one read: when the text frame is handled
+    # the connection is already closing. uvicorn's own path called send_close then: InvalidState, an
+    # asyncio "Fatal error" with a traceback, and the connection dropped without its close reply.
+    client = ClientProtocol(parse_uri(url))
+    client.send_request(client.connect())
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(url.split(":")[2].split("/")[0]))
+    writer.write(b"".join(client.data_to_send()))
+    client.receive_data(await reader.readuntil(b"\r\n\r\n"))
+    assert client.handshake_exc is None
+    client.send_text(b"\xff\xfe")
+    client.send_close(1000)
+    writer.write(b"".join(client.data_to_send()))
+    async with asyncio.timeout(10):
+        client.receive_data(await reader.read(4096))
+    assert client.close_rcvd == Close(1000, "")  # the server's reply to our close: a clean handshake
+    writer.close()
+    await asyncio.sleep(0.2)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

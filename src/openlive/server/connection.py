@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from openlive.engine import LiveSession
 from openlive.protocol import decode_client_message, encode_server_message
@@ -443,6 +444,10 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self.frames = []
+                if self.conn.state is not State.OPEN:
+                    # A close is already under way (uvicorn's own path raised InvalidState here and
+                    # dropped the connection without its close frame): the frame is moot.
+                    return
                 peer = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
                 log.warning(
                     "client %s: text frame is not valid UTF-8 (byte %d); closing with 1007", peer, exc.start
