@@ -27,6 +27,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from openlive.server.connection import LiveWebSocketProtocol
 from openlive.server.state import ServerState
 from openlive.settings import Settings
 
@@ -147,7 +148,8 @@ async def start_servers(app: Starlette, settings: Settings, specs: Sequence[List
                 lifespan="off",
                 log_config=None,
                 access_log=False,
-                ws="websockets-sansio",
+                # uvicorn's sans-I/O protocol, with invalid UTF-8 in a text frame as a client error (1007).
+                ws=LiveWebSocketProtocol,
                 # Twice the limit: the connection enforces the limit itself with a clear close reason;
                 # the WebSocket layer only cuts off frames far too big to buffer (also with 1009).
                 ws_max_size=2 * settings.max_message_bytes,
