@@ -9,6 +9,7 @@ the conversation ends with a completed reply.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from google.genai import types
 from serve_process import ServeProcess
 from test_voice_genai import API_KEY, QUESTION, TURN_TIMEOUT_S, client
-from voice_audio import CHUNK_BYTES, NOISE_WAV, Received, Recorder, espeak_pcm16k, rms, send_pcm, silence
+from voice_audio import CHUNK_BYTES, NOISE_WAV, Microphone, Received, Recorder, espeak_pcm16k, rms, send_pcm
 
 pytestmark = pytest.mark.models
 
@@ -110,10 +111,13 @@ async def test_a_typed_question_before_the_spoken_turn_is_decided_is_answered(
     async with (
         connect(server, response_modalities=["TEXT"], system_instruction=BOTH, temperature=0) as session,
         Recorder(session) as rec,
-    ):
-        await send_pcm(session, question + silence(0.1))  # the user has stopped; the pause has begun
+        Microphone(session) as mic,
+    ):  # silence between what it says, as a live microphone
+        mic.say(question)
+        await mic.drained()
+        await asyncio.sleep(0.1)  # the user has stopped; the pause has begun
         await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text=TYPED)]))
-        await send_pcm(session, silence(1.5))  # the pause goes on and ends the spoken turn
+        # The pause goes on and ends the spoken turn.
         await rec.wait_for(lambda: "turn_complete" in flags(rec.messages), TURN_TIMEOUT_S)
         await quiet(rec)
     why = f"{rec.explain()}\n{server.log_tail()}"
