@@ -352,7 +352,7 @@ async def one_connection(url: str, rng: random.Random, tally: Tally, mutate_p: f
         elif rcvd is None and not client_closed:  # the connection ended without a close frame
             tally.server_closes[1006] += 1
             kind = "flood" if behaviour < 0.02 else "oversized" if behaviour < 0.0235 else "plain"
-            tally.abnormal[f"{kind}: {last[:80]}"] += 1
+            tally.abnormal[f"{kind} (port {ws.local_address[1]}): {last[:80]}"] += 1
 
 
 async def clients(

@@ -452,8 +452,19 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
                 log.warning(
                     "client %s: text frame is not valid UTF-8 (byte %d); closing with 1007", peer, exc.start
                 )
+                # A closing handshake, as when the app closes: the client may still be sending, and
+                # closing the socket at once (uvicorn's parser-error path) resets the connection, so
+                # the client can lose the close frame and see 1006.
+                self.queue.put_nowait(
+                    {"type": "websocket.disconnect", "code": 1007, "reason": INVALID_UTF8_REASON}
+                )
                 self.conn.send_close(CloseCode.INVALID_ARGUMENT, INVALID_UTF8_REASON)
-                self.handle_parser_exception()
+                self.transport.write(b"".join(self.conn.data_to_send()))
+                self.close_sent = True
+                if self.read_paused:  # the client's close reply must be read
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
                 return
         super().send_receive_event_to_app()
 
