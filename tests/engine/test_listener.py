@@ -22,6 +22,7 @@ from listener_fakes import (
 
 from openlive.engine.listen_language import DETECT_MIN_SAMPLES
 from openlive.engine.listener import (
+    MAX_QUEUED_AUDIO_S,
     InterimTranscript,
     Listener,
     SpeechResumed,
@@ -535,3 +536,16 @@ async def test_a_failing_turn_model_falls_back_to_the_silence_bound() -> None:
     assert ended.decided_s - ended.speech_end_s == pytest.approx(1.0, abs=2 * FRAME_S)
     assert log.error is None
     await log.close()
+
+
+async def test_audio_waiting_past_its_bound_closes_with_1008_and_is_drained_as_processed() -> None:
+    listener, _ = make()
+    second = pcm(silence(1.0))
+    for _ in range(int(MAX_QUEUED_AUDIO_S)):  # fed at once: nothing processed yet
+        listener.feed(second, SR)
+    with pytest.raises(ProtocolError) as refused:
+        listener.feed(second, SR)
+    assert refused.value.code == CloseCode.POLICY and "30 s of audio" in refused.value.reason
+    await listener.drained()
+    listener.feed(second, SR)  # processed: room again
+    await listener.aclose()

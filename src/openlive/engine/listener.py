@@ -80,6 +80,14 @@ TURN_AUDIO_TAIL_SAMPLES = int(0.2 * SR)
 ALL_INPUT_MAX_SAMPLES = 30 * SR
 # Let other tasks run after this many frames of inline VAD work (a backlog after a slow finish()).
 FRAMES_PER_YIELD = 16
+# The most audio (seconds) that may wait to be processed. A backlog builds only while the listener waits
+# on a slow stage (the final decode of a turn) or when a client sends far faster than real time; past
+# this bound the session is closed with 1008 rather than answer seconds late or drop speech silently.
+MAX_QUEUED_AUDIO_S = 30.0
+AUDIO_BACKLOG_REASON = (
+    "Resource has been exhausted: more than {:.0f} s of audio is waiting to be processed; "
+    "send audio at most in real time."
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,6 +196,7 @@ class Listener:
         self._clock = clock
 
         self._inbox: asyncio.Queue[_Chunk | _Control] = asyncio.Queue()
+        self._queued_s = 0.0  # seconds of audio in the inbox, bounded by MAX_QUEUED_AUDIO_S
         self._events: asyncio.Queue[ListenerEvent | BaseException | None] = asyncio.Queue()
         self._decoder = PcmDecoder()
         self._resampler = InputResampler()
@@ -212,7 +221,11 @@ class Listener:
             raise ProtocolError(CloseCode.INVALID_ARGUMENT, f"Invalid audio sample rate {sample_rate}.")
         if self._closed or not pcm:
             return
-        self._input_s += len(pcm) / 2 / sample_rate
+        seconds = len(pcm) / 2 / sample_rate
+        if self._queued_s + seconds > MAX_QUEUED_AUDIO_S:
+            raise ProtocolError(CloseCode.POLICY, AUDIO_BACKLOG_REASON.format(MAX_QUEUED_AUDIO_S))
+        self._queued_s += seconds
+        self._input_s += seconds
         self._arrivals.append((self._input_s, self._clock()))
         self._put(_Chunk(pcm, sample_rate))
 
@@ -299,6 +312,7 @@ class Listener:
             while True:
                 item = await self._inbox.get()
                 if isinstance(item, _Chunk):
+                    self._queued_s = max(0.0, self._queued_s - len(item.pcm) / 2 / item.rate)
                     samples = self._resampler.process(self._decoder.decode(item.pcm), item.rate)
                     await self._ingest(samples)
                 elif item is _Control.STREAM_END:
