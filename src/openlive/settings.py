@@ -61,6 +61,10 @@ class Settings:
     # Attempts to open a reply's stream when the engine cannot be reached (connect errors, 502/503/504),
     # with a short growing pause between; a reply that fails after it started streaming is not retried.
     llm_retries: int = 2
+    # Appended to each function result sent to that endpoint; empty: nothing. Small models (Qwen2.5 1.5B)
+    # answer a bare result by calling the function again; "Answer the person with this result; do not
+    # call the function again." makes them say it, as the embedded model's prompt does.
+    llm_tool_result_hint: str = ""
     # Resumable sessions (sessionResumption) and ephemeral tokens are kept in this SQLite file; default:
     # <cache_dir>/resumption.db
     resumption_db: Path | None = None

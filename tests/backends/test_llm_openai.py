@@ -217,7 +217,6 @@ async def test_history_with_tool_calls_is_sent_in_openai_form() -> None:
     messages = server.requests[0].body["messages"]
     assert messages[1] == {
         "role": "assistant",
-        "content": None,
         "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "ü"}'}}
         ],
@@ -363,3 +362,21 @@ async def test_a_tool_call_returned_as_text_becomes_a_tool_call(text: str) -> No
     assert not [e for e in out if isinstance(e, TextDelta)]
     done = out[-1]
     assert isinstance(done, ChatDone) and done.finish_reason == "tool_calls"
+
+
+async def test_a_tool_result_hint_is_appended_to_function_results_only() -> None:
+    call = ToolCallRequest(id="call_1", name="lookup", args={})
+    req = ChatRequest(
+        messages=[
+            ChatMessage(role="user", content="Find it"),
+            ChatMessage(role="assistant", tool_calls=[call]),
+            ChatMessage(role="tool", content='{"ok": true}', tool_call_id="call_1", name="lookup"),
+        ]
+    )
+    async with FakeOpenAIServer(events=[chunk({"content": "Done."}, finish="stop"), "[DONE]"]) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m", tool_result_hint="Say it.")
+        await collect(model.stream(req))
+        await model.aclose()
+    messages = server.requests[0].body["messages"]
+    assert messages[0]["content"] == "Find it"
+    assert messages[2]["content"] == '{"ok": true}\n\nSay it.'

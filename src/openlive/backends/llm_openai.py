@@ -89,6 +89,7 @@ class OpenAICompatibleLanguageModel:
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 60.0,
         retries: int = 2,
+        tool_result_hint: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         base = base_url.rstrip("/")
@@ -99,6 +100,7 @@ class OpenAICompatibleLanguageModel:
         # read: the longest wait for the next piece of a streamed reply (a stalled engine).
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._retries = max(0, retries)
+        self._tool_result_hint = tool_result_hint
         self._transport = transport
         # A client's connection pool belongs to one event loop; one client per loop that uses this model.
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
@@ -113,6 +115,7 @@ class OpenAICompatibleLanguageModel:
             connect_timeout_s=settings.llm_connect_timeout_s,
             read_timeout_s=settings.llm_read_timeout_s,
             retries=settings.llm_retries,
+            tool_result_hint=settings.llm_tool_result_hint,
         )
 
     def count_tokens(self, text: str) -> int:
@@ -140,7 +143,7 @@ class OpenAICompatibleLanguageModel:
         s = request.sampling
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [_message_json(m) for m in request.messages],
+            "messages": [_message_json(m, self._tool_result_hint) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -323,8 +326,10 @@ def _finish_call(partial: _PartialCall) -> ToolCallRequest | None:
     return call
 
 
-def _message_json(message: ChatMessage) -> dict[str, Any]:
+def _message_json(message: ChatMessage, tool_result_hint: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "tool" and tool_result_hint:
+        out["content"] = f"{message.content}\n\n{tool_result_hint}"
     if message.role == "assistant" and message.tool_calls:
         out["tool_calls"] = [
             {
@@ -335,7 +340,9 @@ def _message_json(message: ChatMessage) -> dict[str, Any]:
             for c in message.tool_calls
         ]
         if not message.content:
-            out["content"] = None
+            # OpenAI's API lets a message with tool calls leave its content out; some servers reject
+            # null (llama-cpp-python's validates content as a string when present).
+            del out["content"]
     if message.role == "tool":
         out["tool_call_id"] = message.tool_call_id or ""
         if message.name is not None:
