@@ -259,6 +259,11 @@ class WhisperRecognizer:
         decoded = await self._run(audio, language)
         return RecognitionResult(text=decoded.text, language=decoded.language)
 
+    async def aclose(self) -> None:
+        """Stop the executor (the profile's shared one too: shutdown is idempotent, and every
+        recogniser of a profile is closed at the same time, at server shutdown)."""
+        await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+
     def new_stream(self, language: str | None = None) -> WhisperStream:
         return WhisperStream(self, "en" if self._english_only else language)
 

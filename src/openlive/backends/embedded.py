@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from openlive.backends.assets import cache_dir, llm_gguf_path
-from openlive.engine import Profile
 from openlive.settings import Settings
 from openlive.stages import (
     LanguageModel,
@@ -21,6 +20,7 @@ from openlive.stages import (
     TurnDetector,
     VoiceActivityDetector,
 )
+from openlive.stages.profile import Profile
 
 log = logging.getLogger(__name__)
 

@@ -234,6 +234,10 @@ class LlamaCppLanguageModel:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._llm.close()
 
+    async def aclose(self) -> None:
+        # close() waits for the worker thread's job in progress: not on the event loop.
+        await asyncio.to_thread(self.close)
+
     # -- worker thread -----------------------------------------------------------------------------------
 
     def _forget(self, job: _Job) -> None:

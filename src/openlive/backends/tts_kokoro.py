@@ -9,6 +9,7 @@ packages; it is assembled once into the openlive cache, checked against the pack
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import json
 import logging
@@ -182,3 +183,7 @@ class KokoroJaSynthesizer:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        # close() waits for the worker thread's job in progress: not on the event loop.
+        await asyncio.to_thread(self.close)

@@ -9,6 +9,7 @@ one-thread Piper is still ~30× faster than real time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,3 +88,7 @@ class PiperSynthesizer:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        # close() waits for the worker thread's job in progress: not on the event loop.
+        await asyncio.to_thread(self.close)

@@ -7,6 +7,7 @@ told the session language, so it mostly answers in en or ja anyway).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -46,6 +47,10 @@ class LanguageRoutingSynthesizer:
         self._english.close()
         if self._japanese is not None:
             self._japanese.close()
+
+    async def aclose(self) -> None:
+        # close() waits for the worker thread's job in progress: not on the event loop.
+        await asyncio.to_thread(self.close)
 
 
 def load_default_synthesizer(

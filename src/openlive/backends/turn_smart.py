@@ -87,3 +87,7 @@ class SmartTurnDetector:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        # close() waits for the worker thread's job in progress: not on the event loop.
+        await asyncio.to_thread(self.close)

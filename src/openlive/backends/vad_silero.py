@@ -73,3 +73,6 @@ class SileroVad:
 
     def new_stream(self) -> SileroVadStream:
         return SileroVadStream(self._session)
+
+    async def aclose(self) -> None:
+        """Nothing to stop: the ONNX session runs inline in the listener and has no threads of its own."""

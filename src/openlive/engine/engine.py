@@ -61,6 +61,12 @@ class Engine:
         if self._load_error is not None:
             raise ProtocolError(CloseCode.INTERNAL, "The service is currently unavailable.")
 
+    async def aclose(self) -> None:
+        """Server shutdown (after the sessions have closed): close every loaded profile's stages."""
+        profiles, self._profiles = list(self._profiles.values()), {}
+        for profile in profiles:
+            await profile.aclose()
+
     def profile(self, name: str) -> Profile:
         return self._profiles[name]
 

@@ -85,6 +85,10 @@ class LanguageModel(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    async def aclose(self) -> None:
+        """Release the model, its threads or its connections (server shutdown)."""
+        ...
+
 
 @runtime_checkable
 class PromptPrefiller(Protocol):

@@ -34,8 +34,16 @@ class VadStream(Protocol):
 class VoiceActivityDetector(Protocol):
     def new_stream(self) -> VadStream: ...
 
+    async def aclose(self) -> None:
+        """Release the model and its threads (server shutdown); no stream is used after."""
+        ...
+
 
 class TurnDetector(Protocol):
+    async def aclose(self) -> None:
+        """Release the model and its threads (server shutdown)."""
+        ...
+
     async def end_of_turn_probability(self, audio: Audio) -> float:
         """P(the speaker has finished) given the audio of the turn so far (the model uses its tail)."""
         ...
@@ -66,6 +74,11 @@ class SpeechRecognizer(Protocol):
 
     async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult: ...
 
+    async def aclose(self) -> None:
+        """Release the model and its threads (server shutdown); recognisers may share an executor,
+        so closing twice, or closing one that shares it, must be harmless."""
+        ...
+
 
 @runtime_checkable
 class LanguageDetector(Protocol):
@@ -91,3 +104,7 @@ class SpeechSynthesizer(Protocol):
     def languages(self) -> list[str]: ...
 
     def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None:
+        """Release the voices and their threads (server shutdown)."""
+        ...

@@ -1,0 +1,48 @@
+"""A profile: one complete stack of stages, selected by the model name in ``setup``.
+
+It lives with the stage interfaces (not in the engine) so that the backends that build profiles depend
+only on ``stages``; the engine, which runs sessions over a profile, imports it from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from openlive.stages.language_model import LanguageModel
+from openlive.stages.speech import SpeechRecognizer, SpeechSynthesizer, TurnDetector, VoiceActivityDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, kw_only=True)
+class Profile:
+    name: str
+    description: str
+    llm: LanguageModel
+    tts: SpeechSynthesizer | None = None
+    # Recognisers by language ("en", "ja", ...); the key "*" is the multilingual one used for detection.
+    asr: dict[str, SpeechRecognizer] = field(default_factory=dict)
+    vad: VoiceActivityDetector | None = None
+    turn: TurnDetector | None = None
+    input_token_limit: int = 4096
+    output_token_limit: int = 1024
+    # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,
+    # a style prompt that keeps answers speakable (short sentences, no markup).
+    system_prompt: str = ""
+    spoken_style_prompt: str = ""
+
+    async def aclose(self) -> None:
+        """Close every stage once (recognisers may appear under several languages); a stage that fails
+        to close is logged and the others are still closed."""
+        stages: list[Any] = [self.llm, self.tts, self.vad, self.turn, *self.asr.values()]
+        seen: set[int] = set()
+        for stage in stages:
+            if stage is None or id(stage) in seen:
+                continue
+            seen.add(id(stage))
+            try:
+                await stage.aclose()
+            except Exception:
+                log.exception("profile %s: closing %s failed", self.name, type(stage).__name__)
