@@ -1,0 +1,309 @@
+"""One model turn, as a handle: its LLM stream(s), its speech, its function-call round trips.
+
+The session (the only owner of session state) starts a ``Reply`` and later either lets it end or cuts
+it with ``interrupt()``, which is safe to call any number of times. A reply never changes the history: it
+reads the session's request through ``ReplyContext.request`` and reports what must be recorded (the model
+turn that carries its function calls) as events on the session's inbox. A speculative reply keeps its
+tentative user turn on itself (``tentative``), never in the history, and sends nothing until released.
+
+Reply lifecycle (see docs/life-of-a-turn.md):
+  started ─► [LLM stream ─► clauses ─► speaker]* with function calls between rounds ─► content done
+  (the session then sends generationComplete + turnComplete and records what was said)
+  interrupt(): the task is cancelled wherever it is, its speakers with it; what was sent stays sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from openlive.engine.clauses import ClauseSplitter
+from openlive.engine.outbox import Outbox
+from openlive.engine.profile import Profile
+from openlive.engine.speaker import Speaker
+from openlive.engine.tasks import TaskOwner
+from openlive.protocol.messages import (
+    Content,
+    FunctionCall,
+    FunctionResponse,
+    Modality,
+    ModalityTokenCount,
+    Part,
+    ServerContent,
+    ToolCall,
+    UsageMetadata,
+)
+from openlive.stages.language_model import ChatDone, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+
+# Tool-call rounds within one model turn before the model is made to answer without tools.
+MAX_TOOL_ROUNDS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CallsMade:
+    """Inbox event: a reply is about to send a ``toolCall``; ``content`` (what was said before it and
+    the calls) belongs in the history now, and ``non_blocking`` are the ids of NON_BLOCKING calls."""
+
+    reply: Reply
+    content: Content
+    non_blocking: frozenset[str]
+
+
+@dataclass(slots=True, kw_only=True)
+class ReplyContext:
+    """What a reply needs from its session (read-only, plus the inbox)."""
+
+    profile: Profile
+    outbox: Outbox
+    modality: Modality
+    voice: str
+    transcribe: bool
+    audio_lead_s: float
+    clock: Callable[[], float]
+    on_audio: Callable[[bytes], None]
+    # The session's chat request for its history followed by ``extra`` turns (a tentative user turn).
+    request: Callable[[Sequence[Content]], ChatRequest]
+    non_blocking_functions: Callable[[], set[str]]
+    post: Callable[[object], None]
+
+
+@dataclass(slots=True)
+class TurnCounts:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    response_tokens: int = 0
+    tool_prompt_tokens: int = 0
+
+
+class Reply:
+    def __init__(
+        self,
+        reply_id: int,
+        ctx: ReplyContext,
+        *,
+        language: str,
+        input_modality: str,
+        tentative: Content | None = None,
+    ) -> None:
+        self.id = reply_id
+        self._ctx = ctx
+        self.language = language
+        self.input_modality = input_modality
+        # A speculative reply's user turn (not in the history until the session releases the reply).
+        self.tentative = tentative
+        self.released = asyncio.Event()
+        if tentative is None:
+            self.released.set()
+        # Something of it was (or is being) handed to the outbox: it can no longer be withdrawn unseen.
+        self.seen = False
+        # Set by the session when it cut or dropped the reply; its end then needs nothing more.
+        self.cut = False
+        self.pending_calls: dict[str, asyncio.Future[FunctionResponse]] = {}
+        self.counts = TurnCounts()
+        # The first prompt, counted only if the reply is cut before the model reports its own count.
+        self.prompt: list[ChatMessage] = []
+        self.marks: dict[str, float] = {}
+        self._text_sent: list[str] = []
+        self._speaker: Speaker | None = None
+        self._owner = TaskOwner(f"reply-{reply_id}")
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------------------------ control
+
+    def start(self, owner: TaskOwner, on_done: Callable[[Reply, asyncio.Task[None]], None]) -> None:
+        self._task = owner.spawn(self._run(), f"reply-{self.id}")
+        self._task.add_done_callback(lambda task: on_done(self, task))
+        self.mark("start")
+
+    def release(self) -> None:
+        self.mark("released")
+        self.tentative = None
+        self.released.set()
+
+    def interrupt(self) -> None:
+        """Stop generating and speaking (idempotent; a finished reply is left as it is)."""
+        self.cut = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def wait(self) -> None:
+        """Until the reply's task has ended (however it ended); never raises its failure."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # ------------------------------------------------------------------------------------ results
+
+    def heard_text(self) -> str:
+        """What the client was sent of the reply since its last function call, as text."""
+        return self._speaker.heard_text() if self._speaker else "".join(self._text_sent)
+
+    def open_call_ids(self) -> list[str]:
+        # A cut cancels the futures still waiting: cancelled means never answered.
+        return [cid for cid, fut in self.pending_calls.items() if not fut.done() or fut.cancelled()]
+
+    def usage(self) -> UsageMetadata:
+        c = self.counts
+        out = "AUDIO" if self._ctx.modality is Modality.AUDIO else "TEXT"
+        return UsageMetadata(
+            prompt_token_count=c.prompt_tokens,
+            cached_content_token_count=c.cached_tokens,
+            response_token_count=c.response_tokens,
+            tool_use_prompt_token_count=c.tool_prompt_tokens,
+            total_token_count=c.prompt_tokens + c.tool_prompt_tokens + c.response_tokens,
+            prompt_tokens_details=[
+                ModalityTokenCount(modality=self.input_modality, token_count=c.prompt_tokens)
+            ],
+            response_tokens_details=[ModalityTokenCount(modality=out, token_count=c.response_tokens)],
+        )
+
+    def count_if_cut(self, heard: str) -> None:
+        """Cut before the model reported its counts: count what was prompted and what was sent."""
+        if self.counts.prompt_tokens == 0:
+            llm = self._ctx.profile.llm
+            self.counts.prompt_tokens = sum(llm.count_tokens(m.content) for m in self.prompt)
+            self.counts.response_tokens = max(self.counts.response_tokens, llm.count_tokens(heard))
+
+    def mark(self, name: str, at: float | None = None) -> None:
+        self.marks.setdefault(name, self._ctx.clock() if at is None else at)
+
+    def timings(self) -> str:
+        origin = self.marks.get("speech_end", self.marks.get("start", 0.0))
+        ordered = sorted(self.marks.items(), key=lambda kv: kv[1])
+        return ", ".join(f"{name} {1000 * (at - origin):+.0f} ms" for name, at in ordered)
+
+    # ------------------------------------------------------------------------------------ the work
+
+    async def _run(self) -> None:
+        try:
+            rounds = 0
+            while True:
+                calls = await self._stream_llm(tools_allowed=rounds < MAX_TOOL_ROUNDS)
+                await self._finish_speaking()
+                if not calls:
+                    break
+                rounds += 1
+                if not await self._call_tools(calls):
+                    break  # NON_BLOCKING calls only: the turn ends, their results are answered later
+            await self.released.wait()
+        finally:
+            # Whatever ended the reply (its end, a cut, a failure), its speakers end with it.
+            await self._owner.aclose()
+
+    def _new_speaker(self) -> Speaker | None:
+        ctx = self._ctx
+        if ctx.modality is not Modality.AUDIO:
+            return None
+        assert ctx.profile.tts is not None
+
+        def on_audio(pcm: bytes) -> None:
+            self.seen = True  # before the chunk is handed to the outbox
+            ctx.on_audio(pcm)
+
+        speaker = Speaker(
+            ctx.profile.tts,
+            ctx.outbox,
+            voice=ctx.voice,
+            language=self.language,
+            transcribe=ctx.transcribe,
+            lead_s=ctx.audio_lead_s,
+            clock=ctx.clock,
+            on_audio=on_audio,
+            gate=self.released,
+        )
+        speaker.start(self._owner)
+        return speaker
+
+    async def _stream_llm(self, *, tools_allowed: bool) -> list[ToolCallRequest]:
+        # A new speaker for each round: the one before a function call has finished with its words.
+        self._speaker = speaker = self._new_speaker()
+        splitter = ClauseSplitter()
+        calls: list[ToolCallRequest] = []
+        request = self._ctx.request([self.tentative] if self.tentative is not None else [])
+        if not self.prompt:
+            self.prompt = list(request.messages)
+        if not tools_allowed:
+            # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
+            request.tools = []
+        async for event in self._ctx.profile.llm.stream(request):
+            if isinstance(event, TextDelta):
+                self.mark("first_token")
+                if speaker is None:
+                    await self.released.wait()
+                    self.seen = True
+                    self._text_sent.append(event.text)
+                    await self._ctx.outbox.send(
+                        ServerContent(model_turn=Content(parts=[Part(text=event.text)]))
+                    )
+                else:
+                    for clause in splitter.push(event.text):
+                        self.mark("first_clause")
+                        speaker.say(clause)
+            elif isinstance(event, ToolCallRequest):
+                calls.append(event)
+            elif isinstance(event, ChatDone):
+                if self.counts.prompt_tokens == 0:
+                    self.counts.prompt_tokens = event.prompt_tokens
+                    self.counts.cached_tokens = event.cached_prompt_tokens
+                else:  # follow-up calls after function responses
+                    self.counts.tool_prompt_tokens += event.prompt_tokens
+                self.counts.response_tokens += event.completion_tokens
+        if speaker is not None and (rest := splitter.flush()):
+            speaker.say(rest)
+        return calls
+
+    async def _finish_speaking(self) -> None:
+        """Wait until this round's speaker has sent all it was given (nothing without one)."""
+        speaker = self._speaker
+        if speaker is not None:
+            await speaker.finish()
+            if speaker.first_audio_at is not None:
+                self.mark("first_audio", speaker.first_audio_at)
+
+    async def _call_tools(self, calls: list[ToolCallRequest]) -> bool:
+        """Send a ``toolCall``; wait for the responses to its BLOCKING calls (True) if it has any.
+
+        With only NON_BLOCKING calls, returns False at once: the model turn (what was said and the
+        calls) is recorded and ends; their results are answered when they come.
+        """
+        await self.released.wait()
+        spoken = self.heard_text()
+        # What was said before the call is recorded with it, not again at the end of the reply.
+        self._speaker, self._text_sent = None, []
+        function_calls = [FunctionCall(id=c.id, name=c.name, args=c.args) for c in calls]
+        parts = [Part(text=spoken)] if spoken.strip() else []
+        parts += [Part(function_call=fc) for fc in function_calls]
+        non_blocking = self._ctx.non_blocking_functions()
+        loop = asyncio.get_running_loop()
+        for call in calls:
+            if call.name not in non_blocking:
+                self.pending_calls[call.id] = loop.create_future()
+        # The session records the calls before the client can answer them (the inbox is in order).
+        self._ctx.post(
+            CallsMade(
+                self,
+                Content(role="model", parts=parts),
+                frozenset(c.id for c in calls if c.name in non_blocking),
+            )
+        )
+        self.seen = True
+        await self._ctx.outbox.send(ToolCall(function_calls=function_calls))
+        if not self.pending_calls:
+            return False
+        # The session sets each future (and records the response) as the client's answers arrive.
+        await asyncio.gather(*self.pending_calls.values())
+        self.pending_calls.clear()
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    """Inbox event: a reply's task has ended (``error`` None and not ``cancelled``: all was sent)."""
+
+    reply: Reply
+    error: BaseException | None
+    cancelled: bool
