@@ -401,3 +401,18 @@ async def test_models_without_prefill_are_unaffected_by_interim_transcripts() ->
     assert interim_texts(outbox)[0] == "what"
     assert llm.requests[-1].messages[-1].content == "what is the capital of"
     await session.aclose()
+
+
+async def test_a_huge_max_output_tokens_is_clamped_and_keeps_the_history() -> None:
+    llm = ScriptedLanguageModel(replies=[["One."], ["Two."]])
+    gc = GenerationConfig(response_modalities=[Modality.TEXT], max_output_tokens=1_000_000)
+    session, outbox = make_session(llm, generation_config=gc)
+    await session.handle(user("first"))
+    await outbox.wait_turn()
+    await session.handle(user("second"))
+    await outbox.wait_turn()
+    request = llm.requests[-1]
+    profile = session.profile
+    assert request.sampling.max_tokens == min(profile.output_token_limit, profile.input_token_limit // 2)
+    assert [m.content for m in request.messages[1:]] == ["first", "One.", "second"]
+    await session.aclose()

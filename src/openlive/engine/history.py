@@ -89,7 +89,9 @@ def trim_to_budget(
         while start < len(turns) - 1 and turns[start].role != "user":
             total -= cost(turns[start])
             start += 1
-    kept = turns[start:]
+    # A NON_BLOCKING call's result can come turns after the call: never keep a result whose call was cut.
+    dropped_calls = {c.id for m in turns[:start] for c in m.tool_calls}
+    kept = [m for m in turns[start:] if not (m.role == "tool" and m.tool_call_id in dropped_calls)]
     return ([system] if system else []) + kept
 
 

@@ -16,6 +16,8 @@ Turn lifecycle (reference §4.1, §5):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -637,12 +639,19 @@ class LiveSession:
         for content in self.history if history is None else history:
             turns.extend(content_to_messages(content))
         gc = self.setup.generation_config
-        max_tokens = gc.max_output_tokens or self.profile.output_token_limit
-        budget = self.profile.input_token_limit - max_tokens
-        messages = trim_to_budget(system, merge_user_messages(turns), budget, self.profile.llm.count_tokens)
+        count = self.profile.llm.count_tokens
+        # maxOutputTokens is honoured up to the profile's output limit, and never beyond half the context:
+        # a larger value would leave no room for the history (compatibility.md).
+        limit = min(self.profile.output_token_limit, self.profile.input_token_limit // 2)
+        max_tokens = min(gc.max_output_tokens or limit, limit)
+        tools = tool_specs(self.tools)
+        # The declarations are part of the prompt too (the template renders them into the system turn).
+        tools_cost = count(json.dumps([dataclasses.asdict(t) for t in tools])) if tools else 0
+        budget = self.profile.input_token_limit - max_tokens - tools_cost
+        messages = trim_to_budget(system, merge_user_messages(turns), budget, count)
         return ChatRequest(
             messages=messages,
-            tools=tool_specs(self.tools),
+            tools=tools,
             sampling=SamplingParams(
                 temperature=gc.temperature,
                 top_p=gc.top_p,
