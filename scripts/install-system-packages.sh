@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages openlive needs beyond Python: PortAudio (microphone/speaker for `openlive talk`), and for
 # tests and the benchmark Chromium (the playground test), ALSA's sample recordings, espeak-ng (spoken
-# questions from a TTS other than our own), redis-server (the shared resumption store's tests).
+# questions from a TTS other than our own), redis-server (the shared resumption and token stores' tests),
+# HAProxy (the load balancer in front of two replicas in the scaling tests).
 # Installs only what is missing; as root or with sudo.
 set -euo pipefail
 want=()
@@ -11,6 +12,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -e /usr/share/sounds/alsa/Noise.wav ] || want+=(alsa-utils)
   command -v espeak-ng >/dev/null || want+=(espeak-ng)
   command -v redis-server >/dev/null || want+=(redis-server)
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || want+=(haproxy)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
