@@ -41,6 +41,9 @@ from openlive.protocol.messages import (
 )
 from openlive.stages.language_model import ToolCallRequest
 
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
+
 
 def make_session(
     llm: ScriptedLanguageModel,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 
 from openlive.engine.session import LiveSession, SessionLimits
@@ -28,6 +29,9 @@ from openlive.protocol.messages import (
     ToolResponse,
 )
 from openlive.stages.language_model import ToolCallRequest
+
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
 
 CALL = ToolCallRequest(id="call-1", name="book_table", args={"people": 2})
 

@@ -48,6 +48,9 @@ from openlive.protocol.messages import (
 )
 from openlive.stages.language_model import ChatEvent, ChatRequest, TextDelta, ToolCallRequest
 
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
+
 STORY = [f"w{i} " for i in range(60)]
 
 

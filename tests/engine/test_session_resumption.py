@@ -22,6 +22,9 @@ from openlive.protocol.messages import (
 )
 from openlive.store import MemoryResumptionStore
 
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
+
 MODEL = "models/gemini-live-2.5-flash-native-audio"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 from listener_fakes import FakeRecognitionStream, FakeRecognizer, FakeTurnDetector, FakeVad, silence, tone
 from test_session import speak
@@ -21,6 +22,9 @@ from openlive.protocol.messages import (
     SpeechConfig,
 )
 from openlive.stages.speech import RecognitionResult
+
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
 
 WORDS = ("what", "is", "the", "capital", "of", "france")
 

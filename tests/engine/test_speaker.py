@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import numpy as np
+import pytest
 from engine_fakes import RecordingOutbox
 
 from openlive.engine.speaker import Speaker, trim_leading_silence
 from openlive.engine.tasks import TaskOwner
 from openlive.protocol.messages import ServerContent
+
+# Virtual time (looptime): the scripted delays and timers take no real time.
+pytestmark = pytest.mark.looptime
 
 RATE = 24_000
 LEAD = np.zeros(RATE * 40 // 1000, dtype="<i2")  # 40 ms, as Piper starts a piece

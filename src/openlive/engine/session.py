@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -142,6 +141,10 @@ class _TimeUp:
 _Item = ClientMessage | ListenerEvent | CallsMade | ReplyEnd | _Begin | _ListenerFailed | _GoAwayDue | _TimeUp
 
 
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
 class LiveSession:
     def __init__(
         self,
@@ -153,14 +156,16 @@ class LiveSession:
         limits: SessionLimits,
         resumption: ResumptionStore | None = None,
         history: Sequence[Content] = (),
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.setup = setup
         self.profile = profile
         self.outbox = outbox
         self.session_id = session_id
         self.limits = limits
-        self._clock = clock
+        # By default the event loop's clock (time.monotonic in production), so that a test's virtual
+        # time (looptime) is the session's time too.
+        self._clock = clock or _loop_time
         gc = setup.generation_config
         modalities = set(gc.response_modalities) or {Modality.AUDIO}
         if len(modalities) > 1:
