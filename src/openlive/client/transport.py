@@ -14,6 +14,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from openlive.client.endpoint import Endpoint
 from openlive.client.errors import ABNORMAL_CLOSURE, LiveConnectionError, LiveError
 from openlive.client.wire import decode_frame, encode
+from openlive.protocol.errors import ProtocolError
+from openlive.protocol.handshake import ClientHandshake
 from openlive.protocol.messages import ServerMessage, Setup, SetupComplete
 
 USER_AGENT = "openlive-client/0.1"
@@ -63,8 +65,9 @@ async def open_connection(
             ABNORMAL_CLOSURE, f"cannot connect to {endpoint.ws_url}: {detail}"
         ) from None
 
+    handshake = ClientHandshake()
     try:
-        await ws.send(encode(setup))
+        await ws.send(encode(handshake.send(setup)))
         async with asyncio.timeout(timeout_s):
             frame = await ws.recv()
         messages = decode_frame(frame)
@@ -79,9 +82,14 @@ async def open_connection(
         await ws.close(1002, "invalid server message")
         raise
 
-    if not messages or not isinstance(messages[0], SetupComplete):
-        # Firebase's rule: the first server message must be setupComplete.
+    if not messages:
         await ws.close(1002, "Handshake failure")
-        kind = type(messages[0]).__name__ if messages else "an empty message"
-        raise LiveError(1011, f"Handshake failure: the server answered setup with {kind}")
-    return ws, messages[0], messages[1:]
+        raise LiveError(1011, "Handshake failure: the server answered setup with an empty message")
+    try:
+        # Firebase's rule, kept with the server's in one place: the first server message is setupComplete.
+        first = handshake.receive(messages[0])
+    except ProtocolError as exc:
+        await ws.close(1002, "Handshake failure")
+        raise LiveError(int(exc.code), exc.reason) from None
+    assert isinstance(first, SetupComplete)
+    return ws, first, messages[1:]

@@ -78,6 +78,7 @@ from openlive.engine.turn_core import (
     TurnDropped as CoreTurnDropped,
 )
 from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument
+from openlive.protocol.handshake import SETUP_ONLY_ONCE
 from openlive.protocol.media import parse_pcm_mime
 from openlive.protocol.messages import (
     ActivityHandling,
@@ -219,8 +220,8 @@ class LiveSession:
         Returns once the consumer has taken the message in (so the reader applies backpressure and
         errors reach the caller), not when the reply it may start has ended.
         """
-        if isinstance(message, Setup):
-            raise invalid_argument("setup may only be sent once, as the first message")
+        if isinstance(message, Setup):  # the server's handshake refuses it first; a session never takes one
+            raise invalid_argument(SETUP_ONLY_ONCE)
         if isinstance(message, RealtimeInput):
             self._check_realtime_input(message)
         await self._submit(message)

@@ -42,7 +42,8 @@ from websockets.protocol import State
 
 from openlive.engine import LiveSession
 from openlive.protocol import decode_client_message, encode_server_message
-from openlive.protocol.errors import CloseCode, ProtocolError, invalid_argument, truncate_reason
+from openlive.protocol.errors import CloseCode, ProtocolError, truncate_reason
+from openlive.protocol.handshake import ServerHandshake
 from openlive.protocol.messages import (
     GoAway,
     ServerContent,
@@ -108,6 +109,7 @@ class LiveConnection:
         self._client_gone = False
         settings = state.settings
         self._bucket = TokenBucket(settings.max_messages_per_second, settings.message_burst)
+        self._handshake = ServerHandshake()
         self._max_bytes = settings.max_message_bytes
         self._key_id: str | None = None  # set while this connection counts against its key's quota
         # Drain: set while no turn is under way (from a turn's first message to its turnComplete, and
@@ -245,9 +247,8 @@ class LiveConnection:
                 raise ProtocolError(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
             if token is not None:
                 frame = apply_lock_to_frame(frame, token)
-            setup = decode_client_message(frame)
-            if not isinstance(setup, Setup):
-                raise invalid_argument("the first message must be setup.")
+            setup = self._handshake.receive(decode_client_message(frame))
+            assert isinstance(setup, Setup)  # the handshake's first rule
             if token is not None:
                 resuming = bool(setup.session_resumption and setup.session_resumption.handle)
                 await state.tokens.spend(token, resuming=resuming)
@@ -334,9 +335,8 @@ class LiveConnection:
                 if frame is None:
                     return
                 self._check_frame(frame)
-                message = decode_client_message(frame)
-                if isinstance(message, Setup):
-                    raise invalid_argument("setup may only be sent once, as the first message.")
+                # The connection rules (protocol.handshake): a second setup is refused with 1007.
+                message = self._handshake.receive(decode_client_message(frame))
                 await session.handle(message)
         except ProtocolError as exc:
             # A malformed or refused message is the client's error: one line, no traceback.
