@@ -6,12 +6,14 @@ here on 127.0.0.1 and stopped at the end.
   last handle and the conversation goes on, with its history, on the other replica.
 * A replica sent SIGTERM: HAProxy sees ``/readyz`` turn 503 and sends new sessions to the other one; the
   draining replica's session gets ``goAway`` with the time left and is closed with 1001 once idle.
-* An ephemeral token minted through the balancer works exactly once, whichever replica it reaches.
+* An ephemeral token minted through the balancer works exactly once, whichever replica it reaches (the
+  second try lands on the other replica, which knows the use is spent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import ssl
@@ -29,6 +31,8 @@ from haproxy import HAProxy
 from llama_server import LlamaServer
 from redis_server import redis_server
 from serve_process import OPENLIVE, ServeProcess, serve_env
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.models
 
@@ -189,3 +193,35 @@ async def test_a_draining_replica_takes_no_new_sessions_and_tells_its_own_to_go(
             assert topology.serving() != draining
     process.wait(timeout=30)  # the drain ended the process within its bound
     assert process.returncode == 0, topology.explain()
+    topology.replicas[draining].start()
+    topology.lb.wait_states(topology.ctx, {"a": "UP", "b": "UP"})
+
+
+async def test_a_token_minted_through_the_balancer_is_spent_once_across_replicas(topology: Topology) -> None:
+    async with httpx.AsyncClient(base_url=topology.lb.https_url, verify=topology.ctx) as http:
+        minted = await http.post(
+            "/v1alpha/auth_tokens", json={"uses": 1}, headers={"x-goog-api-key": API_KEY}
+        )
+    assert minted.status_code == 200, minted.text
+    url = (
+        topology.lb.https_url.replace("https", "wss", 1)
+        + "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained"
+        + "?access_token="
+        + minted.json()["name"]
+    )
+    setup = json.dumps({"setup": {"model": f"models/{MODEL}"}})
+    async with ws_connect(url, ssl=topology.ctx, open_timeout=10) as first:
+        await first.send(setup)
+        assert "setupComplete" in json.loads(await asyncio.wait_for(first.recv(), 10))
+        holder = topology.serving()
+        # leastconn sends the next connection to the replica without a session: the other one.
+        async with ws_connect(url, ssl=topology.ctx, open_timeout=10) as second:
+            await second.send(setup)
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(second.recv(), 10)
+            assert second.close_code == 1008, second.close_reason
+            assert second.close_reason == "The auth token has no uses left."
+        # The refusal came from the other replica: the use spent on one was seen by the other.
+        other = next(r for n, r in topology.replicas.items() if n != holder)
+        closes = httpx.get(f"{other.http_url}/metrics", timeout=5).text
+        assert 'openlive_closes_total{code="1008"} 1.0' in closes, topology.explain()
