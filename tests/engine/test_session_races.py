@@ -377,3 +377,19 @@ async def test_tool_call_interrupted_in_text_mode_records_the_words_before_it_on
     assert said.count("Let me check. ") == 1, said
     assert any(isinstance(m, ServerContent) and m.interrupted for m, _ in outbox.messages)
     await session.aclose()
+
+
+async def test_speech_after_a_sentence_pause_sends_no_empty_interrupted_turn() -> None:
+    # The turn ended at a sentence pause; the reply is slow to start; the user goes on speaking.
+    llm = ScriptedLanguageModel(replies=[["Never", " seen."], ["Both", " sentences."]], delay_s=0.3)
+    session, outbox = session_for(llm)
+    await open_microphone(session)
+    listener_says(session, turn_ended("I want a table"))
+    await until(lambda: len(llm.requests) == 1)
+    listener_says(session, SpeechStarted(at_s=2.0))
+    listener_says(session, turn_ended("for two people tonight"))
+    await settle(outbox, session)
+    assert flags(outbox) == ["generation_complete", "turn_complete"], describe(outbox)
+    assert model_text(outbox) == "Both sentences."
+    assert llm.requests[-1].messages[-1].content == "I want a table\nfor two people tonight"
+    await session.aclose()

@@ -143,3 +143,14 @@ def test_nothing_happens_after_the_end() -> None:
     core.handle(Closed())
     for event in every_event(core):
         assert core.handle(event) == []
+
+
+def test_speech_withdraws_an_unseen_reply_and_answers_with_what_follows() -> None:
+    core = core_in(State.REPLYING)
+    assert [type(a) for a in core.handle(SpeechStarted(reply_seen=False))] == [Withdraw]
+    actions = core.handle(SpokenTurnEnded("and then", "en", "and then", reply_seen=False))
+    assert len(actions) == 1 and isinstance(actions[0], StartReply) and actions[0].turns == ("and then",)
+    core = core_in(State.REPLYING)
+    core.handle(SpeechStarted(reply_seen=False))
+    actions = core.handle(TurnDropped())  # what followed was not a turn: the first one is answered alone
+    assert len(actions) == 1 and isinstance(actions[0], StartReply) and actions[0].turns == ()

@@ -482,7 +482,7 @@ class LiveSession:
             # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
         if message.activity_start:
             self._ensure_listener().activity_start()
-            await self._perform(self._core.handle(CoreSpeechStarted()))
+            await self._perform(self._core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
         if message.activity_end:
             self._ensure_listener().activity_end()
         if message.audio_stream_end and self._listener is not None:
@@ -528,7 +528,7 @@ class LiveSession:
     async def _on_listener_event(self, event: ListenerEvent) -> None:
         core = self._core
         if isinstance(event, SpeechStarted):
-            await self._perform(core.handle(CoreSpeechStarted()))
+            await self._perform(core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
         elif isinstance(event, InterimTranscript):
             await self._send_input_transcription(event.text, final=False)
             if event.at_pause and event.text.strip():
@@ -546,7 +546,7 @@ class LiveSession:
             if event.language:
                 self._detected_language = event.language
             turn = (text_turn("user", event.text),) if event.text.strip() else None
-            seen = self._reply.seen if self._reply is not None else False
+            seen = self._reply_seen()
             before = self._reply
             await self._perform(
                 core.handle(SpokenTurnEnded(event.text, self._reply_language(event.text), turn, seen))
@@ -556,6 +556,9 @@ class LiveSession:
             if reply is not None and answered and event.speech_end_wall:
                 reply.mark("speech_end", event.speech_end_wall)
                 reply.mark("turn_decided", event.decided_wall or None)
+
+    def _reply_seen(self) -> bool:
+        return self._reply.seen if self._reply is not None else False
 
     async def _send_input_transcription(self, text: str, *, final: bool) -> None:
         if self.setup.input_audio_transcription is None:

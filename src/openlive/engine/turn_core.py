@@ -44,6 +44,8 @@ class State(Enum):
 class SpeechStarted:
     """The user started speaking (VAD onset, or ``activityStart``)."""
 
+    reply_seen: bool = True  # the client was sent something of the reply in flight (the shell knows)
+
 
 @dataclass(frozen=True, slots=True)
 class UserPaused:
@@ -206,7 +208,8 @@ GUARDS: dict[str, _Guard] = {
     "same words": lambda core, ev: core._speculation == (ev.text, ev.language),  # type: ignore[attr-defined]
     "other words": lambda core, ev: core._speculation != (ev.text, ev.language),  # type: ignore[attr-defined]
     "no words": lambda core, ev: ev.turn is None,  # type: ignore[attr-defined]
-    "barge-in on": lambda core, _: core.barge_in,
+    "barge-in on, reply seen": lambda core, ev: core.barge_in and ev.reply_seen,  # type: ignore[attr-defined]
+    "barge-in on, reply unseen": lambda core, ev: core.barge_in and not ev.reply_seen,  # type: ignore[attr-defined]
     "barge-in off": lambda core, _: not core.barge_in,
     "reply unseen": lambda core, ev: ev.turn is not None and not ev.reply_seen,  # type: ignore[attr-defined]
     "reply seen": lambda core, ev: ev.turn is not None and ev.reply_seen,  # type: ignore[attr-defined]
@@ -215,11 +218,12 @@ GUARDS: dict[str, _Guard] = {
     "interrupt": lambda core, ev: ev.interrupt,  # type: ignore[attr-defined]
     "when idle": lambda core, ev: not ev.interrupt,  # type: ignore[attr-defined]
     "turns waiting": lambda core, _: bool(core._waiting),
+    "withdrawn, user silent": lambda core, _: not core._waiting and core._reanswer and not core.user_speaking,
     "results waiting, user silent": lambda core, _: (
-        not core._waiting and core._results_waiting and not core.user_speaking
+        not core._waiting and not core._reanswer and core._results_waiting and not core.user_speaking
     ),
     "nothing waiting": lambda core, _: (
-        not core._waiting and not (core._results_waiting and not core.user_speaking)
+        not core._waiting and not ((core._reanswer or core._results_waiting) and not core.user_speaking)
     ),
 }
 
@@ -239,6 +243,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(I, ResultsArrived, "interrupt", ("AnswerResults",), P),
     Transition(I, ResultsArrived, "when idle", ("wait for idle",), I),
     Transition(I, _BecameIdle, "turns waiting", ("StartReply",), P),
+    Transition(I, _BecameIdle, "withdrawn, user silent", ("StartReply",), P),
     Transition(I, _BecameIdle, "results waiting, user silent", ("AnswerResults",), P),
     Transition(I, _BecameIdle, "nothing waiting", (), I),
     # A speculative reply, unseen.
@@ -259,7 +264,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S, ResultsArrived, "interrupt", ("Discard", "AnswerResults"), P),
     Transition(S, ResultsArrived, "when idle", ("wait for idle",), S),
     # A released reply.
-    Transition(P, SpeechStarted, "barge-in on", ("Interrupt",), I),
+    # Speech cuts a reply the client has seen; one it has not seen yet (the turn ended at a sentence
+    # pause and the user goes on) is withdrawn without a word, and answered with what the user adds.
+    Transition(P, SpeechStarted, "barge-in on, reply seen", ("Interrupt",), I),
+    Transition(P, SpeechStarted, "barge-in on, reply unseen", ("Withdraw", "answer later"), I),
     Transition(P, SpeechStarted, "barge-in off", (), P),
     Transition(P, UserPaused, "", (), P),
     Transition(P, SpeechResumed, "", (), P),
@@ -302,6 +310,9 @@ class TurnCore(Generic[T]):
     _waiting: list[T] = field(default_factory=list)  # finished user turns not answered yet
     _waiting_spoken: bool = False
     _results_waiting: bool = False  # WHEN_IDLE function results not answered yet
+    # A reply was withdrawn unseen when the user went on speaking: its turns, in the history, still
+    # want an answer (with whatever the user adds, or alone if what follows is not a turn).
+    _reanswer: bool = False
     _next_id: int = 1
 
     def handle(self, event: Event[T]) -> list[Action[T]]:
@@ -354,7 +365,7 @@ class TurnCore(Generic[T]):
             self._speculation = (event.text, event.language)
             return [Speculate(self._new_reply(), event.text, event.language)]
         if name == "Release":
-            self._results_waiting = False  # its prompt holds them
+            self._results_waiting = self._reanswer = False  # its prompt holds them
             return [Release(self.reply_id)]
         if name == "Discard":
             self._speculation = None
@@ -367,9 +378,9 @@ class TurnCore(Generic[T]):
             if isinstance(event, SpokenTurnEnded | TypedTurn) and event.turn is not None:
                 self._waiting.append(event.turn)
                 self._waiting_spoken |= isinstance(event, SpokenTurnEnded)
-            turns, spoken = tuple(self._waiting), self._waiting_spoken
+            turns, spoken = tuple(self._waiting), self._waiting_spoken or self._reanswer
             self._waiting, self._waiting_spoken = [], False
-            self._results_waiting = False
+            self._results_waiting = self._reanswer = False
             return [StartReply(self._new_reply(), turns, spoken)]
         if name == "AnswerResults":
             if self._waiting:  # turns queued meanwhile: one reply answers them and the results
@@ -380,6 +391,9 @@ class TurnCore(Generic[T]):
             assert isinstance(event, SpokenTurnEnded) and event.turn is not None
             self._waiting.append(event.turn)
             self._waiting_spoken = True
+            return []
+        if name == "answer later":
+            self._reanswer = True
             return []
         if name == "wait for idle":
             self._results_waiting = True
