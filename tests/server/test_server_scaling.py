@@ -277,3 +277,13 @@ async def test_a_session_still_works_on_a_replica_that_is_not_draining(server: L
         parts, time_left = await read_story(ws)
         assert len(parts) == 10 and time_left is None
         assert await echo(ws, "after") == "echo: after"
+
+
+async def test_a_connection_admitted_before_the_drain_starts_no_session_during_it(server: LiveServer) -> None:
+    async with server.connect() as ws:  # accepted, setup not sent yet
+        drain = asyncio.create_task(server.handle.state.drain(5.0))
+        await asyncio.sleep(0.1)
+        await ws.send(SETUP)
+        assert await expect_close(ws) == (1001, SHUTDOWN_REASON)
+        await asyncio.wait_for(drain, 5)
+    assert server.engine.sessions == []

@@ -242,9 +242,6 @@ class LiveConnection:
             frame = await self._first_frame()
             if frame is None:
                 return
-            if state.draining:
-                # Admitted just before the drain began: this replica starts no new session.
-                raise ProtocolError(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
             if token is not None:
                 frame = apply_lock_to_frame(frame, token)
             setup = self._handshake.receive(decode_client_message(frame))
@@ -252,6 +249,10 @@ class LiveConnection:
             if token is not None:
                 resuming = bool(setup.session_resumption and setup.session_resumption.handle)
                 await state.tokens.spend(token, resuming=resuming)
+            if state.draining:
+                # Admitted before the drain began: this replica starts no new session. Checked with no
+                # await before the session starts, so a drain either sees this session or refuses it.
+                raise ProtocolError(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
             self._resumable = setup.session_resumption is not None
             session = state.engine.open_session(
                 setup, self, session_id=self.session_id, api_version=self.path.api_version

@@ -73,8 +73,8 @@ class ServerState:
         self.metrics.draining.set(1)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        for conn in list(self.connections):
-            await conn.drain(max(deadline - loop.time(), 0.0))
+        # Together: a client that does not read may hold its own goAway for a while, not the others'.
+        await asyncio.gather(*(c.drain(timeout_s) for c in list(self.connections)), return_exceptions=True)
         await self._wait_finished(list(self.connections), deadline - loop.time())
         await self.close_all()
 
@@ -84,8 +84,7 @@ class ServerState:
         self.draining = True
         self.metrics.draining.set(1)
         conns = list(self.connections)
-        for conn in conns:
-            await conn.go_away(SHUTDOWN_REASON)
+        await asyncio.gather(*(c.go_away(SHUTDOWN_REASON) for c in conns), return_exceptions=True)
         await self._wait_finished(conns, timeout)
 
     @staticmethod
