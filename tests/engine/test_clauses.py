@@ -100,3 +100,22 @@ def test_a_japanese_particle_is_not_cut_before_the_next_character_arrives() -> N
 
 def test_speakable_drops_markup_urls_and_emoji() -> None:
     assert speakable("**Paris** is `great` 😀 see https://x.example/a\n- item") == "Paris is great see item"
+
+
+def test_no_cut_inside_a_time_or_a_number() -> None:
+    splitter = ClauseSplitter()
+    pieces = splitter.push("Lunch is at 12:")
+    pieces += splitter.push("00 PM, and the total is 5,")
+    pieces += splitter.push("000 dollars. ")
+    pieces += [p for p in [splitter.flush()] if p]
+    text = " ".join(pieces)
+    assert "12:00 PM" in text and "5,000 dollars" in text, pieces
+
+
+def test_tool_markup_is_never_spoken() -> None:
+    assert speakable("<tools></tools>") == ""
+    assert speakable('<tool_call>{"name": "vote", "arguments": {}}</tool_call> Done.') == "Done."
+    assert speakable("You can vote by calling `vote_for_session(session_id=3)` now.") == (
+        "You can vote by calling now."
+    )
+    assert speakable("It costs 5 (five) euros.") == "It costs 5 (five) euros."

@@ -39,8 +39,17 @@ def test_a_revised_word_after_sending_resumes_after_the_agreed_part() -> None:
     t = IncrementalTranscript()
     t.interim("one two three")
     assert t.interim("one two three four") == "one two three"
-    # The final disagrees from "three" on: what follows the agreed "one two" is sent.
-    assert t.final("one two tree four") == " tree four"
+    # The final revises the sent "three": it is not sent again ("three tree"); what follows it is.
+    assert t.final("one two tree four") == " four"
+
+
+def test_a_revised_first_word_does_not_repeat_the_utterance() -> None:
+    t = IncrementalTranscript()
+    t.interim("Um, what time is lunch on June")
+    sent = t.interim("Um, what time is lunch on June 5")
+    assert sent == "Um, what time is lunch on June"
+    # The final drops "Um," (seen in a real session: the whole question was sent a second time).
+    assert t.final("What time is lunch on June 5th?") == " 5th?"
 
 
 def test_japanese_is_chunked_by_character() -> None:

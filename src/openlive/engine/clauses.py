@@ -21,12 +21,21 @@ _CLAUSE_END = "、，,;；:："
 # Markdown and similar markup that an LLM may emit and that must not be read aloud.
 _MARKUP = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*]\s+|^\s*\d+\.\s+)", re.MULTILINE)
 _URL = re.compile(r"https?://\S+")
+# Tool markup a small model writes as text instead of calling ("<tools></tools>", "<tool_call>{…}",
+# "`vote_for_session(id=3)`"): never spoken. Tags, and identifiers with an underscore followed by an
+# argument list, which no spoken sentence contains.
+_TAG = re.compile(r"</?[A-Za-z_][\w-]*(?:\s[^<>]*)?/?>")
+_TAG_BODY = re.compile(r"<(tool_call|tools|function_call|function)>.*?</\1>", re.DOTALL)
+_CODE_CALL = re.compile(r"\b[A-Za-z]\w*_\w*\s*\([^()]*\)")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff]")
 
 
 def speakable(text: str) -> str:
     """The text as it should be spoken: no markup, URLs or emoji, whitespace collapsed."""
     text = _URL.sub("", text)
+    text = _TAG_BODY.sub("", text)
+    text = _TAG.sub("", text)
+    text = _CODE_CALL.sub("", text)
     text = _MARKUP.sub("", text)
     text = _EMOJI.sub("", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -156,7 +165,12 @@ class ClauseSplitter:
                 return i + 1
             if i + 1 < len(buf) and buf[i + 1].isspace():
                 return i + 1
-            if (i + 1 == len(buf) and ch in "!?,;:") or (ch == "." and i > 0 and buf[i - 1].isalpha()):
+            # Never inside a number: "12:" may go on as "12:00", "5," as "5,000" (an earlier cut made
+            # the transcript read "12: 00 PM").
+            after_digit = i > 0 and buf[i - 1].isdigit()
+            if (i + 1 == len(buf) and ch in "!?,;:" and not (after_digit and ch in ",:")) or (
+                ch == "." and i > 0 and buf[i - 1].isalpha()
+            ):
                 return i + 1 if i + 1 == len(buf) else None
         return None
 

@@ -150,7 +150,7 @@ class Speaker:
                         transcript_sent = True
                         sep = "" if self.language == "ja" else " "
                         await self._outbox.send(
-                            ServerContent(output_transcription=Transcription(text=clause.text + sep))
+                            ServerContent(output_transcription=Transcription(text=text + sep))
                         )
             clause.done = True
 

@@ -34,6 +34,19 @@ def _agreement(a: list[str], b: list[str]) -> int:
     return n
 
 
+def _resume_at(units: list[str], sent: list[str]) -> int:
+    """Where in ``units`` the part already ``sent`` ends: after the longest run of units that matches
+    the end of ``sent``; with no match at all, after as many units as were sent."""
+    best_end, best_run = min(len(sent), len(units)), 0
+    for end in range(1, len(units) + 1):
+        run = 0
+        while run < min(end, len(sent)) and _norm(units[end - 1 - run]) == _norm(sent[-1 - run]):
+            run += 1
+        if run > best_run:
+            best_end, best_run = end, run
+    return best_end
+
+
 class IncrementalTranscript:
     """One utterance's transcript, turned into the chunks to send."""
 
@@ -56,10 +69,14 @@ class IncrementalTranscript:
         return self._emit(units[len(self._sent) : agreed], sep)
 
     def final(self, text: str) -> str:
-        """The last chunk: the final transcript beyond what was sent (resumed after the agreed part)."""
+        """The last chunk: the final transcript beyond what was sent.
+
+        The final decode may differ from the interim ones anywhere, also in a word already sent ("Um,
+        what time…" then "What time…"): the rest resumes after the place where the words sent last
+        line up with the final text, so nothing is sent twice and the chunks read as one utterance.
+        """
         units, sep = _units(text)
-        start = _agreement(units, self._sent)
-        chunk = self._emit(units[start:], sep)
+        chunk = self._emit(units[_resume_at(units, self._sent) :], sep)
         self._sent, self._previous = [], []
         return chunk
 
