@@ -103,7 +103,8 @@ class Speaker:
             self._worker = owner.spawn(self._run(), "speaker")
 
     def say(self, text: str) -> None:
-        clause = _Clause(text)
+        # Kept as spoken: the history records what was heard, never the markup that was dropped.
+        clause = _Clause(speakable(text))
         self._clauses.append(clause)
         self._queue.put_nowait(clause)
 
