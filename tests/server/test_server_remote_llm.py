@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from google import genai
 from google.genai import types
@@ -97,6 +99,10 @@ async def test_a_text_conversation_streams_through_the_engine_with_its_usage(
     usage = [m.usage_metadata for m in second if m.usage_metadata]
     assert usage and (usage[-1].prompt_token_count or 0) > 20, (usage, explain(server, engine))
     assert (usage[-1].response_token_count or 0) >= 1
+    # Each turn's stage marks reach the replica's Prometheus histograms.
+    metrics = httpx.get(f"{server.http_url}/metrics", timeout=5).text
+    counts = re.findall(r'openlive_turn_mark_seconds_count\{mark="first_token"\} (\d+)', metrics)
+    assert counts and int(counts[0]) >= 2, metrics[-2000:]
 
 
 async def test_a_tool_call_in_openai_form_and_the_answer_to_its_result(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import time
@@ -287,3 +288,32 @@ async def test_a_connection_admitted_before_the_drain_starts_no_session_during_i
         assert await expect_close(ws) == (1001, SHUTDOWN_REASON)
         await asyncio.wait_for(drain, 5)
     assert server.engine.sessions == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+
+
+async def test_the_stage_marks_of_this_servers_turns_become_histograms(
+    server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine's per-turn log line (``session <id> turn: speech_end +0 ms, ...``) of a session of this
+    server is observed; one of another server in the same process is not."""
+    caplog.set_level(logging.INFO, logger="openlive.engine")  # as `openlive serve` logs by default
+    server = await server_factory()
+    other = await server_factory()
+    engine_log = logging.getLogger("openlive.engine.session")
+    async with server.connect() as ws, other.connect() as elsewhere:
+        await open_session(ws)
+        await open_session(elsewhere)
+        mine = server.engine.sessions[0].session_id
+        theirs = other.engine.sessions[0].session_id
+        engine_log.info("session %s turn: %s", mine, "start -40 ms, speech_end +0 ms, first_token +250 ms")
+        engine_log.info("session %s turn: %s", theirs, "speech_end +0 ms, first_token +900 ms")
+    metrics = server.handle.state.metrics
+    assert metrics.value("openlive_turn_mark_seconds_count", mark="first_token") == 1
+    assert metrics.value("openlive_turn_mark_seconds_sum", mark="first_token") == pytest.approx(0.25)
+    assert metrics.value("openlive_turn_mark_seconds_count", mark="start") == 0  # before the speech end
+    assert other.handle.state.metrics.value("openlive_turn_mark_seconds_sum", mark="first_token") == (
+        pytest.approx(0.9)
+    )

@@ -4,12 +4,22 @@ Each app has its own registry rather than the library's global one, so that seve
 process (the tests, an embedder) count separately. Names (``_total`` is added to counters by the
 library): sessions and connections open, sessions set up, messages and bytes each way, closes by code,
 handshakes refused by reason (``draining``, ``full``), whether the replica is draining, its session
-limit, and ephemeral tokens minted.
+limit, ephemeral tokens minted, and histograms of each reply turn's server-side stage marks.
+
+The stage marks come from the line the engine logs at the end of every reply turn (``session <id> turn:
+speech_end +0 ms, turn_decided +207 ms, start +717 ms, first_token +1109 ms, first_audio +2170 ms``,
+the line ``openlive bench`` reads too): :class:`StageMarks` is a logging handler on the ``openlive.engine``
+logger that turns each mark into a histogram observation, in seconds after the end of speech (or the
+turn's start, for typed turns). It needs the engine's INFO records (``--log-level info``, the default).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import logging
+import re
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -44,6 +54,14 @@ class Metrics:
             registry=r,
         )
         self.tokens_minted = Counter("openlive_tokens_minted", "Ephemeral tokens minted.", registry=r)
+        self.turn_marks = Histogram(
+            "openlive_turn_mark_seconds",
+            "Server-side stage marks of each reply turn (end of turn decided, reply started, first token, "
+            "first audio, ...), in seconds after the end of the user's speech.",
+            ["mark"],
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+            registry=r,
+        )
 
     def closed(self, code: int) -> None:
         self.closes.labels(code=str(code)).inc()
@@ -55,3 +73,29 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+ENGINE_LOGGER = "openlive.engine"
+_TURN_LINE = "session %s turn: %s"
+_MARK = re.compile(r"(\w+) ([+-]\d+(?:\.\d+)?) ms")
+
+
+class StageMarks(logging.Handler):
+    """Observes the stage marks of the reply turns of this server's own sessions (``owns(session_id)``):
+    several servers in one process share the engine's logger but not their metrics."""
+
+    def __init__(self, metrics: Metrics, owns: Callable[[str], bool]) -> None:
+        super().__init__(logging.INFO)
+        self._metrics = metrics
+        self._owns = owns
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg != _TURN_LINE or not isinstance(record.args, tuple) or len(record.args) != 2:
+            return
+        session_id, marks = record.args
+        if not self._owns(str(session_id)):
+            return
+        for name, ms in _MARK.findall(str(marks)):
+            seconds = float(ms) / 1000.0
+            if seconds >= 0:  # a mark before the end of speech (a speculative start) is not a latency
+                self._metrics.turn_marks.labels(mark=name).observe(seconds)

@@ -135,6 +135,7 @@ class ServerHandle:
         for server in self._servers:
             server.should_exit = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.state.unwatch_stage_marks()
 
 
 async def start_servers(app: Starlette, settings: Settings, specs: Sequence[ListenSpec]) -> ServerHandle:
@@ -174,6 +175,7 @@ async def start_servers(app: Starlette, settings: Settings, specs: Sequence[List
         for sock in socks:
             sock.close()
         raise
+    handle.state.watch_stage_marks()
     return handle
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openlive.engine import Engine
 from openlive.server.auth import KeyChecker
-from openlive.server.metrics import Metrics
+from openlive.server.metrics import ENGINE_LOGGER, Metrics, StageMarks
 from openlive.server.tokens import TokenIssuer
 from openlive.settings import Settings
 
@@ -44,6 +45,8 @@ class ServerState:
     sessions_by_key: Counter[str] = field(default_factory=Counter)
     draining: bool = False
 
+    stage_marks: StageMarks | None = None
+
     @classmethod
     def create(cls, engine: Engine, settings: Settings, tokens: TokenIssuer | None = None) -> ServerState:
         state = cls(engine=engine, settings=settings, keys=KeyChecker(settings.api_keys))
@@ -51,6 +54,20 @@ class ServerState:
             state.tokens = tokens
         state.metrics.sessions_max.set(settings.max_sessions)
         return state
+
+    def watch_stage_marks(self) -> None:
+        """Feed the engine's per-turn stage marks of this server's sessions into its histograms."""
+        if self.stage_marks is None:
+            self.stage_marks = StageMarks(self.metrics, self.owns_session)
+            logging.getLogger(ENGINE_LOGGER).addHandler(self.stage_marks)
+
+    def unwatch_stage_marks(self) -> None:
+        if self.stage_marks is not None:
+            logging.getLogger(ENGINE_LOGGER).removeHandler(self.stage_marks)
+            self.stage_marks = None
+
+    def owns_session(self, session_id: str) -> bool:
+        return any(c.session_id == session_id for c in self.connections)
 
     def refusal(self) -> str | None:
         """Why a new Live connection must be refused at the handshake (``draining``, ``full``), or None."""
