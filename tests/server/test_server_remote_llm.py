@@ -14,6 +14,7 @@ import asyncio
 import json
 import re
 import ssl
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,3 +178,30 @@ async def test_the_engine_dying_mid_reply_or_unreachable_is_a_clear_1011_and_its
     await asyncio.to_thread(engine.start)
     code, _, text = await _raw_turn(server, "Say hi in two words.")
     assert code == 1000 and text.strip(), (code, text, explain(server, engine))
+
+
+async def test_a_barge_in_stops_the_engine_generating(server: ServeProcess, engine: LlamaServer) -> None:
+    """llama-cpp-python's server generates one reply at a time: if the interrupted reply went on in the
+    engine, the next turn would wait behind its remaining ~250 tokens (over 20 s on this machine). The
+    closed stream makes the engine stop, so the next answer starts within a few seconds."""
+    url = f"{server.ws_url}{LIVE}?key={API_KEY}"
+    async with ws_connect(url, open_timeout=10, close_timeout=5) as ws:
+        setup = {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["TEXT"]}}
+        setup["generationConfig"]["maxOutputTokens"] = 300
+        await ws.send(json.dumps({"setup": setup}))
+        assert "setupComplete" in json.loads(await ws.recv())
+        await ws.send(json.dumps({"realtimeInput": {"text": "Count from 1 to 300, separated by commas."}}))
+        async with asyncio.timeout(TURN_TIMEOUT_S):
+            while not json.loads(await ws.recv()).get("serverContent", {}).get("modelTurn"):
+                pass
+            await asyncio.sleep(1.0)  # the count is well under way
+            interrupted_at = time.monotonic()
+            await ws.send(json.dumps({"realtimeInput": {"text": "Stop. Just say OK."}}))
+            seen_interrupted = False
+            while True:
+                content = json.loads(await ws.recv()).get("serverContent", {})
+                seen_interrupted = seen_interrupted or bool(content.get("interrupted"))
+                if seen_interrupted and content.get("modelTurn"):
+                    break
+    waited = time.monotonic() - interrupted_at
+    assert waited < 10.0, (waited, explain(server, engine))
