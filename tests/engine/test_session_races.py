@@ -393,3 +393,20 @@ async def test_speech_after_a_sentence_pause_sends_no_empty_interrupted_turn() -
     assert model_text(outbox) == "Both sentences."
     assert llm.requests[-1].messages[-1].content == "I want a table\nfor two people tonight"
     await session.aclose()
+
+
+async def test_prompt_tokens_are_split_into_spoken_audio_and_text() -> None:
+    llm = ScriptedLanguageModel(replies=[["Typed answer."], ["Spoken answer."]])
+    session, outbox = session_for(llm)
+    await open_microphone(session)
+    await session.handle(user("a typed question"))
+    await outbox.wait_turn()
+    listener_says(session, turn_ended("a spoken question here"))
+    await outbox.wait_turn()
+    usages = [u for m, u in outbox.messages if u is not None]
+    typed, spoken = usages[0], usages[1]
+    assert [d.modality for d in typed.prompt_tokens_details] == ["TEXT"]
+    details = {d.modality: d.token_count for d in spoken.prompt_tokens_details}
+    assert details["AUDIO"] == 4  # the fake model counts words
+    assert details["TEXT"] + details["AUDIO"] == spoken.prompt_token_count
+    await session.aclose()

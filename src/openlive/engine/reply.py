@@ -83,13 +83,14 @@ class Reply:
         ctx: ReplyContext,
         *,
         language: str,
-        input_modality: str,
+        spoken_text: str = "",
         tentative: Content | None = None,
     ) -> None:
         self.id = reply_id
         self._ctx = ctx
         self.language = language
-        self.input_modality = input_modality
+        # The user's words this reply answers that were spoken (their tokens are the prompt's AUDIO part).
+        self.spoken_text = spoken_text
         # A speculative reply's user turn (not in the history until the session releases the reply).
         self.tentative = tentative
         self.released = asyncio.Event()
@@ -155,11 +156,19 @@ class Reply:
             response_token_count=c.response_tokens,
             tool_use_prompt_token_count=c.tool_prompt_tokens,
             total_token_count=c.prompt_tokens + c.tool_prompt_tokens + c.response_tokens,
-            prompt_tokens_details=[
-                ModalityTokenCount(modality=self.input_modality, token_count=c.prompt_tokens)
-            ],
+            prompt_tokens_details=self._prompt_details(),
             response_tokens_details=[ModalityTokenCount(modality=out, token_count=c.response_tokens)],
         )
+
+    def _prompt_details(self) -> list[ModalityTokenCount]:
+        """The prompt by modality: the spoken user words are AUDIO (what Gemini counts as the audio
+        input), the instruction, declarations, history and typed words TEXT."""
+        prompt = self.counts.prompt_tokens
+        audio = min(prompt, self._ctx.profile.llm.count_tokens(self.spoken_text)) if self.spoken_text else 0
+        details = [ModalityTokenCount(modality="TEXT", token_count=prompt - audio)]
+        if audio:
+            details.append(ModalityTokenCount(modality="AUDIO", token_count=audio))
+        return details
 
     def count_if_cut(self, heard: str) -> None:
         """Cut before the model reported its counts: count what was prompted and what was sent."""

@@ -198,6 +198,8 @@ class LiveSession:
         self._async_calls: set[str] = set()
         self._listener: Listener | None = None
         self._input_transcript = IncrementalTranscript()
+        # Spoken user turns waiting in the core (by identity), to tell AUDIO prompt tokens from TEXT.
+        self._spoken_turns: set[int] = set()
         self._inbox: asyncio.Queue[tuple[_Item, asyncio.Future[None] | None]] = asyncio.Queue()
         self._tasks = TaskOwner(f"session-{session_id}")
         self._consumer: asyncio.Task[None] | None = None
@@ -330,12 +332,13 @@ class LiveSession:
             if isinstance(action, Speculate):
                 log.debug("session %s speculates on %r", self.session_id, action.text[-40:])
                 self._start_reply(
-                    action.reply_id, action.language, "AUDIO", tentative=text_turn("user", action.text)
+                    action.reply_id, action.language, action.text, tentative=text_turn("user", action.text)
                 )
             elif isinstance(action, Release):
                 reply = self._current(action.reply_id)
                 assert reply.tentative is not None
                 self.history.append(reply.tentative)
+                self._spoken_turns.clear()  # the ended turn is the tentative one, already counted
                 reply.release()
             elif isinstance(action, Discard | Withdraw):
                 # Unseen by the client: cut without a trace (a discarded reply's tentative user turn
@@ -350,12 +353,12 @@ class LiveSession:
                 turns = [content for turn in action.turns for content in turn]
                 self.history.extend(turns)
                 text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
-                self._start_reply(
-                    action.reply_id, self._reply_language(text), "AUDIO" if action.spoken else "TEXT"
-                )
+                spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
+                self._spoken_turns.clear()  # only turns still waiting could be in it
+                self._start_reply(action.reply_id, self._reply_language(text), spoken)
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
-                self._start_reply(action.reply_id, self._reply_language(""), "TEXT")
+                self._start_reply(action.reply_id, self._reply_language(""))
             elif isinstance(action, EndSession):
                 await self.outbox.close(CloseCode.NORMAL, "Connection time limit reached.")
 
@@ -366,7 +369,7 @@ class LiveSession:
         return reply
 
     def _start_reply(
-        self, reply_id: int, language: str, input_modality: str, *, tentative: Content | None = None
+        self, reply_id: int, language: str, spoken_text: str = "", *, tentative: Content | None = None
     ) -> None:
         if self.modality is Modality.AUDIO and self.profile.asr and self.profile.vad is not None:
             # Its audio may come back through the client's microphone: the listener must exist to
@@ -376,7 +379,7 @@ class LiveSession:
             reply_id,
             self._reply_context(),
             language=language,
-            input_modality=input_modality,
+            spoken_text=spoken_text,
             tentative=tentative,
         )
         self._reply = self.last_reply = reply
@@ -546,6 +549,8 @@ class LiveSession:
             if event.language:
                 self._detected_language = event.language
             turn = (text_turn("user", event.text),) if event.text.strip() else None
+            if turn is not None:
+                self._spoken_turns.add(id(turn[0]))  # its tokens are the prompt's AUDIO part
             seen = self._reply_seen()
             before = self._reply
             await self._perform(
