@@ -1,8 +1,9 @@
 """openlive with its language model on a real OpenAI-compatible engine: ``openlive serve --llm-url``
 against llama-cpp-python's own server (tests/support/llama_server.py) serving the packaged Qwen2.5 1.5B,
 both started here on 127.0.0.1. Real google-genai conversations through it (streamed text, a tool call in
-OpenAI's ``tools`` format, usage), and the engine dying mid-reply and being unreachable: a clear 1011, and
-the next session works once the engine is back.
+OpenAI's ``tools`` format, usage; a spoken question answered aloud; a barge-in that stops the engine),
+and the engine dying mid-reply and being unreachable: a clear 1011, and the next session works once the
+engine is back.
 
 A second copy of the 1.5B model on two shared cores is slow, so the prompts are short, replies are capped
 with ``max_output_tokens``, and there are few tests; one engine and one openlive serve the module.
@@ -16,6 +17,7 @@ import re
 import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +26,7 @@ from google import genai
 from google.genai import types
 from llama_server import LlamaServer
 from serve_process import ServeProcess
+from voice_audio import REPLY_BYTES_PER_S, Microphone, Recorder, espeak_pcm16k, transcription, turn_audio
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -104,6 +107,28 @@ async def test_a_text_conversation_streams_through_the_engine_with_its_usage(
     metrics = httpx.get(f"{server.http_url}/metrics", timeout=5).text
     counts = re.findall(r'openlive_turn_mark_seconds_count\{mark="first_token"\} (\d+)', metrics)
     assert counts and int(counts[0]) >= 2, metrics[-2000:]
+
+
+async def test_a_spoken_question_gets_a_spoken_answer_from_the_engine(
+    server: ServeProcess, engine: LlamaServer, tmp_path: Path
+) -> None:
+    """The speech stages stay on the replica; only the words go to the engine."""
+    question = espeak_pcm16k("What is the capital of France?", tmp_path, voice="en-gb", words_per_minute=160)
+    config = {
+        "response_modalities": ["AUDIO"],
+        "output_audio_transcription": {},
+        "system_instruction": "You are a voice assistant. Answer in one short sentence.",
+        "max_output_tokens": 40,
+    }
+    async with connect(server, **config) as session, Recorder(session) as rec, Microphone(session) as mic:
+        mic.say(question)
+        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+    why = f"{rec.explain()}\n{explain(server, engine)}"
+    assert finished, why
+    turn = rec.turns()[0]
+    assert "paris" in transcription(turn, "output_transcription").lower(), why
+    pcm = b"".join(blob.data or b"" for blob in turn_audio(turn))
+    assert len(pcm) > REPLY_BYTES_PER_S // 2, why  # more than half a second of speech
 
 
 async def test_a_tool_call_in_openai_form_and_the_answer_to_its_result(
