@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import ctypes
 import logging
 import os
 import random
@@ -27,9 +26,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 # llama.cpp's OpenMP workers busy-wait between batches by default, stealing the cores that Whisper and the
 # TTS need in this same process (measured: 2-3x slower ASR). The policy is read once, when the OpenMP
@@ -44,27 +42,18 @@ os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import llama_cpp
 
+from openlive.backends.llama_adapter import LlamaState, check_version, cpu_has_amx, without_extra_buffer_types
 from openlive.backends.llm_kv_snapshots import KvSnapshot, KvSnapshotCache, common_prefix
 from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
-from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy
+from openlive.protocol.errors import ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 
 log = logging.getLogger(__name__)
 
-# Qwen2.5's recommended sampling (its generation_config.json), used where a request leaves a value unset.
-DEFAULT_TEMPERATURE = 0.7
-DEFAULT_TOP_P = 0.8
-DEFAULT_TOP_K = 20
+# llama.cpp's own repetition penalty (not in the OpenAI API, so not part of the prompt policy's sampling).
 DEFAULT_REPEAT_PENALTY = 1.05
-DEFAULT_MAX_TOKENS = 512
-# Added to the system prompt when tools are offered. Without it the 1.5B model tends to tell the person
-# to "call the get_weather function" instead of calling it, above all under a spoken-style prompt.
-TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool call, nothing else."
-# Added after each function result. Without it the 1.5B model, under the hint above, answers a result
-# by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead of
-# saying it; with it, it says the result (measured on a weather call at temperatures 0 and 0.7, with no
-# system prompt, a generic one and the spoken-style one).
-TOOL_RESULT_HINT = "Answer the person with this result; do not call the function again."
+DEFAULT_MAX_TOKENS = QWEN_SAMPLING.max_tokens or 512
 # Prompt tokens are evaluated in slices this long, so a cancelled request stops within one slice (~1 s on
 # 2 cores). Shorter slices cost throughput: 64 was measured ~1.5x slower than 512 for a 400-token prompt.
 PROMPT_SLICE_TOKENS = 128
@@ -105,11 +94,14 @@ class LlamaCppLanguageModel:
         name: str | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
         kv_snapshot_bytes: int = 256 * 1024 * 1024,
+        policy: PromptPolicy = EMBEDDED_POLICY,
     ) -> None:
+        check_version()
         self.name = name or model_path.stem
+        self.policy = policy
         self.n_ctx = n_ctx
         self.default_max_tokens = default_max_tokens
-        with _without_extra_buffer_types(_cpu_has_amx()):
+        with without_extra_buffer_types(cpu_has_amx()):
             self._llm = llama_cpp.Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
@@ -121,7 +113,7 @@ class LlamaCppLanguageModel:
         if not template:
             raise ValueError(f"{model_path} has no chat template in its metadata")
         self._template = ChatTemplate(template)
-        self._vocab = self._llm._model.vocab
+        self._state = LlamaState(self._llm)
         self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
         # One worker: the model has one KV cache. Its queue is FIFO, so sessions are served in arrival order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-llamacpp")
@@ -133,14 +125,6 @@ class LlamaCppLanguageModel:
         self._closed = False
         self.prefills_done = 0  # prefills that evaluated their whole prefix (for tests and logs)
         self.prefills_aborted = 0  # prefills stopped inside a batch (for tests and logs)
-        # llama.cpp asks this between the operations of a batch (~650 times per batch) whether to stop.
-        # It is installed only while a prefill runs: a prefill's batch of 8-16 tokens takes ~250 ms,
-        # which a real request (the speculative reply at the start of a pause) would otherwise wait out.
-        # It costs nothing measurable; aborting takes ~1 ms and llama.cpp drops the unfinished
-        # batch's cache entries, so the cache stays exactly the tokens read before it.
-        self._abort_when: threading.Event | None = None
-        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)
-        self._no_abort_callback = llama_cpp.ggml_abort_callback()  # a NULL function pointer
 
     # -- LanguageModel ---------------------------------------------------------------------------------
 
@@ -221,8 +205,7 @@ class LlamaCppLanguageModel:
     @property
     def kv_tokens(self) -> int:
         """How many tokens the KV cache holds now (the last prompt and what was generated after it)."""
-        n: int = self._llm.n_tokens
-        return n
+        return self._state.n_tokens
 
     async def idle(self) -> None:
         """Wait until every request queued so far has finished or been dropped."""
@@ -257,20 +240,21 @@ class LlamaCppLanguageModel:
             # Kept for this conversation's next turn, in case another session's request comes first.
             self._save_snapshot()
 
-    def _should_abort(self, _data: int | None) -> bool:
-        event = self._abort_when
-        return event is not None and event.is_set()
-
     @contextmanager
     def _abortable(self, cancel: threading.Event) -> Iterator[None]:
-        """While inside, setting ``cancel`` stops the running batch too, not only the next slice."""
-        self._abort_when = cancel
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback, None)
+        """While inside, setting ``cancel`` stops the running batch too, not only the next slice.
+
+        llama.cpp asks between the operations of a batch (~650 times per batch) whether to stop. The check
+        is installed only while a prefill runs: a prefill's batch of 8-16 tokens takes ~250 ms, which a
+        real request (the speculative reply at the start of a pause) would otherwise wait out. It costs
+        nothing measurable; aborting takes ~1 ms and llama.cpp drops the unfinished batch's cache
+        entries, so the cache stays exactly the tokens read before it.
+        """
+        self._state.set_abort(cancel.is_set)
         try:
             yield
         finally:
-            llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._no_abort_callback, None)
-            self._abort_when = None
+            self._state.set_abort(None)
 
     def _run_prefill(self, job: _PrefillJob) -> None:
         """Evaluate a prefill's prompt into the KV cache, unless a real request waits or it was cancelled.
@@ -313,30 +297,19 @@ class LlamaCppLanguageModel:
                     self._prefill_job = None
 
     def _save_snapshot(self, *, pinned: bool = False) -> None:
-        llm = self._llm
-        if llm.n_tokens == 0:
-            return
-        size = llama_cpp.llama_state_seq_get_size(llm._ctx.ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(llm._ctx.ctx, buffer, size, 0)
-        if written:
-            self._snapshots.put(llm._input_ids.tolist(), ctypes.string_at(buffer, written), pinned=pinned)
+        saved = self._state.save()
+        if saved is not None:
+            self._snapshots.put(saved[0], saved[1], pinned=pinned)
 
     def _restore(self, snapshot: KvSnapshot) -> bool:
-        llm = self._llm
-        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        data = (ctypes.c_uint8 * len(snapshot.data)).from_buffer_copy(snapshot.data)
-        if not llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, data, len(snapshot.data), 0):
-            log.warning("could not restore a KV snapshot; evaluating the prompt from the start")
-            llm.reset()  # type: ignore[no-untyped-call]
-            return False
-        llm.input_ids[: len(snapshot.tokens)] = snapshot.tokens
-        llm.n_tokens = len(snapshot.tokens)
-        llm._requires_eval = True  # restored cells, but no logits: the next token must be evaluated
-        return True
+        if self._state.restore(list(snapshot.tokens), snapshot.data):
+            return True
+        log.warning("could not restore a KV snapshot; evaluating the prompt from the start")
+        return False
 
     def _generate(self, job: _Job) -> None:
-        request, sampling = job.request, job.request.sampling
+        request = job.request
+        sampling = self.policy.sampling(request.sampling)
         tokens = self._fit_prompt(request)
         cached = self._eval_prompt(tokens, job.cancel)
         if job.cancel.is_set():
@@ -360,9 +333,9 @@ class LlamaCppLanguageModel:
 
         generator = self._llm.generate(
             tokens,
-            temp=DEFAULT_TEMPERATURE if sampling.temperature is None else sampling.temperature,
-            top_p=DEFAULT_TOP_P if sampling.top_p is None else sampling.top_p,
-            top_k=DEFAULT_TOP_K if sampling.top_k is None else sampling.top_k,
+            temp=_or(sampling.temperature, QWEN_SAMPLING.temperature),
+            top_p=_or(sampling.top_p, QWEN_SAMPLING.top_p),
+            top_k=int(_or(sampling.top_k, QWEN_SAMPLING.top_k)),
             repeat_penalty=DEFAULT_REPEAT_PENALTY,
             presence_penalty=sampling.presence_penalty or 0.0,
             frequency_penalty=sampling.frequency_penalty or 0.0,
@@ -371,7 +344,7 @@ class LlamaCppLanguageModel:
             for token in generator:
                 if job.cancel.is_set():
                     return
-                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                if self._state.is_end_of_generation(token):
                     break
                 completion += 1
                 send(*parser.feed(decoder.decode(self._llm.detokenize([token]))))
@@ -400,30 +373,20 @@ class LlamaCppLanguageModel:
         return tokens
 
     def _fit_prompt(self, request: ChatRequest) -> list[int]:
-        """The prompt's tokens; the oldest turns are dropped (with a warning) if it would not fit.
+        """The prompt's tokens, with the policy's hints; the policy drops the oldest turns (with a
+        warning) if it would not fit, and refuses what cannot (1007). The engine trims long
+        conversations itself; this only keeps a request that slipped past it from failing outright."""
+        rendered: dict[int, list[int]] = {}
 
-        The engine compresses long conversations itself; this only keeps a request that slipped past it
-        from failing outright.
-        """
-        messages = _with_tool_hint(request.messages) if request.tools else list(request.messages)
-        # Every result, not only the newest: the history then renders the same on the next turn, and the
-        # KV cache keeps it.
-        messages = [_with_result_hint(m) if m.role == "tool" else m for m in messages]
-        while True:
-            tokens = self._tokenize_prompt(self._template.render(messages, request.tools))
-            if len(tokens) + MIN_REPLY_TOKENS <= self.n_ctx:
-                return tokens
-            droppable = _first_droppable(messages)
-            if droppable is None:
-                # What is left is the client's own input (its instruction, tools, latest turn), too
-                # long for this model: the client's error (1007), with the numbers, not a server fault.
-                raise ProtocolError(
-                    CloseCode.INVALID_ARGUMENT,
-                    f"Request contains an invalid argument: the prompt needs {len(tokens)} tokens; "
-                    f"the context holds {self.n_ctx - MIN_REPLY_TOKENS}",
-                )
-            log.warning("prompt of %d tokens exceeds the context: dropping the oldest turn", len(tokens))
-            del messages[droppable]
+        def count(messages: list[ChatMessage]) -> int:
+            rendered[len(messages)] = self._tokenize_prompt(self._template.render(messages, request.tools))
+            return len(rendered[len(messages)])
+
+        messages = self.policy.messages(request)
+        kept, _ = self.policy.fit(messages, count, self.n_ctx - MIN_REPLY_TOKENS)
+        if len(kept) < len(messages):
+            log.warning("prompt exceeded the context: dropped %d oldest messages", len(messages) - len(kept))
+        return rendered[len(kept)]
 
     def _eval_prompt(
         self, tokens: Sequence[int], cancel: threading.Event, *, slice_tokens: int = PROMPT_SLICE_TOKENS
@@ -434,10 +397,9 @@ class LlamaCppLanguageModel:
         that cannot be interrupted; slicing it here lets a cancelled request stop early. Afterwards the
         cache holds the whole prompt with fresh logits, which ``generate`` samples from directly.
         """
-        llm = self._llm
-        cached: list[int] = llm._input_ids.tolist()
-        in_cache = common_prefix(cached, tokens)
-        if in_cache == len(tokens) == llm.n_tokens and not llm._requires_eval:
+        llm, state = self._llm, self._state
+        in_cache = common_prefix(state.tokens(), tokens)
+        if in_cache == len(tokens) == state.n_tokens and state.logits_live:
             # Exactly this prompt was the last thing evaluated (a prefill of this turn): its last logits
             # are still live, so nothing is read again (one token would cost ~100 ms on 2 cores).
             log.debug("prompt: all %d tokens cached with their logits", in_cache)
@@ -446,11 +408,9 @@ class LlamaCppLanguageModel:
         if snapshot is not None and matched >= in_cache + SNAPSHOT_MIN_GAIN_TOKENS:
             in_cache = matched if self._restore(snapshot) else 0
         reused = min(in_cache, len(tokens) - 1)
-        if reused <= 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
-            llm.reset()  # type: ignore[no-untyped-call]
+        if not state.keep(reused):  # the logits are of a token now dropped, until the next eval
+            state.reset()
             reused = 0
-        llm.n_tokens = reused
-        llm._requires_eval = True  # the logits are of a token now dropped, until the next eval
         started = time.perf_counter()
         for start in range(reused, len(tokens), slice_tokens):
             if cancel.is_set():
@@ -474,57 +434,7 @@ class LlamaCppLanguageModel:
         return reused
 
 
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_int8" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-@contextmanager
-def _without_extra_buffer_types(active: bool) -> Iterator[None]:
-    """Load the model without llama.cpp's "extra" weight buffers (AMX tiles, repacked layouts).
-
-    llama.cpp 0.3.36's AMX matmul crashes (SIGSEGV in ggml_backend_amx_mul_mat) on the first prompt batch
-    on the Sapphire Rapids VMs this was tested on. ``Llama()`` takes no option for it, so the default
-    model parameters are patched while the model loads. Measured there: generation speed unchanged
-    (~8-9 tok/s on 2 threads either way), prompt evaluation ~145 tok/s.
-    """
-    if not active:
-        yield
-        return
-    low_level = llama_cpp.llama_cpp
-    original = low_level.llama_model_default_params
-
-    def params_without_extra_buffers() -> Any:
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
-    low_level.llama_model_default_params = params_without_extra_buffers
-    try:
-        yield
-    finally:
-        low_level.llama_model_default_params = original
-
-
-def _with_tool_hint(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-    # Appended after the system prompt, so the cached prefix of that prompt still matches.
-    out = list(messages)
-    if out and out[0].role == "system":
-        out[0] = ChatMessage(role="system", content=f"{out[0].content}\n\n{TOOL_USE_HINT}")
-    else:
-        out.insert(0, ChatMessage(role="system", content=TOOL_USE_HINT))
-    return out
-
-
-def _with_result_hint(message: ChatMessage) -> ChatMessage:
-    return replace(message, content=f"{message.content}\n\n{TOOL_RESULT_HINT}")
-
-
-def _first_droppable(messages: Sequence[ChatMessage]) -> int | None:
-    """Index of the oldest message that is neither the system prompt nor the latest message."""
-    for i, message in enumerate(messages[:-1]):
-        if message.role != "system":
-            return i
-    return None
+def _or(value: float | None, default: float | None) -> float:
+    chosen = value if value is not None else default
+    assert chosen is not None
+    return chosen

@@ -1,0 +1,127 @@
+"""The prompt policy: what a language-model backend adds to a chat request, in one place.
+
+The engine builds the conversation (``ChatRequest``: the system prompt, the history trimmed to the
+profile's budget, the tools, the client's sampling). A backend then applies one ``PromptPolicy`` before it
+renders or sends the request:
+
+* tool hints — a line after the system prompt when tools are offered, and a line after each function
+  result, which small models need to call tools rather than talk about them, and to say a result
+  rather than call again (see the constants for what was measured);
+* sampling defaults for what the client left unset;
+* the last-resort fit: when a rendered prompt still does not fit the model's context, the oldest turns
+  are dropped, an assistant's function calls together with their results, never the system prompt or
+  the newest message; what cannot fit is the client's error (1007, with the numbers).
+
+The embedded llama.cpp backend and the OpenAI-compatible one both use it, so a profile behaves the same
+whichever engine runs its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.stages import ChatMessage, ChatRequest, SamplingParams
+
+# Added to the system prompt when tools are offered. Without it the 1.5B model tends to tell the person
+# to "call the get_weather function" instead of calling it, above all under a spoken-style prompt.
+TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool call, nothing else."
+# Added after each function result. Without it the 1.5B model, under the hint above, answers a result
+# by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead of
+# saying it; with it, it says the result (measured on a weather call at temperatures 0 and 0.7, with no
+# system prompt, a generic one and the spoken-style one).
+TOOL_RESULT_HINT = "Answer the person with this result; do not call the function again."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptPolicy:
+    tool_use_hint: str = ""
+    tool_result_hint: str = ""
+    # Used where a request leaves a value unset (None: the engine's own default).
+    default_sampling: SamplingParams = field(default_factory=SamplingParams)
+
+    def messages(self, request: ChatRequest) -> list[ChatMessage]:
+        """The request's messages with the tool hints applied."""
+        messages = list(request.messages)
+        if request.tools and self.tool_use_hint:
+            messages = _with_system_line(messages, self.tool_use_hint)
+        if self.tool_result_hint:
+            # Every result, not only the newest: the history then renders the same on the next turn,
+            # and an engine's prefix cache keeps it.
+            hint = self.tool_result_hint
+            messages = [
+                replace(m, content=f"{m.content}\n\n{hint}") if m.role == "tool" else m for m in messages
+            ]
+        return messages
+
+    def sampling(self, requested: SamplingParams) -> SamplingParams:
+        """``requested`` with this policy's defaults where it leaves a value unset."""
+        d = self.default_sampling
+        return SamplingParams(
+            temperature=_first(requested.temperature, d.temperature),
+            top_p=_first(requested.top_p, d.top_p),
+            top_k=_first(requested.top_k, d.top_k),
+            max_tokens=_first(requested.max_tokens, d.max_tokens),
+            seed=_first(requested.seed, d.seed),
+            presence_penalty=_first(requested.presence_penalty, d.presence_penalty),
+            frequency_penalty=_first(requested.frequency_penalty, d.frequency_penalty),
+        )
+
+    def fit(
+        self, messages: Sequence[ChatMessage], count: Callable[[list[ChatMessage]], int], limit: int
+    ) -> tuple[list[ChatMessage], int]:
+        """The messages whose prompt (``count``) holds at most ``limit`` tokens, and that count.
+
+        Drops the oldest turns that are neither the system prompt nor the newest message; an assistant
+        message with function calls goes together with the results that answer it. Raises
+        ``ProtocolError`` 1007 when even the system prompt and the newest message do not fit.
+        """
+        kept = list(messages)
+        while (needed := count(kept)) > limit:
+            drop = _oldest_droppable(kept)
+            if not drop:
+                raise ProtocolError(
+                    CloseCode.INVALID_ARGUMENT,
+                    f"Request contains an invalid argument: the prompt needs {needed} tokens; "
+                    f"the context holds {limit}",
+                )
+            kept = [m for i, m in enumerate(kept) if i not in drop]
+        return kept, needed
+
+
+# Qwen2.5's recommended sampling (its generation_config.json) and the embedded model's reply bound.
+QWEN_SAMPLING = SamplingParams(temperature=0.7, top_p=0.8, top_k=20, max_tokens=512)
+# The embedded profile's policy (Qwen2.5 1.5B through llama.cpp).
+EMBEDDED_POLICY = PromptPolicy(
+    tool_use_hint=TOOL_USE_HINT, tool_result_hint=TOOL_RESULT_HINT, default_sampling=QWEN_SAMPLING
+)
+
+
+N = TypeVar("N", int, float)
+
+
+def _first(value: N | None, default: N | None) -> N | None:
+    return value if value is not None else default
+
+
+def _with_system_line(messages: list[ChatMessage], line: str) -> list[ChatMessage]:
+    # Appended after the system prompt, so the cached prefix of that prompt still matches.
+    if messages and messages[0].role == "system":
+        return [replace(messages[0], content=f"{messages[0].content}\n\n{line}"), *messages[1:]]
+    return [ChatMessage(role="system", content=line), *messages]
+
+
+def _oldest_droppable(messages: Sequence[ChatMessage]) -> set[int]:
+    """Indexes of the oldest turn that may go: a message other than the system prompt and the newest,
+    with the function results that answer its calls (they make no sense without them)."""
+    for i, message in enumerate(messages[:-1]):
+        if message.role == "system":
+            continue
+        drop = {i}
+        ids = {c.id for c in message.tool_calls}
+        if ids:
+            drop |= {j for j, m in enumerate(messages[:-1]) if m.role == "tool" and m.tool_call_id in ids}
+        return drop
+    return set()

@@ -1,0 +1,55 @@
+"""The prompt policy both LLM backends apply: hints, sampling defaults, and the last-resort fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from openlive.backends.prompt_policy import EMBEDDED_POLICY, TOOL_RESULT_HINT, TOOL_USE_HINT, PromptPolicy
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.stages import ChatMessage, ChatRequest, SamplingParams, ToolCallRequest
+from openlive.stages.language_model import ToolSpec
+
+
+def words(messages: list[ChatMessage]) -> int:
+    return sum(len(m.content.split()) for m in messages)
+
+
+def test_hints_follow_the_system_prompt_and_every_result() -> None:
+    request = ChatRequest(
+        messages=[
+            ChatMessage(role="system", content="Be brief."),
+            ChatMessage(role="user", content="weather?"),
+            ChatMessage(role="assistant", tool_calls=[ToolCallRequest(id="c1", name="get_weather")]),
+            ChatMessage(role="tool", content='{"sky": "sunny"}', tool_call_id="c1"),
+        ],
+        tools=[ToolSpec(name="get_weather")],
+    )
+    out = EMBEDDED_POLICY.messages(request)
+    assert out[0].content == f"Be brief.\n\n{TOOL_USE_HINT}"
+    assert out[3].content == f'{{"sky": "sunny"}}\n\n{TOOL_RESULT_HINT}'
+    assert request.messages[0].content == "Be brief."  # the request itself is left as it was
+    assert PromptPolicy().messages(request) == request.messages  # a policy without hints adds nothing
+
+
+def test_sampling_defaults_fill_only_what_the_client_left_unset() -> None:
+    chosen = EMBEDDED_POLICY.sampling(SamplingParams(temperature=0.0, max_tokens=50))
+    assert (chosen.temperature, chosen.top_p, chosen.top_k, chosen.max_tokens) == (0.0, 0.8, 20, 50)
+    assert PromptPolicy().sampling(SamplingParams()) == SamplingParams()
+
+
+def test_fit_drops_a_call_with_its_result_and_refuses_what_cannot_fit() -> None:
+    call = ToolCallRequest(id="c1", name="book")
+    messages = [
+        ChatMessage(role="system", content="one two"),
+        ChatMessage(role="user", content="a b c d"),
+        ChatMessage(role="assistant", content="x", tool_calls=[call]),
+        ChatMessage(role="tool", content="r", tool_call_id="c1"),
+        ChatMessage(role="assistant", content="done"),
+        ChatMessage(role="user", content="last question"),
+    ]
+    kept, used = EMBEDDED_POLICY.fit(messages, words, limit=6)
+    assert [m.content for m in kept] == ["one two", "done", "last question"] and used == 5
+    with pytest.raises(ProtocolError) as refused:
+        EMBEDDED_POLICY.fit(messages, words, limit=3)
+    assert refused.value.code == CloseCode.INVALID_ARGUMENT
+    assert "needs 4 tokens; the context holds 3" in refused.value.reason
