@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from openlive.backends.assets import cache_dir, llm_gguf_path
@@ -41,6 +43,7 @@ SPOKEN_STYLE_PROMPT = (
 )
 
 EMBEDDED_LLM_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+EMBEDDED_DESCRIPTION = "openlive's embedded CPU stack (speech recognition, language model, speech synthesis)"
 # The embedded model's replies are capped so a runaway answer cannot hold the single LLM worker for long.
 EMBEDDED_OUTPUT_TOKEN_LIMIT = 512
 
@@ -63,7 +66,7 @@ def load_embedded_profile(settings: Settings) -> Profile:
     log.info("LLM loaded (%d prompt tokens cached) in %.1f s", warm, time.perf_counter() - started)
     return _with_speech_stages(
         name=EMBEDDED_PROFILE_NAME,
-        description="openlive's embedded CPU stack (speech recognition, language model, speech synthesis)",
+        description=EMBEDDED_DESCRIPTION,
         llm=llm,
         settings=settings,
         cache=cache,
@@ -80,7 +83,7 @@ def load_remote_profile(settings: Settings) -> Profile:
     llm = OpenAICompatibleLanguageModel.from_settings(settings)
     return _with_speech_stages(
         name=REMOTE_PROFILE_NAME,
-        description=f"embedded speech stages with {settings.llm_model or 'the model'} at {settings.llm_url}",
+        description=remote_description(settings),
         llm=llm,
         settings=settings,
         cache=cache_dir(settings),
@@ -88,9 +91,32 @@ def load_remote_profile(settings: Settings) -> Profile:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """The profile the settings select: its name, a description (``GET …/models``) and its loader."""
+
+    name: str
+    description: str
+    load: Callable[[], Profile]
+
+
+def configured_profile(settings: Settings) -> ProfileChoice:
+    """The one place that picks the profile: the remote-LLM one when ``llm_url`` is set (the speech
+    stages stay embedded), otherwise the embedded one. The models load only when ``load`` is called."""
+    if settings.llm_url:
+        return ProfileChoice(
+            REMOTE_PROFILE_NAME, remote_description(settings), lambda: load_remote_profile(settings)
+        )
+    return ProfileChoice(EMBEDDED_PROFILE_NAME, EMBEDDED_DESCRIPTION, lambda: load_embedded_profile(settings))
+
+
 def load_configured_profile(settings: Settings) -> Profile:
-    """The remote-LLM profile when ``llm_url`` is set, otherwise the embedded one."""
-    return load_remote_profile(settings) if settings.llm_url else load_embedded_profile(settings)
+    """The profile ``configured_profile`` selects, loaded."""
+    return configured_profile(settings).load()
+
+
+def remote_description(settings: Settings) -> str:
+    return f"embedded speech stages with {settings.llm_model or 'the language model'} at {settings.llm_url}"
 
 
 def _with_speech_stages(

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from openlive.backends.llm_prompt import ToolCallParser, new_call_id, parse_tool_call
+from openlive.backends.prompt_policy import PromptPolicy
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.request_context import SESSION_ID
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
@@ -90,6 +91,7 @@ class OpenAICompatibleLanguageModel:
         read_timeout_s: float = 60.0,
         retries: int = 2,
         tool_result_hint: str = "",
+        policy: PromptPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         base = base_url.rstrip("/")
@@ -100,7 +102,9 @@ class OpenAICompatibleLanguageModel:
         # read: the longest wait for the next piece of a streamed reply (a stalled engine).
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._retries = max(0, retries)
-        self._tool_result_hint = tool_result_hint
+        # The shared prompt policy (backends/prompt_policy.py); by default only the result hint, and the
+        # engine's own sampling defaults for what the client leaves unset.
+        self.policy = policy or PromptPolicy(tool_result_hint=tool_result_hint)
         self._transport = transport
         # A client's connection pool belongs to one event loop; one client per loop that uses this model.
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
@@ -140,10 +144,10 @@ class OpenAICompatibleLanguageModel:
         return client
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
-        s = request.sampling
+        s = self.policy.sampling(request.sampling)
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [_message_json(m, self._tool_result_hint) for m in request.messages],
+            "messages": [_message_json(m) for m in self.policy.messages(request)],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -326,10 +330,8 @@ def _finish_call(partial: _PartialCall) -> ToolCallRequest | None:
     return call
 
 
-def _message_json(message: ChatMessage, tool_result_hint: str = "") -> dict[str, Any]:
+def _message_json(message: ChatMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.role == "tool" and tool_result_hint:
-        out["content"] = f"{message.content}\n\n{tool_result_hint}"
     if message.role == "assistant" and message.tool_calls:
         out["tool_calls"] = [
             {

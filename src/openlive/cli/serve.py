@@ -113,23 +113,11 @@ def build_engine(settings: Settings) -> Engine:
     With ``llm_url`` set (``OPENLIVE_LLM_URL``) the LLM is that OpenAI-compatible server and the speech
     stages stay embedded (profile ``openlive-remote``); otherwise everything is embedded.
     """
-    from openlive.backends.embedded import (
-        EMBEDDED_PROFILE_NAME,
-        REMOTE_PROFILE_NAME,
-        load_embedded_profile,
-        load_remote_profile,
-    )
+    from openlive.backends.embedded import configured_profile
     from openlive.engine import Engine, SessionLimits
     from openlive.store import RedisResumptionStore, SqliteResumptionStore
 
-    if settings.llm_url:
-        name = REMOTE_PROFILE_NAME
-        description = f"embedded speech stages with the language model at {settings.llm_url}"
-        loader = load_remote_profile
-    else:
-        name = EMBEDDED_PROFILE_NAME
-        description = "openlive's embedded CPU stack (speech recognition, language model, speech synthesis)"
-        loader = load_embedded_profile
+    choice = configured_profile(settings)
     limits = SessionLimits(
         session_time_limit_s=settings.session_time_limit_s,
         connection_time_limit_s=settings.connection_time_limit_s,
@@ -141,8 +129,8 @@ def build_engine(settings: Settings) -> Engine:
     else:
         resumption = SqliteResumptionStore(settings.resumption_db or settings.cache_dir / "resumption.db")
     return Engine(
-        {name: (description, lambda: loader(settings))},
-        default_profile=name,
+        {choice.name: (choice.description, choice.load)},
+        default_profile=choice.name,
         limits=limits,
         resumption=resumption,
     )
@@ -247,7 +235,11 @@ async def serve(settings: Settings) -> int:
         await serve_until_signalled(handle, drain_s=settings.drain_timeout_s)
     finally:
         loader.cancel()
-    return 0 if engine.is_ready() else 1
+        await asyncio.wait([loader])
+        ready = engine.is_ready()
+        # The sessions are gone: the stages' models, threads and connections go too.
+        await engine.aclose()
+    return 0 if ready else 1
 
 
 def run(args: argparse.Namespace) -> int:
