@@ -123,7 +123,8 @@ class ServeProcess:
             command += ["--tls-key", str(self.cert_dir / "key.pem")]
         else:
             command += ["--tls-port", "0"]
-        return [*command, "--api-key", self.api_key, *self.extra_args]
+        # A drain shorter than STOP_GRACE_S: a test that stops the server mid-reply gets a clean exit.
+        return [*command, "--api-key", self.api_key, "--drain-timeout", "5", *self.extra_args]
 
     def start(self) -> None:
         """Starts the server and waits until /healthz answers 200 (the models are loaded)."""
