@@ -410,3 +410,30 @@ async def test_prompt_tokens_are_split_into_spoken_audio_and_text() -> None:
     assert details["AUDIO"] == 4  # the fake model counts words
     assert details["TEXT"] + details["AUDIO"] == spoken.prompt_token_count
     await session.aclose()
+
+
+class MemoryStore(SlowStore):
+    """Keeps every saved history by handle (unit-test fake)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_handle: dict[str, list[Content]] = {}
+
+    def save(self, history: list[Content], *, replaces: str | None = None) -> str:
+        handle = super().save(history, replaces=replaces)
+        self.by_handle[handle] = history
+        return handle
+
+
+async def test_a_model_failure_keeps_the_users_words_resumable() -> None:
+    store = MemoryStore()
+    session, outbox = session_for(FailingLanguageModel(), resumption=store)
+    await session.start()
+    await session.handle(user("remember the number 42"))
+    await until(lambda: outbox.closed is not None)
+    assert outbox.closed is not None and outbox.closed[0] == CloseCode.INTERNAL
+    updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
+    assert len(updates) == 2 and updates[-1].new_handle is not None
+    saved = store.by_handle[updates[-1].new_handle]
+    assert [c.text() for c in saved] == ["remember the number 42", "The first clause, and then"]
+    await session.aclose()

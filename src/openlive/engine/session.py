@@ -16,6 +16,7 @@ Turn lifecycle (reference §4.1, §5):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -409,6 +410,13 @@ class LiveSession:
         if reply is not self._reply or reply.cut:
             return  # cut or dropped by the session, which has dealt with it already
         if end.error is not None:
+            if not isinstance(end.error, ProtocolError) or end.error.code == CloseCode.INTERNAL:
+                # A server-side fault (the model or its engine failed): not the client's doing, so the
+                # session stays resumable, with the user's turn and what was sent of the reply in it.
+                self._reply = None
+                self._record_heard(reply)
+                with contextlib.suppress(Exception):
+                    await self._send_resumption_update()
             raise end.error
         if end.cancelled:
             return  # only aclose() cancels a reply the session did not cut
