@@ -419,3 +419,13 @@ async def test_a_huge_max_output_tokens_is_clamped_and_keeps_the_history() -> No
     assert request.sampling.max_tokens == min(profile.output_token_limit, profile.input_token_limit // 2)
     assert [m.content for m in request.messages[1:]] == ["first", "One.", "second"]
     await session.aclose()
+
+
+def test_an_instruction_that_cannot_fit_the_context_is_refused_at_setup_with_the_numbers() -> None:
+    llm = ScriptedLanguageModel()
+    long = Content(parts=[Part(text="word " * 5000)])
+    with pytest.raises(ProtocolError) as refused:
+        make_session(llm, system_instruction=long)
+    assert refused.value.code == CloseCode.INVALID_ARGUMENT
+    assert refused.value.reason.endswith("need 5003 tokens; the model holds 3008"), refused.value
+    make_session(llm, system_instruction=Content(parts=[Part(text="word " * 2000)]))  # fits

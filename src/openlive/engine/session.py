@@ -107,6 +107,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MAX_TOOL_ROUNDS", "LiveSession", "SessionLimits"]
 
+# Room a setup must leave for at least one short user turn besides its instruction, tools and the reply.
+MIN_TURN_TOKENS = 64
+
 UserTurn = tuple[Content, ...]  # what the core queues: one typed clientContent, or one spoken turn
 
 
@@ -185,6 +188,7 @@ class LiveSession:
             raise invalid_argument(f"unsupported language code {self.language_code!r}")
         self.system_instruction = setup.system_instruction.text() if setup.system_instruction else ""
         self.tools = list(setup.tools)
+        self._check_prompt_fits()
         self.history: list[Content] = list(history)  # a resumed session starts with its conversation
         # Set when the client asked for sessionResumption: a new handle after each completed turn.
         self._resumption = resumption
@@ -684,6 +688,19 @@ class LiveSession:
                 frequency_penalty=gc.frequency_penalty,
             ),
         )
+
+    def _check_prompt_fits(self) -> None:
+        """Refuse at setup (1007, with the numbers) an instruction and tools that leave no room for a
+        conversation in this profile's context, rather than fail on the first turn."""
+        request = self._chat_request([])
+        count = self.profile.llm.count_tokens
+        tools = json.dumps([dataclasses.asdict(t) for t in request.tools]) if request.tools else ""
+        needed = sum(count(m.content) for m in request.messages) + (count(tools) if tools else 0)
+        reply = request.sampling.max_tokens or 0
+        holds = self.profile.input_token_limit - reply - MIN_TURN_TOKENS
+        if needed > holds:
+            # Short enough for a close frame's 123 bytes; compatibility.md explains the numbers.
+            raise invalid_argument(f"the instruction and tools need {needed} tokens; the model holds {holds}")
 
     # ------------------------------------------------------------------ limits
 
