@@ -11,19 +11,46 @@ from dataclasses import dataclass
 
 from openlive.protocol.errors import CloseCode, ProtocolError
 
-# Model ids the Gemini Live API serves (and that the docs and SDK samples use), as of late 2026.
-GEMINI_LIVE_MODEL_IDS: tuple[str, ...] = (
-    "gemini-2.5-flash-native-audio-preview-12-2025",
-    "gemini-2.5-flash-native-audio-preview-09-2025",
-    "gemini-2.5-flash-native-audio-latest",
-    "gemini-live-2.5-flash-native-audio",
-    "gemini-live-2.5-flash-preview",
-    "gemini-live-2.5-flash",
-    "gemini-2.0-flash-live-001",
-    "gemini-2.0-flash-live-preview-04-09",
-    "gemini-2.0-flash-exp",
-    "gemini-3.1-flash-live-preview",
+# The Live model ids that clients name in ``setup.model``, each an alias of the default profile. This is
+# the one list: the catalog resolves and lists from it, and docs/models.md points here.
+#
+# Where it came from (looked up on 2026-12-02): the ai.google.dev model pages (Gemini 3.8 Live, its
+# migration notes from gemini-3.1-flash-live-preview, the models overview), the Vertex AI Live API guide
+# and the Gemini 3.8 Live developer's guide with its migration section, the Vertex model page of Gemini
+# 2.5 Flash with the Live API, and the Firebase AI Logic live-api page (its per-provider model lists).
+# Ids Google has retired stay here: an app still naming one keeps working against openlive, which is
+# what an alias is for, and accepting a name costs nothing.
+
+
+@dataclass(frozen=True, slots=True)
+class LiveModelId:
+    id: str
+    api: str  # "gemini" (Developer API), "vertex", or "both"
+    status: str  # as Google's pages list it: "GA", "preview", "retired"
+
+
+LIVE_MODELS: tuple[LiveModelId, ...] = (
+    # Current (December 2026).
+    LiveModelId("gemini-3.8-live", "both", "GA"),
+    LiveModelId("gemini-3.8-live-extended-thinking", "gemini", "GA"),
+    LiveModelId("gemini-3.1-flash-live-preview", "gemini", "preview"),
+    LiveModelId("gemini-2.5-flash-native-audio-preview-12-2025", "gemini", "preview"),
+    LiveModelId("gemini-2.5-flash-native-audio-preview-09-2025", "gemini", "preview"),
+    LiveModelId("gemini-2.5-flash-native-audio-latest", "gemini", "preview"),
+    LiveModelId("gemini-live-2.5-flash-native-audio", "vertex", "GA"),
+    LiveModelId("gemini-live-2.5-flash-preview-native-audio-09-2025", "vertex", "preview"),
+    LiveModelId("gemini-live-2.5-flash", "vertex", "GA"),
+    # Retired or superseded, still in samples and apps.
+    LiveModelId("gemini-live-2.5-flash-preview-native-audio", "vertex", "retired"),
+    LiveModelId("gemini-live-2.5-flash-preview", "gemini", "retired"),
+    LiveModelId("gemini-2.5-flash-preview-native-audio-dialog", "gemini", "retired"),
+    LiveModelId("gemini-2.5-flash-exp-native-audio-thinking-dialog", "gemini", "retired"),
+    LiveModelId("gemini-2.0-flash-live-001", "both", "retired"),
+    LiveModelId("gemini-2.0-flash-live-preview-04-09", "vertex", "retired"),
+    LiveModelId("gemini-2.0-flash-exp", "gemini", "retired"),
 )
+
+GEMINI_LIVE_MODEL_IDS: tuple[str, ...] = tuple(m.id for m in LIVE_MODELS)
 
 _PREFIXES = (
     # projects/{p}/locations/{l}/publishers/google/models/{id}  (Vertex, Firebase Vertex)
