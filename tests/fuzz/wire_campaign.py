@@ -372,6 +372,66 @@ async def clients(
 
 
 # --------------------------------------------------------------------------------------------------
+# The inputs issue 10 found closing with 1011, each run once per campaign with its outcome reported
+
+
+def known_cases() -> dict[str, list[str | bytes]]:
+    text_setup = {
+        "setup": {"model": MODEL, "generationConfig": {"responseModalities": ["TEXT"], "maxOutputTokens": 8}}
+    }
+    question = {
+        "clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hi?"}]}], "turnComplete": True}
+    }
+    long_turn = {
+        "clientContent": {
+            "turns": [{"role": "user", "parts": [{"text": "word " * 12_000}]}],
+            "turnComplete": True,
+        }
+    }
+    long_instruction = copy.deepcopy(text_setup)
+    long_instruction["setup"]["systemInstruction"] = {"parts": [{"text": "rule " * 12_000}]}
+    schema: Any = {"type": "STRING"}
+    for _ in range(330):
+        schema = {"anyOf": [schema]}
+    deep_tool = copy.deepcopy(text_setup)
+    deep_tool["setup"]["tools"] = [{"functionDeclarations": [{"name": "f", "parameters": schema}]}]
+    big_topk = json.dumps(text_setup).replace(
+        '"maxOutputTokens": 8', '"maxOutputTokens": 8, "topK": "' + "9" * 4301 + '"'
+    )
+    pcm_rate = {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=" + "1" * 5000, "data": "AAAA"}}}
+    return {
+        "topK as 4,301 digits": [big_topk],
+        "audio/pcm;rate= and 5,000 digits": [json.dumps(text_setup), json.dumps(pcm_rate)],
+        "anyOf 330 levels deep": [json.dumps(deep_tool)],
+        "turnComplete, no turns, no instruction": [
+            json.dumps(text_setup),
+            json.dumps({"clientContent": {"turnComplete": True}}),
+        ],
+        "60,000-character user turn": [json.dumps(text_setup), json.dumps(long_turn)],
+        "60,000-character instruction, then a question": [json.dumps(long_instruction), json.dumps(question)],
+        "invalid UTF-8 in a text frame": [json.dumps(text_setup), b'{"realtimeInput": {"text": "\xff"}}'],
+    }
+
+
+async def run_known_case(url: str, frames: list[str | bytes]) -> str:
+    """How the server ended the case: its close code and reason, or that the turn completed."""
+    async with connect(url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+        for frame in frames:
+            await ws.send(frame, text=True)
+        try:
+            async with asyncio.timeout(60):
+                async for message in ws:
+                    if b"turnComplete" in (message if isinstance(message, bytes) else message.encode()):
+                        return "answered (turnComplete)"
+        except ConnectionClosed:
+            pass
+        except TimeoutError:
+            return "no answer within 60 s"
+        rcvd = ws.protocol.close_rcvd
+        return f"{rcvd.code} {rcvd.reason}" if rcvd else "closed without a close frame (1006)"
+
+
+# --------------------------------------------------------------------------------------------------
 # The server
 
 
@@ -481,6 +541,9 @@ async def main() -> int:
         await wait_healthy(base, 180)
         url = base.replace("http", "ws", 1) + LIVE_PATH + "?key=fuzz"
         report["rss_mib"] = [round(rss_mib(server.pid))] if server else []
+        report["known_cases"] = {
+            name: await run_known_case(url, frames) for name, frames in known_cases().items()
+        }
         tally = Tally()
         health: Counter[str] = Counter()
         stop = asyncio.Event()
@@ -534,6 +597,7 @@ async def main() -> int:
         args.out.write_text(text + "\n")
     bad = (
         report.get("server_closes", {}).get(1011, 0)
+        or any(outcome.startswith(("1011", "closed without")) for outcome in report["known_cases"].values())
         or set(report.get("healthz", {})) - {"ok"}
         or report.get("sessions_open_after", 0)
     )
