@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from openlive.protocol import CloseCode, ProtocolError, decode_client_message, parse_pcm_mime
+from openlive.protocol import (
+    CloseCode,
+    ProtocolError,
+    decode_client_message,
+    load_json_object,
+    parse_pcm_mime,
+)
 from openlive.protocol import _fields as fields_module
 from openlive.protocol.errors import MAX_REASON_BYTES
 from openlive.protocol.limits import (
@@ -314,3 +320,12 @@ def test_long_client_keys_do_not_fill_the_name_cache() -> None:
     )
     decode_client_message(frame)
     assert fields_module._camel_cached.cache_info().currsize < 10
+
+
+def test_load_json_object_applies_the_message_limits_to_any_client_json() -> None:
+    # For REST bodies (POST /v1alpha/auth_tokens): the same limits, the same typed error.
+    assert load_json_object(b'{"uses": 1}') == {"uses": 1}
+    for body in (b"[" * 100_000, b'{"a": 1' + b"0" * 5000 + b"}", b'{"a": ' * 100 + b"1" + b"}" * 100):
+        with pytest.raises(ProtocolError) as info:
+            load_json_object(body)
+        assert info.value.code == CloseCode.INVALID_ARGUMENT

@@ -2,10 +2,12 @@
 
 The server uses ``decode_client_message`` and ``encode_server_message``; our client SDK uses
 ``encode_client_message`` and ``decode_server_message``. Malformed input raises ``ProtocolError``.
+``load_json_object`` parses any other client JSON (a REST body) under the same limits (``limits``).
 """
 
 from __future__ import annotations
 
+from openlive.protocol._fields import load_object as load_json_object
 from openlive.protocol.decode import decode_client_message, decode_server_message
 from openlive.protocol.encode import encode_client_message, encode_server_message
 from openlive.protocol.errors import CloseCode, ProtocolError
@@ -51,6 +53,7 @@ from openlive.protocol.messages import (
     TurnCoverage,
     UsageMetadata,
     VoiceActivity,
+    VoiceActivityDetectionSignal,
 )
 
 __all__ = [
@@ -96,12 +99,14 @@ __all__ = [
     "TurnCoverage",
     "UsageMetadata",
     "VoiceActivity",
+    "VoiceActivityDetectionSignal",
     "b64decode_any",
     "decode_client_message",
     "decode_server_message",
     "encode_client_message",
     "encode_server_message",
     "format_duration",
+    "load_json_object",
     "parse_duration",
     "parse_pcm_mime",
 ]
