@@ -46,11 +46,23 @@ class Settings:
     ping_timeout_s: float = 20.0
     # Session and connection lifetimes (Gemini: 15 min audio session, ~10 min connection).
     session_time_limit_s: float = 15 * 60.0
+    session_time_limit_with_video_s: float = 2 * 60.0
     connection_time_limit_s: float = 10 * 60.0
     go_away_before_s: float = 60.0
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
-    llm_context_tokens: int = 4096
+    # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache
+    # takes ~28 KB a token (f16), so 32k costs ~0.9 GB, allocated at load (docs/benchmarks.md).
+    llm_context_tokens: int = 32768
+    # The embedded model's KV cache type: "f16", or "q8_0" (half the memory, with flash attention,
+    # which on CPU reads prompts slower: docs/benchmarks.md).
+    llm_kv_cache_type: str = "f16"
+    # KV states of long fixed prompt prefixes (a session's system instruction and tools, 256 tokens or
+    # more) are kept in memory up to this many bytes, and on disk in <cache_dir>/llm-prefix up to
+    # llm_prefix_cache_bytes (least recently used first out; 0 keeps none on disk), so a session with an
+    # instruction read before, even by an earlier process, does not read it again.
+    llm_prefix_memory_bytes: int = 1024 * 1024 * 1024
+    llm_prefix_cache_bytes: int = 4 * 1024 * 1024 * 1024
     # e.g. http://gpu-box:8000/v1 (vLLM, SGLang, llama.cpp server, Ollama); empty: the embedded model.
     llm_url: str = ""
     llm_model: str = ""  # the model name that endpoint serves

@@ -24,6 +24,7 @@ from openlive.protocol.messages import (
     Blob,
     ClientContent,
     Content,
+    ContextWindowCompression,
     FunctionDeclaration,
     FunctionResponse,
     GenerationConfig,
@@ -33,11 +34,15 @@ from openlive.protocol.messages import (
     RealtimeInput,
     RealtimeInputConfig,
     ServerContent,
+    SessionResumptionConfig,
+    SessionResumptionUpdate,
     Setup,
     SpeechConfig,
     Tool,
     ToolCall,
     ToolResponse,
+    VoiceActivity,
+    VoiceActivityDetectionSignal,
 )
 from openlive.stages.language_model import ToolCallRequest
 
@@ -51,6 +56,7 @@ def make_session(
     modality: Modality = Modality.TEXT,
     tts: ScriptedSynthesizer | None = None,
     limits: SessionLimits | None = None,
+    resumption: object = None,
     **setup_kwargs: object,
 ) -> tuple[LiveSession, RecordingOutbox]:
     outbox = RecordingOutbox()
@@ -66,6 +72,7 @@ def make_session(
         outbox,
         session_id="s1",
         limits=limits or SessionLimits(audio_lead_s=60.0),
+        resumption=resumption,  # type: ignore[arg-type]
     )
     return session, outbox
 
@@ -429,3 +436,59 @@ def test_an_instruction_that_cannot_fit_the_context_is_refused_at_setup_with_the
     assert refused.value.code == CloseCode.INVALID_ARGUMENT
     assert refused.value.reason.endswith("need 5003 tokens; the model holds 3008"), refused.value
     make_session(llm, system_instruction=Content(parts=[Part(text="word " * 2000)]))  # fits
+
+
+async def test_the_session_limit_is_shorter_once_video_was_sent_and_absent_with_compression() -> None:
+    limits = SessionLimits(
+        connection_time_limit_s=3600, session_time_limit_s=600, session_time_limit_with_video_s=120
+    )
+    session, outbox = make_session(ScriptedLanguageModel(), limits=limits)
+    await session.start()
+    await session.handle(RealtimeInput(video=Blob(mime_type="image/jpeg", data=b"\xff\xd8")))
+    await asyncio.sleep(119)
+    assert outbox.closed is None
+    await asyncio.sleep(3)
+    assert outbox.closed == (CloseCode.NORMAL, "Session time limit reached.")
+    await session.aclose()
+    compressed, outbox = make_session(
+        ScriptedLanguageModel(), limits=limits, context_window_compression=ContextWindowCompression()
+    )
+    await compressed.start()
+    await asyncio.sleep(1000)
+    assert outbox.closed is None
+    await compressed.aclose()
+
+
+async def test_explicit_vad_signal_reports_the_start_and_end_of_speech() -> None:
+    llm = ScriptedLanguageModel(replies=[["Paris."]])
+    session, outbox, _ = listening_session(llm, explicit_vad_signal=True)
+    await speak(session, np.concatenate([silence(0.3), tone(1.3), silence(0.6)]))
+    await outbox.wait_turn()
+    signals = [m.vad_signal_type for m, _ in outbox.messages if isinstance(m, VoiceActivityDetectionSignal)]
+    activity = [m for m, _ in outbox.messages if isinstance(m, VoiceActivity)]
+    assert signals == ["VAD_SIGNAL_TYPE_SOS", "VAD_SIGNAL_TYPE_EOS"]
+    assert [a.type for a in activity] == ["ACTIVITY_START", "ACTIVITY_END"]
+    assert activity[0].audio_offset_s is not None and 0.2 < activity[0].audio_offset_s < 0.5
+    await session.aclose()
+    quiet, outbox, _ = listening_session(ScriptedLanguageModel(replies=[["Paris."]]))
+    await speak(quiet, np.concatenate([silence(0.3), tone(1.3), silence(0.6)]))
+    await outbox.wait_turn()
+    assert not any(isinstance(m, VoiceActivity | VoiceActivityDetectionSignal) for m, _ in outbox.messages)
+    await quiet.aclose()
+
+
+async def test_transparent_resumption_reports_the_last_consumed_message() -> None:
+    from test_session_races import SlowStore
+
+    llm = ScriptedLanguageModel(replies=[["One."]])
+    session, outbox = make_session(
+        llm, session_resumption=SessionResumptionConfig(transparent=True), resumption=SlowStore()
+    )
+    await session.start()
+    await session.handle(ClientContent(turns=[Content(role="user", parts=[Part(text="a")])]))
+    await session.handle(user("b"))
+    await outbox.wait_turn()
+    await asyncio.sleep(1)
+    updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
+    assert [u.last_consumed_client_message_index for u in updates] == [0, 2, 2]
+    await session.aclose()

@@ -266,9 +266,10 @@ async def test_client_content_right_after_turn_complete_does_not_interrupt_the_f
     await outbox.wait_turn()
     await settle(outbox, session, 0.2)
     assert flags(outbox) == ["generation_complete", "turn_complete"] * 2, describe(outbox)
-    # Each turnComplete is followed by its resumption update, issued between turns.
+    # A handle at the start and after each turnComplete; "not resumable" while each reply was in flight.
     updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
-    assert len(updates) == 3 and all(u.resumable for u in updates)
+    assert [u.resumable for u in updates] == [True, False, True, False, True]
+    assert all((u.new_handle is not None) == u.resumable for u in updates)
     await session.aclose()
 
 
@@ -433,7 +434,7 @@ async def test_a_model_failure_keeps_the_users_words_resumable() -> None:
     await until(lambda: outbox.closed is not None)
     assert outbox.closed is not None and outbox.closed[0] == CloseCode.INTERNAL
     updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
-    assert len(updates) == 2 and updates[-1].new_handle is not None
+    assert [u.resumable for u in updates] == [True, False, True] and updates[-1].new_handle is not None
     saved = store.by_handle[updates[-1].new_handle]
     assert [c.text() for c in saved] == ["remember the number 42", "The first clause, and then"]
     await session.aclose()

@@ -268,10 +268,10 @@ def test_fully_snake_case_setup() -> None:
         ({"proactivity": {}}, Setup(model="m")),
         # null is absent
         ({"generationConfig": None, "tools": None, "systemInstruction": None}, Setup(model="m")),
+        ({"explicitVadSignal": True}, Setup(model="m", explicit_vad_signal=True)),
         # unknown fields at any level are ignored
         (
             {
-                "explicitVadSignal": True,
                 "avatarConfig": {"x": 1},
                 "generationConfig": {"translationConfig": {"targetLanguageCode": "fr"}, "futureField": [1]},
                 "realtimeInputConfig": {"interimTranscriptTimestampEnabled": True},

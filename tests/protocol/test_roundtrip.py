@@ -54,6 +54,7 @@ from openlive.protocol import (
     TurnCoverage,
     UsageMetadata,
     VoiceActivity,
+    VoiceActivityDetectionSignal,
     decode_client_message,
     decode_server_message,
     encode_client_message,
@@ -389,8 +390,12 @@ def test_server_round_trip(message: ServerMessage, usage: UsageMetadata | None) 
             '{"voiceActivity": {"voiceActivityType": "ACTIVITY_END", "audioOffset": "2s"}}',
             [VoiceActivity(type="ACTIVITY_END", audio_offset_s=2.0)],
         ),
+        (
+            '{"voiceActivityDetectionSignal": {"vadSignalType": "VAD_SIGNAL_TYPE_SOS"}}',
+            [VoiceActivityDetectionSignal(vad_signal_type="VAD_SIGNAL_TYPE_SOS")],
+        ),
         # kinds this codec does not know are skipped; so are unknown fields
-        ('{"voiceActivityDetectionSignal": {"vadSignalType": "VAD_SIGNAL_TYPE_SOS"}}', []),
+        ('{"urlContextMetadata": {}}', []),
         ("{}", []),
         (
             '{"serverContent": {"interactionStatus": "IDLE", "turnComplete": true}, "extra": 1}',

@@ -120,6 +120,7 @@ def build_engine(settings: Settings) -> Engine:
     choice = configured_profile(settings)
     limits = SessionLimits(
         session_time_limit_s=settings.session_time_limit_s,
+        session_time_limit_with_video_s=settings.session_time_limit_with_video_s,
         connection_time_limit_s=settings.connection_time_limit_s,
         go_away_before_s=settings.go_away_before_s,
     )

@@ -99,6 +99,8 @@ from openlive.protocol.messages import (
     ToolCallCancellation,
     ToolResponse,
     Transcription,
+    VoiceActivity,
+    VoiceActivityDetectionSignal,
 )
 from openlive.protocol.voices import DEFAULT_VOICE, canonical_voice
 from openlive.stages.language_model import ChatMessage, ChatRequest, PromptPrefiller, SamplingParams
@@ -115,7 +117,11 @@ UserTurn = tuple[Content, ...]  # what the core queues: one typed clientContent,
 
 @dataclass(slots=True, kw_only=True)
 class SessionLimits:
+    # As Gemini separates them: a session (15 min audio-only, 2 min once video was sent, unlimited with
+    # contextWindowCompression) and a connection (10 min, with goAway before it ends; the session goes on
+    # on a new connection through resumption).
     session_time_limit_s: float = 15 * 60.0
+    session_time_limit_with_video_s: float = 2 * 60.0
     connection_time_limit_s: float = 10 * 60.0
     go_away_before_s: float = 60.0
     # How far audio may be sent ahead of real-time playback (bounds what a barge-in must flush).
@@ -140,7 +146,7 @@ class _GoAwayDue:
 
 @dataclass(frozen=True, slots=True)
 class _TimeUp:
-    pass
+    reason: str
 
 
 _Item = ClientMessage | ListenerEvent | CallsMade | ReplyEnd | _Begin | _ListenerFailed | _GoAwayDue | _TimeUp
@@ -202,6 +208,11 @@ class LiveSession:
         # meanwhile, and their responses arrive between or during other turns.
         self._async_calls: set[str] = set()
         self._listener: Listener | None = None
+        # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
+        self._consumed = 0
+        self._started_at: float | None = None  # when start() ran, on the session's clock
+        self._video_seen = False  # video frames or images arrived: the shorter session limit applies
+        self._end_reason = "Connection time limit reached."  # what closes the session when time is up
         self._input_transcript = IncrementalTranscript()
         # Spoken user turns waiting in the core (by identity), to tell AUDIO prompt tokens from TEXT.
         self._spoken_turns: set[int] = set()
@@ -215,7 +226,9 @@ class LiveSession:
     async def start(self) -> None:
         """Called by the server right after it has sent ``setupComplete``."""
         self._ensure_consumer()
-        self._tasks.spawn(self._watch_time_limits(), "time-limits")
+        self._started_at = self._clock()
+        self._tasks.spawn(self._watch_connection_limit(), "connection-limit")
+        self._tasks.spawn(self._watch_session_limit(), "session-limit")
         # The session's own system instruction, tools and resumed history are new to the LLM: it reads
         # them now, while the person has not started speaking yet, instead of on the first turn's path.
         self._prefill_request(self._chat_request())
@@ -291,6 +304,8 @@ class LiveSession:
                     ack.set_result(None)
 
     async def _dispatch(self, item: _Item) -> None:
+        if isinstance(item, ClientContent | RealtimeInput | ToolResponse | ContextUpdate):
+            self._consumed += 1
         if isinstance(item, ClientContent):
             await self._on_client_content(item)
         elif isinstance(item, RealtimeInput):
@@ -317,6 +332,7 @@ class LiveSession:
         elif isinstance(item, _GoAwayDue):
             await self.outbox.send(GoAway(time_left_s=item.time_left_s))
         elif isinstance(item, _TimeUp):
+            self._end_reason = item.reason
             await self._perform(self._core.handle(TimeUp()))
 
     async def _fail(self, exc: BaseException) -> None:
@@ -345,6 +361,7 @@ class LiveSession:
                 self.history.append(reply.tentative)
                 self._spoken_turns.clear()  # the ended turn is the tentative one, already counted
                 reply.release()
+                await self._send_not_resumable()
             elif isinstance(action, Discard | Withdraw):
                 # Unseen by the client: cut without a trace (a discarded reply's tentative user turn
                 # was never in the history; a withdrawn one's turns stay there, answered by the next).
@@ -361,11 +378,13 @@ class LiveSession:
                 spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
                 self._spoken_turns.clear()  # only turns still waiting could be in it
                 self._start_reply(action.reply_id, self._reply_language(text), spoken)
+                await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
                 self._start_reply(action.reply_id, self._reply_language(""))
+                await self._send_not_resumable()
             elif isinstance(action, EndSession):
-                await self.outbox.close(CloseCode.NORMAL, "Connection time limit reached.")
+                await self.outbox.close(CloseCode.NORMAL, self._end_reason)
 
     def _current(self, reply_id: int) -> Reply:
         reply = self._reply
@@ -459,10 +478,32 @@ class LiveSession:
         if self._resumption is None or self._closed:
             return
         # Off the event loop: a store may write to disk. The list is copied here, on the loop.
+        consumed = self._consumed
         self._resumption_handle = await asyncio.to_thread(
             self._resumption.save, list(self.history), replaces=self._resumption_handle
         )
-        await self.outbox.send(SessionResumptionUpdate(new_handle=self._resumption_handle, resumable=True))
+        await self.outbox.send(
+            SessionResumptionUpdate(
+                new_handle=self._resumption_handle,
+                resumable=True,
+                last_consumed_client_message_index=self._index(consumed),
+            )
+        )
+
+    async def _send_not_resumable(self) -> None:
+        """A reply or its function calls are in flight: resuming now would lose part of them (Gemini
+        then sends ``resumable: false`` and no handle)."""
+        if self._resumption is not None and not self._closed:
+            await self.outbox.send(
+                SessionResumptionUpdate(
+                    resumable=False, last_consumed_client_message_index=self._index(self._consumed)
+                )
+            )
+
+    def _index(self, consumed: int) -> int | None:
+        """``lastConsumedClientMessageIndex``: only with ``sessionResumption.transparent``."""
+        config = self.setup.session_resumption
+        return consumed if config is not None and config.transparent else None
 
     # ------------------------------------------------------------------ client input
 
@@ -495,6 +536,10 @@ class LiveSession:
                 assert rate is not None  # checked by handle()
                 self._ensure_listener().feed(blob.data, rate)
             # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
+        if message.video is not None or any(
+            b is not None and b.mime_type.startswith(("image/", "video/")) for b in message.media_chunks
+        ):
+            self._video_seen = True
         if message.activity_start:
             self._ensure_listener().activity_start()
             await self._perform(self._core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
@@ -543,6 +588,7 @@ class LiveSession:
     async def _on_listener_event(self, event: ListenerEvent) -> None:
         core = self._core
         if isinstance(event, SpeechStarted):
+            await self._signal_voice_activity(start=True, at_s=event.at_s)
             await self._perform(core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
         elif isinstance(event, InterimTranscript):
             await self._send_input_transcription(event.text, final=False)
@@ -553,10 +599,12 @@ class LiveSession:
         elif isinstance(event, SpeechResumed):
             await self._perform(core.handle(CoreSpeechResumed()))
         elif isinstance(event, TurnDropped):
+            await self._signal_voice_activity(start=False, at_s=event.speech_end_s)
             await self._perform(core.handle(CoreTurnDropped()))
             if self._input_transcript.pending:  # close what was shown of a turn that was not one
                 await self._send_input_transcription("", final=True)
         elif isinstance(event, TurnEnded):
+            await self._signal_voice_activity(start=False, at_s=event.speech_end_s)
             await self._send_input_transcription(event.text, final=True)
             if event.language:
                 self._detected_language = event.language
@@ -573,6 +621,15 @@ class LiveSession:
             if reply is not None and answered and event.speech_end_wall:
                 reply.mark("speech_end", event.speech_end_wall)
                 reply.mark("turn_decided", event.decided_wall or None)
+
+    async def _signal_voice_activity(self, *, start: bool, at_s: float) -> None:
+        """With ``explicitVadSignal``, the start and end of speech as the server's VAD saw them."""
+        if not self.setup.explicit_vad_signal:
+            return
+        kind = "SOS" if start else "EOS"
+        await self.outbox.send(VoiceActivityDetectionSignal(vad_signal_type=f"VAD_SIGNAL_TYPE_{kind}"))
+        activity = "ACTIVITY_START" if start else "ACTIVITY_END"
+        await self.outbox.send(VoiceActivity(type=activity, audio_offset_s=at_s))
 
     def _reply_seen(self) -> bool:
         return self._reply.seen if self._reply is not None else False
@@ -704,10 +761,30 @@ class LiveSession:
 
     # ------------------------------------------------------------------ limits
 
-    async def _watch_time_limits(self) -> None:
-        limit = min(self.limits.connection_time_limit_s, self.limits.session_time_limit_s)
+    async def _watch_connection_limit(self) -> None:
+        """``goAway`` ``go_away_before_s`` before the connection's limit, then the end of the connection
+        (the session itself can go on on a new connection, through resumption)."""
+        limit = self.limits.connection_time_limit_s
         warn_at = max(0.0, limit - self.limits.go_away_before_s)
         await asyncio.sleep(warn_at)
         self._post(_GoAwayDue(limit - warn_at))
         await asyncio.sleep(limit - warn_at)
-        self._post(_TimeUp())
+        self._post(_TimeUp("Connection time limit reached."))
+
+    async def _watch_session_limit(self) -> None:
+        """The session's own limit: none with contextWindowCompression, the shorter one once video was
+        sent. Checked every second (the video limit can start to apply at any time)."""
+        if self.setup.context_window_compression is not None:
+            return
+        started = self._started_at if self._started_at is not None else self._clock()
+        while True:
+            limit = (
+                min(self.limits.session_time_limit_s, self.limits.session_time_limit_with_video_s)
+                if self._video_seen
+                else self.limits.session_time_limit_s
+            )
+            left = started + limit - self._clock()
+            if left <= 0:
+                self._post(_TimeUp("Session time limit reached."))
+                return
+            await asyncio.sleep(min(left, 1.0))

@@ -66,6 +66,7 @@ from openlive.protocol.messages import (
     TurnCoverage,
     UsageMetadata,
     VoiceActivity,
+    VoiceActivityDetectionSignal,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -304,6 +305,7 @@ def _setup(o: Fields) -> Setup:
         if history is None
         else history.boolean("initialHistoryInClientContent"),
         labels=_labels(o),
+        explicit_vad_signal=o.boolean("explicitVadSignal"),
     )
 
 
@@ -460,6 +462,9 @@ _SERVER_DECODERS: dict[str, Callable[[Fields], ServerMessage]] = {
     "goAway": lambda o: GoAway(time_left_s=_duration(o, "timeLeft") or 0.0),
     "sessionResumptionUpdate": _session_resumption_update,
     "voiceActivity": _voice_activity,
+    "voiceActivityDetectionSignal": lambda o: VoiceActivityDetectionSignal(
+        vad_signal_type=o.string("vadSignalType") or ""
+    ),
     "usageMetadata": _usage_metadata,  # last: it rides beside the message it accounts for
 }
 
@@ -467,7 +472,7 @@ _SERVER_DECODERS: dict[str, Callable[[Fields], ServerMessage]] = {
 def decode_server_message(frame: str | bytes) -> list[ServerMessage]:
     """Decode one server→client message into the message it carries, then its ``UsageMetadata`` if any.
 
-    Kinds this codec does not know (e.g. ``voiceActivityDetectionSignal``) are skipped, so a message
+    Kinds this codec does not know (e.g. ``urlContextMetadata`` alone) are skipped, so a message
     holding only those decodes to ``[]``. Raises ``ProtocolError`` (1007) on malformed input.
     """
     root = Fields(load_object(frame), "")

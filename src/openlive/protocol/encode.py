@@ -42,6 +42,7 @@ from openlive.protocol.messages import (
     TurnCoverage,
     UsageMetadata,
     VoiceActivity,
+    VoiceActivityDetectionSignal,
 )
 
 
@@ -157,6 +158,8 @@ def _server_body(message: ServerMessage) -> tuple[str, JsonObject]:
                 # int64: a decimal string in proto3 JSON.
                 lastConsumedClientMessageIndex=None if index is None else str(index),
             )
+        case VoiceActivityDetectionSignal():
+            return "voiceActivityDetectionSignal", {"vadSignalType": message.vad_signal_type}
         case VoiceActivity():
             offset = message.audio_offset_s
             return "voiceActivity", _compact(

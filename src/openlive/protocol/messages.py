@@ -214,6 +214,9 @@ class Setup:
     initial_history_in_client_content: bool | None = None
     # User data (``labels``), kept verbatim.
     labels: dict[str, str] | None = None
+    # ``explicitVadSignal`` (Vertex): the server reports the start and end of speech it detects as
+    # ``voiceActivityDetectionSignal`` (and ``voiceActivity``) messages.
+    explicit_vad_signal: bool | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,6 +334,11 @@ class VoiceActivity:
     audio_offset_s: float | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class VoiceActivityDetectionSignal:
+    vad_signal_type: str  # VAD_SIGNAL_TYPE_SOS | VAD_SIGNAL_TYPE_EOS
+
+
 ServerMessage = (
     SetupComplete
     | ServerContent
@@ -340,4 +348,5 @@ ServerMessage = (
     | SessionResumptionUpdate
     | UsageMetadata
     | VoiceActivity
+    | VoiceActivityDetectionSignal
 )

@@ -329,7 +329,7 @@ class LiveConnection:
 
     async def _session_body(self, session: LiveSession) -> None:
         try:
-            await self.send(SetupComplete())
+            await self.send(SetupComplete(session_id=self.session_id))
             await session.start()
             while True:
                 frame = await self._receive()
