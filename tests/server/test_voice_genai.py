@@ -343,6 +343,21 @@ async def test_a_session_resumes_on_a_new_connection_with_its_handle(server: Ser
     assert "alice" in text.lower(), (text, server.log_tail())
 
 
+async def test_session_id_and_not_resumable_updates_reach_google_genai(server: ServeProcess) -> None:
+    question = types.Content(role="user", parts=[types.Part(text="Say hello.")])
+    config: dict[str, Any] = {"response_modalities": ["TEXT"], "system_instruction": SHORT_ANSWERS}
+    async with asyncio.timeout(TURN_TIMEOUT_S):
+        async with connect(server, session_resumption=types.SessionResumptionConfig(), **config) as session:
+            session_id = session.session_id  # from setupComplete.sessionId
+            await session.send_client_content(turns=question)
+            messages = [m async for m in session.receive()]
+    updates = [m.session_resumption_update for m in messages if m.session_resumption_update]
+    assert session_id is not None and len(session_id) == 32
+    assert session_id in server.log_tail(200), server.log_tail()
+    # A handle at the start, then "not resumable" (no handle) while the reply was in flight.
+    assert [(u.resumable, bool(u.new_handle)) for u in updates][:2] == [(True, True), (False, False)], updates
+
+
 def weather_function(behavior: types.Behavior) -> types.FunctionDeclaration:
     return types.FunctionDeclaration(
         name="get_weather",
