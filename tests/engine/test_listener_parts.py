@@ -12,7 +12,9 @@ import soxr
 from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
 from openlive.engine.listen_language import (
     DETECT_MIN_SAMPLES,
+    MAX_IDENTIFICATIONS,
     RECHECK_MIN_NEW_SAMPLES,
+    SETTLE_MIN_SAMPLES,
     DetectingStream,
     RecognizerChoice,
 )
@@ -290,7 +292,7 @@ async def test_detecting_stream_waits_for_enough_audio_then_routes_all_of_it() -
     assert len(detector.calls) == 1 and len(routed) == 1  # identified once per utterance
 
 
-async def test_a_doubtful_language_is_checked_once_more_with_more_audio() -> None:
+async def test_a_doubtful_language_is_checked_again_with_more_audio() -> None:
     stream, detector, routed = detecting({"en": 0.1, "ja": 0.05})  # en, but only twice as likely
     stream.feed(ramp(DETECT_MIN_SAMPLES))
     assert (await stream.partial()) is not None and stream.language == "en"
@@ -298,16 +300,48 @@ async def test_a_doubtful_language_is_checked_once_more_with_more_audio() -> Non
     await stream.partial()
     assert len(detector.calls) == 1  # not enough new audio for a second look
     stream.feed(ramp(1, DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES - 1))
-    detector.scores = {"en": 0.05, "ja": 0.06}  # still close, but now Japanese: the last word
+    detector.scores = {"en": 0.05, "ja": 0.06}  # still close, but now Japanese: the last word so far
     await stream.partial()
     total = DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES
     assert detector.calls == [DETECT_MIN_SAMPLES, total] and stream.language == "ja"
     assert [r.language for r in routed] == ["en", "ja"]
-    stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES, total))
-    await stream.partial()
+    detector.scores = {"en": 0.02, "ja": 0.9}  # now sure: settled, no further look
+    for _ in range(3):
+        stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES, total))
+        total += RECHECK_MIN_NEW_SAMPLES
+        await stream.partial()
     result = await stream.finish()
-    assert len(detector.calls) == 2 and result.language == "ja"
-    np.testing.assert_array_equal(np.concatenate(routed[1].fed), ramp(total + RECHECK_MIN_NEW_SAMPLES))
+    assert len(detector.calls) == 3 and result.language == "ja" and len(routed) == 2
+    np.testing.assert_array_equal(np.concatenate(routed[1].fed), ramp(total))
+
+
+async def test_a_likely_but_improbable_language_on_short_audio_is_checked_again() -> None:
+    # espeak-ng's German on its first 0.8 s: "en" at 0.39, well ahead of the next, yet wrong. Ahead
+    # is not enough on little audio: the probability must be high too, or the audio long enough.
+    stream, detector, routed = detecting({"en": 0.39, "ja": 0.12})
+    stream.feed(ramp(DETECT_MIN_SAMPLES))
+    await stream.partial()
+    detector.scores = {"de": 0.76, "en": 0.04}
+    samples = DETECT_MIN_SAMPLES
+    while samples < SETTLE_MIN_SAMPLES:
+        stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES, samples))
+        samples += RECHECK_MIN_NEW_SAMPLES
+        await stream.partial()
+    assert stream.language == "de" and [r.language for r in routed] == ["en", "de"]
+    calls = len(detector.calls)
+    stream.feed(ramp(RECHECK_MIN_NEW_SAMPLES, samples))
+    await stream.partial()
+    assert len(detector.calls) == calls  # de at 0.76 on 1.5 s or more: settled
+
+
+async def test_identification_stops_after_max_looks() -> None:
+    stream, detector, _ = detecting({"en": 0.3, "ja": 0.2})  # never confident
+    samples = 0
+    for _ in range(MAX_IDENTIFICATIONS + 3):
+        stream.feed(ramp(max(DETECT_MIN_SAMPLES, RECHECK_MIN_NEW_SAMPLES), samples))
+        samples += max(DETECT_MIN_SAMPLES, RECHECK_MIN_NEW_SAMPLES)
+        await stream.partial()
+    assert len(detector.calls) == MAX_IDENTIFICATIONS  # the ASR worker's time is bounded
 
 
 async def test_detecting_stream_identifies_at_finish_a_short_or_empty_utterance() -> None:
