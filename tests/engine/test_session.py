@@ -492,3 +492,23 @@ async def test_transparent_resumption_reports_the_last_consumed_message() -> Non
     updates = [m for m, _ in outbox.messages if isinstance(m, SessionResumptionUpdate)]
     assert [u.last_consumed_client_message_index for u in updates] == [0, 2, 2]
     await session.aclose()
+
+
+async def test_context_window_compression_slides_in_steps_from_trigger_to_target() -> None:
+    words = [f"w{i}" for i in range(10)]
+    llm = ScriptedLanguageModel(replies=[[" ".join(words)]] * 8)
+    cwc = ContextWindowCompression(trigger_tokens=120, sliding_window_target_tokens=60)
+    session, outbox = make_session(llm, context_window_compression=cwc)
+    for i in range(8):
+        await session.handle(user(f"question {i} " + " ".join(words)))
+        await outbox.wait_turn()
+    firsts = [r.messages[1].content.split()[1] for r in llm.requests]  # the oldest question kept
+    # The window holds every turn until the trigger, then jumps forward (never by one turn per turn).
+    assert firsts[0] == "0" and firsts[-1] != "0", firsts
+    jumps = [b for a, b in zip(firsts, firsts[1:], strict=False) if a != b]
+    assert len(jumps) < len(firsts) - 2, firsts
+    history_words = sum(len(c.text().split()) for c in session.history)
+    assert history_words == 8 * 22  # the history itself keeps everything (resumption)
+    last = llm.requests[-1]
+    assert sum(len(m.content.split()) + 8 for m in last.messages) <= 120 + 40  # under the trigger + a turn
+    await session.aclose()

@@ -75,7 +75,8 @@ def trim_to_budget(
     """Drop the oldest messages until the prompt fits, cutting only before a user message.
 
     Like Gemini's sliding window, the system instruction is always kept and the cut always happens at
-    the start of a user turn, so a tool call is never separated from its response.
+    the start of a user turn, so a tool call is never separated from its response. (The session keeps
+    its prompt under its window's trigger between turns; this is the safety net for one long turn.)
     """
 
     def cost(m: ChatMessage) -> int:

@@ -211,6 +211,8 @@ class LiveSession:
         # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
         self._consumed = 0
         self._started_at: float | None = None  # when start() ran, on the session's clock
+        # The history's first turn the prompt still holds (contextWindowCompression's sliding window).
+        self._window_start = 0
         self._video_seen = False  # video frames or images arrived: the shorter session limit applies
         self._end_reason = "Connection time limit reached."  # what closes the session when time is up
         self._input_transcript = IncrementalTranscript()
@@ -423,7 +425,7 @@ class LiveSession:
             audio_lead_s=self.limits.audio_lead_s,
             clock=self._clock,
             on_audio=self._note_playback,
-            request=lambda extra: self._chat_request([*self.history, *extra]),
+            request=self._chat_request,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
         )
@@ -448,6 +450,7 @@ class LiveSession:
         await self.outbox.send(ServerContent(generation_complete=True))
         await self.outbox.send(ServerContent(turn_complete=True), usage=reply.usage())
         self._reply = None
+        self._advance_window()
         await self._send_resumption_update()
         await self._perform(self._core.handle(ReplyEnded(reply.id)))
 
@@ -463,6 +466,7 @@ class LiveSession:
         if ids := reply.open_call_ids():
             await self.outbox.send(ToolCallCancellation(ids=ids))
         await self.outbox.send(ServerContent(turn_complete=True), usage=reply.usage())
+        self._advance_window()
         await self._send_resumption_update()
 
     def _record_heard(self, reply: Reply) -> str:
@@ -703,7 +707,7 @@ class LiveSession:
         if not interim.strip():
             return
         log.debug("session %s prefills %r", self.session_id, interim[-40:])
-        self._prefill_request(self._chat_request([*self.history, text_turn("user", interim)]))
+        self._prefill_request(self._chat_request([text_turn("user", interim)]))
 
     def _prefill_request(self, request: ChatRequest) -> None:
         """Hand ``request``'s prompt to an LLM that can read it ahead; not while a reply is generated."""
@@ -711,15 +715,17 @@ class LiveSession:
         if isinstance(llm, PromptPrefiller) and self._core.state is State.IDLE:
             llm.prefill(request)
 
-    def _chat_request(self, history: Sequence[Content] | None = None) -> ChatRequest:
-        """The request for ``history`` (by default the session's own)."""
+    def _chat_request(self, extra: Sequence[Content] = (), *, with_history: bool = True) -> ChatRequest:
+        """The request for the session's history in its window (see ``_advance_window``), followed by
+        ``extra`` turns (a tentative user turn); ``with_history=False``: the instruction and tools only."""
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
         # cache across turns and sessions, which is what keeps the first token fast.
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
         system_parts = [p for p in (self.profile.system_prompt, style, self.system_instruction) if p]
         system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
         turns: list[ChatMessage] = []
-        for content in self.history if history is None else history:
+        history = self.history[self._window_start :] if with_history else []
+        for content in [*history, *extra]:
             turns.extend(content_to_messages(content))
         gc = self.setup.generation_config
         count = self.profile.llm.count_tokens
@@ -731,6 +737,8 @@ class LiveSession:
         # The declarations are part of the prompt too (the template renders them into the system turn).
         tools_cost = count(json.dumps([dataclasses.asdict(t) for t in tools])) if tools else 0
         budget = self.profile.input_token_limit - max_tokens - tools_cost
+        # The window keeps the prompt under the trigger (and so the budget) between turns; this cut is
+        # only a safety net for a turn that alone overflows it.
         messages = trim_to_budget(system, merge_user_messages(turns), budget, count)
         return ChatRequest(
             messages=messages,
@@ -746,10 +754,53 @@ class LiveSession:
             ),
         )
 
+    def _advance_window(self) -> None:
+        """Between turns: once the prompt passes the trigger, move the window's start past the oldest
+        turns until it holds at most the target. The history itself keeps everything (resumption)."""
+        request = self._chat_request()
+        count = self.profile.llm.count_tokens
+        budget = self.profile.input_token_limit - (request.sampling.max_tokens or 0)
+        if request.tools:
+            budget -= count(json.dumps([dataclasses.asdict(t) for t in request.tools]))
+        trigger, target = self._compression_window(budget)
+
+        def cost(content: Content) -> int:
+            return sum(count(m.content) + 8 for m in content_to_messages(content))
+
+        window = self.history[self._window_start :]
+        fixed = sum(count(m.content) + 8 for m in request.messages if m.role == "system")
+        total = fixed + sum(cost(c) for c in window)
+        if total <= trigger:
+            return
+        start = 0
+        while total > target and start < len(window) - 1:
+            total -= cost(window[start])
+            start += 1
+            # Cut only before a user's words, so a function call keeps its result.
+            while start < len(window) - 1 and not _opens_a_user_turn(window[start]):
+                total -= cost(window[start])
+                start += 1
+        self._window_start += start
+        log.info(
+            "session %s: context window moved past %d turns (%d tokens left)", self.session_id, start, total
+        )
+
+    def _compression_window(self, budget: int) -> tuple[int, int]:
+        """(trigger, target) in prompt tokens: past the trigger the oldest turns go until the prompt
+        holds at most the target. ``contextWindowCompression`` sets them as Gemini defines it (the
+        target defaults to half the trigger), never beyond what the context holds; without it the
+        history is kept up to the budget, then trimmed to three quarters of it, in one large step."""
+        cwc = self.setup.context_window_compression
+        if cwc is None:
+            return budget, budget * 3 // 4
+        trigger = min(cwc.trigger_tokens or budget, budget)
+        target = min(cwc.sliding_window_target_tokens or trigger // 2, trigger)
+        return trigger, target
+
     def _check_prompt_fits(self) -> None:
         """Refuse at setup (1007, with the numbers) an instruction and tools that leave no room for a
         conversation in this profile's context, rather than fail on the first turn."""
-        request = self._chat_request([])
+        request = self._chat_request(with_history=False)
         count = self.profile.llm.count_tokens
         tools = json.dumps([dataclasses.asdict(t) for t in request.tools]) if request.tools else ""
         needed = sum(count(m.content) for m in request.messages) + (count(tools) if tools else 0)
@@ -788,3 +839,8 @@ class LiveSession:
                 self._post(_TimeUp("Session time limit reached."))
                 return
             await asyncio.sleep(min(left, 1.0))
+
+
+def _opens_a_user_turn(content: Content) -> bool:
+    """The user's own words (not a function result, which also has the user role)."""
+    return (content.role or "user") == "user" and any(p.text for p in content.parts)
