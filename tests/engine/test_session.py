@@ -512,3 +512,22 @@ async def test_context_window_compression_slides_in_steps_from_trigger_to_target
     last = llm.requests[-1]
     assert sum(len(m.content.split()) + 8 for m in last.messages) <= 120 + 40  # under the trigger + a turn
     await session.aclose()
+
+
+def test_transcription_language_codes_fix_the_recognised_language_when_there_is_one() -> None:
+    llm = ScriptedLanguageModel()
+    one, _ = make_session(llm, input_audio_transcription=AudioTranscriptionConfig(language_codes=["ja-JP"]))
+    assert one._input_language() == "ja"
+    two, _ = make_session(
+        llm, input_audio_transcription=AudioTranscriptionConfig(language_codes=["ja-JP", "en-US"])
+    )
+    assert two._input_language() is None  # several: detection decides
+    spoken = GenerationConfig(
+        response_modalities=[Modality.TEXT], speech_config=SpeechConfig(language_code="en-US")
+    )
+    both, _ = make_session(
+        llm,
+        generation_config=spoken,
+        input_audio_transcription=AudioTranscriptionConfig(language_codes=["ja-JP"]),
+    )
+    assert both._input_language() == "en"  # speechConfig.languageCode wins

@@ -562,18 +562,26 @@ class LiveSession:
         if self._listener is None:
             if not self.profile.asr:
                 raise ProtocolError(CloseCode.INVALID_ARGUMENT, "this profile does not accept audio input")
-            language = base_language(self.language_code) if self.language_code else None
             listener = Listener(
                 vad=self.profile.vad,
                 turn=self.profile.turn,
                 recognizers=self.profile.asr,
                 config=self.setup.realtime_input_config,
-                language=language,
+                language=self._input_language(),
                 clock=self._clock,
             )
             self._listener = listener
             self._tasks.spawn(self._pump_listener(listener), "listener-events")
         return self._listener
+
+    def _input_language(self) -> str | None:
+        """The language to recognise: speechConfig's, else the one ``inputAudioTranscription.
+        languageCodes`` names (several: detection decides, as without a hint)."""
+        if self.language_code:
+            return base_language(self.language_code)
+        transcription = self.setup.input_audio_transcription
+        codes = {base_language(c) for c in transcription.language_codes} if transcription else set()
+        return codes.pop() if len(codes) == 1 else None
 
     async def _pump_listener(self, listener: Listener) -> None:
         """The listener's events onto the inbox (a stage failure too)."""
