@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -505,7 +506,7 @@ async def test_context_window_compression_slides_in_steps_from_trigger_to_target
     firsts = [r.messages[1].content.split()[1] for r in llm.requests]  # the oldest question kept
     # The window holds every turn until the trigger, then jumps forward (never by one turn per turn).
     assert firsts[0] == "0" and firsts[-1] != "0", firsts
-    jumps = [b for a, b in zip(firsts, firsts[1:], strict=False) if a != b]
+    jumps = [b for a, b in itertools.pairwise(firsts) if a != b]
     assert len(jumps) < len(firsts) - 2, firsts
     history_words = sum(len(c.text().split()) for c in session.history)
     assert history_words == 8 * 22  # the history itself keeps everything (resumption)
