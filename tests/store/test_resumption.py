@@ -13,6 +13,7 @@ import pytest
 import redis
 from redis_server import redis_server
 
+from openlive.protocol.limits import MAX_TURNS
 from openlive.protocol.messages import Content, FunctionCall, FunctionResponse, Part
 from openlive.store import MemoryResumptionStore, RedisResumptionStore, SqliteResumptionStore
 
@@ -67,6 +68,16 @@ def test_a_saved_history_comes_back_under_its_handle_as_a_copy(make_store: Calla
     assert snapshot is not None
     assert [c.text() for c in snapshot.history] == ["My name is Alice.", "Hello, Alice."]
     assert store.load("not-a-handle") is None
+
+
+def test_a_conversation_longer_than_one_message_holds_comes_back_whole(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store()
+    history = [turn("user" if i % 2 == 0 else "model", f"turn {i}") for i in range(2 * MAX_TURNS + 5)]
+    snapshot = store.load(store.save(history))
+    assert snapshot is not None
+    assert [c.text() for c in snapshot.history] == [c.text() for c in history]
 
 
 def test_handles_are_long_and_random_and_a_session_keeps_its_last_three(
