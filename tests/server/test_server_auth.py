@@ -146,6 +146,7 @@ async def test_minting_a_token_answers_name_uses_and_times(keyed: LiveServer, ve
         ({"expireTime": "tomorrow"}, "Invalid value for expireTime"),
         ({"uses": -1}, "Invalid value for uses"),
         ({"uses": "many"}, "Invalid value for uses"),
+        ({"uses": "9" * 5000}, "Invalid value for uses"),
         (
             {"bidiGenerateContentSetup": {"generationConfig": {"temperature": "hot"}}},
             "Invalid bidiGenerateContentSetup",
@@ -162,6 +163,18 @@ async def test_bad_token_requests_get_400_in_googles_error_format(
     err = resp.json()["error"]
     assert err["code"] == 400 and err["status"] == "INVALID_ARGUMENT"
     assert err["message"].startswith(message), err["message"]
+
+
+async def test_a_hostile_token_request_body_is_a_400_not_a_500(keyed: LiveServer) -> None:
+    nested = b'{"bidiGenerateContentSetup": ' + b'{"a": ' * 200 + b"1" + b"}" * 201
+    async with httpx.AsyncClient(base_url=keyed.http, headers={"x-goog-api-key": "secret-1"}) as http:
+        deep = await http.post("/v1alpha/auth_tokens", content=b"[" * 100_000)
+        deeply = await http.post("/v1alpha/auth_tokens", content=nested)
+        huge = await http.post(
+            "/v1alpha/auth_tokens", content=b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        )
+    assert (deep.status_code, deeply.status_code, huge.status_code) == (400, 400, 413)
+    assert "Invalid JSON payload received" in deep.json()["error"]["message"]
 
 
 async def test_minting_needs_a_valid_api_key_and_not_a_token(keyed: LiveServer) -> None:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from openlive.engine import ModelInfo, strip_model_prefix
-from openlive.protocol import decode_client_message
+from openlive.protocol import decode_client_message, load_json_object
 from openlive.protocol.errors import ProtocolError
 from openlive.server.auth import extract_credential, key_fingerprint
 from openlive.server.metrics import CONTENT_TYPE
@@ -112,6 +112,10 @@ async def get_model(request: Request) -> Response:
     )
 
 
+# A token request is a small JSON object (a setup to lock in at most); far larger is not one.
+MAX_TOKEN_REQUEST_BYTES = 1024 * 1024
+
+
 async def create_auth_token(request: Request) -> Response:
     state = _state(request)
     if _version(request) is None:
@@ -119,12 +123,14 @@ async def create_auth_token(request: Request) -> Response:
     if (err := await _check_key(request, state, allow_token=False)) is not None:
         return err
     raw = await request.body()
+    if len(raw) > MAX_TOKEN_REQUEST_BYTES:
+        return google_error(413, f"Request payload size exceeds the limit: {MAX_TOKEN_REQUEST_BYTES} bytes.")
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return google_error(400, "Invalid JSON payload received.")
-    if not isinstance(body, dict):
-        return google_error(400, "Invalid JSON payload received: expected an object.")
+        # The protocol's parser and its limits (nesting, digits, sizes): a hostile body is a 400, never
+        # a RecursionError or ValueError turned into a 500.
+        body = load_json_object(raw) if raw.strip() else {}
+    except ProtocolError as exc:
+        return google_error(400, f"Invalid JSON payload received: {exc.reason}")
     owner = key_fingerprint(extract_credential(request.headers, request.query_params).api_key or "")
     try:
         token = state.tokens.prepare(body, owner=owner)

@@ -151,7 +151,7 @@ class TokenIssuer:
         body = {camel(k): v for k, v in body.items()}
         now = self.now()
         uses = body.get("uses", 1)
-        if isinstance(uses, str) and uses.isdigit():
+        if isinstance(uses, str) and uses.isdigit() and len(uses) <= 18:  # int64, and no 4,300-digit int()
             uses = int(uses)
         if not isinstance(uses, int) or isinstance(uses, bool) or uses < 0:
             raise TokenRequestError("Invalid value for uses: expected a non-negative integer.")
