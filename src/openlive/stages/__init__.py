@@ -15,6 +15,7 @@ from openlive.stages.language_model import (
     TextDelta,
     ToolCallRequest,
 )
+from openlive.stages.search import Passage, SearchProvider
 from openlive.stages.speech import (
     RecognitionResult,
     RecognitionStream,
@@ -31,10 +32,12 @@ __all__ = [
     "ChatMessage",
     "ChatRequest",
     "LanguageModel",
+    "Passage",
     "PromptPrefiller",
     "RecognitionResult",
     "RecognitionStream",
     "SamplingParams",
+    "SearchProvider",
     "SpeechRecognizer",
     "SpeechSynthesizer",
     "TextDelta",

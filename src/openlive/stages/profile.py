@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openlive.stages.language_model import LanguageModel
+from openlive.stages.search import SearchProvider
 from openlive.stages.speech import SpeechRecognizer, SpeechSynthesizer, TurnDetector, VoiceActivityDetector
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class Profile:
     asr: dict[str, SpeechRecognizer] = field(default_factory=dict)
     vad: VoiceActivityDetector | None = None
     turn: TurnDetector | None = None
+    # Search grounding (googleSearch): the provider replies retrieve sources from; None: not offered.
+    search: SearchProvider | None = None
     input_token_limit: int = 4096
     output_token_limit: int = 1024
     # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,
@@ -36,7 +39,7 @@ class Profile:
     async def aclose(self) -> None:
         """Close every stage once (recognisers may appear under several languages); a stage that fails
         to close is logged and the others are still closed."""
-        stages: list[Any] = [self.llm, self.tts, self.vad, self.turn, *self.asr.values()]
+        stages: list[Any] = [self.llm, self.tts, self.vad, self.turn, self.search, *self.asr.values()]
         seen: set[int] = set()
         for stage in stages:
             if stage is None or id(stage) in seen:

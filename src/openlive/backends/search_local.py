@@ -1,0 +1,233 @@
+"""The embedded SearchProvider: a local knowledge index in SQLite FTS5 (BM25), kept in the cache directory.
+
+It starts with a starter corpus built from packaged reference data — every country's capital, currency
+and official languages (``countryinfo`` 1.0.1, MIT; its figures date from about 2015, see docs/models.md)
+— and operators add their own documents (``openlive index add PATH…``: Markdown, text, HTML), which are
+cut into passages of a few sentences. A search keeps the passages that hold at least half of the
+query's content words (relevance), best BM25 first, so a question the index knows nothing about gets no
+passages (and the model is not told to use irrelevant ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from openlive.stages.search import Passage
+
+STARTER_SOURCE = "countryinfo"
+# A passage is at most about this long (a few sentences: what the prompt can afford per source).
+PASSAGE_CHARS = 700
+# The share of the query's content words a passage must hold to count as relevant.
+MIN_COVERAGE = 0.5
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words that carry no topic: kept out of queries and of the relevance share.
+_STOPWORDS_LIST = """
+    a an the of to in on at by for from with about as into is are was were be been being am do does
+    did have has had will would can could shall should may might must what which who whom whose when
+    where why how that this these those it its i you he she we they me my your our their there here
+    and or but not no so if than then tell please know say said me us him her them any some much
+    many"""
+_STOPWORDS = frozenset(_STOPWORDS_LIST.split())
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY, uri TEXT UNIQUE NOT NULL, title TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages USING fts5(
+    text, title UNINDEXED, uri UNINDEXED, document_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    uri: str
+    title: str
+    source: str
+    passages: int
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that carry its topic, lower-cased, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+class LocalIndex:
+    """``SearchProvider`` over an SQLite FTS5 file. Thread-safe; searches run off the event loop."""
+
+    def __init__(self, path: Path, *, starter: bool = True) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+        if starter and not self._has_source(STARTER_SOURCE):
+            self.add_documents(starter_documents(), source=STARTER_SOURCE)
+
+    # -- SearchProvider ------------------------------------------------------------------------------
+
+    async def search(self, query: str, *, limit: int = 3) -> list[Passage]:
+        return await asyncio.to_thread(self.search_now, query, limit=limit)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- the index -------------------------------------------------------------------------------------
+
+    def search_now(self, query: str, *, limit: int = 3) -> list[Passage]:
+        words = content_words(query)
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT text, title, uri, bm25(passages) FROM passages WHERE passages MATCH ? "
+                "ORDER BY bm25(passages) LIMIT 50",
+                (match,),
+            ).fetchall()
+        found: list[Passage] = []
+        for text, title, uri, _rank in rows:
+            held = set(content_words(f"{title} {text}"))
+            coverage = sum(w in held for w in words) / len(words)
+            if coverage >= MIN_COVERAGE:
+                found.append(Passage(text=text, title=title, uri=uri, kind="document", score=coverage))
+        # Coverage first (a passage about the question's subject), then BM25's order among equals.
+        found.sort(key=lambda p: -p.score)
+        return found[:limit]
+
+    def add_documents(self, documents: Iterable[tuple[str, str, str]], *, source: str) -> int:
+        """Add (uri, title, text) documents, replacing any with the same uri; returns how many."""
+        count = 0
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for uri, title, text in documents:
+                    self._remove_locked(uri)
+                    cursor = self._db.execute(
+                        "INSERT INTO documents (uri, title, source) VALUES (?, ?, ?)", (uri, title, source)
+                    )
+                    for passage in split_passages(text):
+                        self._db.execute(
+                            "INSERT INTO passages (text, title, uri, document_id) VALUES (?, ?, ?, ?)",
+                            (passage, title, uri, cursor.lastrowid),
+                        )
+                    count += 1
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return count
+
+    def add_file(self, path: Path) -> IndexedDocument:
+        """Index a Markdown, text or HTML file under its absolute ``file://`` uri."""
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        text, title = (
+            (html_to_text(raw), _html_title(raw))
+            if path.suffix.lower() in (".html", ".htm")
+            else (
+                raw,
+                _markdown_title(raw),
+            )
+        )
+        uri = path.resolve().as_uri()
+        self.add_documents([(uri, title or path.stem, text)], source="operator")
+        return next(d for d in self.documents() if d.uri == uri)
+
+    def remove(self, uri: str) -> bool:
+        with self._lock:
+            return self._remove_locked(uri)
+
+    def documents(self, source: str | None = None) -> list[IndexedDocument]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.uri, d.title, d.source, count(p.rowid) FROM documents d "
+                "LEFT JOIN passages p ON p.document_id = d.id "
+                + ("WHERE d.source = ? " if source else "")
+                + "GROUP BY d.id ORDER BY d.source, d.title",
+                (source,) if source else (),
+            ).fetchall()
+        return [IndexedDocument(uri, title, src, n) for uri, title, src, n in rows]
+
+    def _remove_locked(self, uri: str) -> bool:
+        row = self._db.execute("SELECT id FROM documents WHERE uri = ?", (uri,)).fetchone()
+        if row is None:
+            return False
+        self._db.execute("DELETE FROM passages WHERE document_id = ?", (row[0],))
+        self._db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
+        return True
+
+    def _has_source(self, source: str) -> bool:
+        with self._lock:
+            return (
+                self._db.execute("SELECT 1 FROM documents WHERE source = ? LIMIT 1", (source,)).fetchone()
+                is not None
+            )
+
+
+def split_passages(text: str) -> list[str]:
+    """Paragraphs, joined or cut at sentence ends so that each passage holds at most ~PASSAGE_CHARS."""
+    paragraphs = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", text)]
+    passages: list[str] = []
+    current = ""
+    for paragraph in filter(None, paragraphs):
+        for sentence in re.split(r"(?<=[.!?。])\s+", paragraph):
+            if current and len(current) + 1 + len(sentence) > PASSAGE_CHARS:
+                passages.append(current)
+                current = ""
+            current = f"{current} {sentence}".strip()
+        if len(current) > PASSAGE_CHARS // 2:
+            passages.append(current)
+            current = ""
+    if current:
+        passages.append(current)
+    return passages
+
+
+def html_to_text(raw: str) -> str:
+    raw = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", raw)
+    raw = re.sub(r"(?i)<(br|/p|/div|/h\d|/li|/tr)\b[^>]*>", "\n\n", raw)
+    return html.unescape(re.sub(r"<[^>]+>", " ", raw))
+
+
+def _html_title(raw: str) -> str:
+    match = re.search(r"(?is)<title[^>]*>(.*?)</title>", raw)
+    return html.unescape(match.group(1)).strip() if match else ""
+
+
+def _markdown_title(raw: str) -> str:
+    match = re.search(r"(?m)^#\s+(.+)$", raw)
+    return match.group(1).strip() if match else ""
+
+
+def starter_documents() -> list[tuple[str, str, str]]:
+    """One short document per country from ``countryinfo``: capital, currencies, languages, region."""
+    from countryinfo import all_countries  # imported here: only the first start builds the corpus
+
+    documents: list[tuple[str, str, str]] = []
+    for country in all_countries():
+        info = country.info()
+        name = info.get("name")
+        if not name:
+            continue
+        facts = [f"{name} is a country in {info.get('subregion') or info.get('region') or 'the world'}."]
+        if capital := info.get("capital"):
+            facts.append(f"The capital of {name} is {capital}.")
+        if currencies := info.get("currencies"):
+            facts.append(f"The currency of {name} has the code {', '.join(currencies)}.")
+        if languages := info.get("languages"):
+            facts.append(f"The official languages of {name} (ISO codes): {', '.join(languages)}.")
+        if population := info.get("population"):
+            facts.append(f"{name} had about {int(population):,} inhabitants (around 2015).")
+        documents.append((f"countryinfo:{name}", name, " ".join(facts)))
+    return documents
