@@ -25,12 +25,22 @@ from openlive.stages.speech import (
     VadStream,
     VoiceActivityDetector,
 )
+from openlive.stages.vision import (
+    FrameDescriber,
+    FrameDescriberBusy,
+    FrameDescriberStream,
+    FrameDescription,
+)
 
 __all__ = [
     "ChatDone",
     "ChatEvent",
     "ChatMessage",
     "ChatRequest",
+    "FrameDescriber",
+    "FrameDescriberBusy",
+    "FrameDescriberStream",
+    "FrameDescription",
     "LanguageModel",
     "Passage",
     "PromptPrefiller",

@@ -13,6 +13,7 @@ from typing import Any
 from openlive.stages.language_model import LanguageModel
 from openlive.stages.search import SearchProvider
 from openlive.stages.speech import SpeechRecognizer, SpeechSynthesizer, TurnDetector, VoiceActivityDetector
+from openlive.stages.vision import FrameDescriber
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class Profile:
     turn: TurnDetector | None = None
     # Search grounding (googleSearch): the provider replies retrieve sources from; None: not offered.
     search: SearchProvider | None = None
+    # Seeing: turns camera/screen frames and image parts into text for the model; None: frames are dropped.
+    frames: FrameDescriber | None = None
     input_token_limit: int = 4096
     output_token_limit: int = 1024
     # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,
@@ -39,7 +42,15 @@ class Profile:
     async def aclose(self) -> None:
         """Close every stage once (recognisers may appear under several languages); a stage that fails
         to close is logged and the others are still closed."""
-        stages: list[Any] = [self.llm, self.tts, self.vad, self.turn, self.search, *self.asr.values()]
+        stages: list[Any] = [
+            self.llm,
+            self.tts,
+            self.vad,
+            self.turn,
+            self.search,
+            self.frames,
+            *self.asr.values(),
+        ]
         seen: set[int] = set()
         for stage in stages:
             if stage is None or id(stage) in seen:
