@@ -300,7 +300,7 @@ async def test_a_doubtful_language_is_checked_again_with_more_audio() -> None:
     await stream.partial()
     assert len(detector.calls) == 1  # not enough new audio for a second look
     stream.feed(ramp(1, DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES - 1))
-    detector.scores = {"en": 0.05, "ja": 0.06}  # still close, but now Japanese: the last word so far
+    detector.scores = {"en": 0.02, "ja": 0.4}  # now Japanese: 0.45 against 0.12 in all, not yet sure
     await stream.partial()
     total = DETECT_MIN_SAMPLES + RECHECK_MIN_NEW_SAMPLES
     assert detector.calls == [DETECT_MIN_SAMPLES, total] and stream.language == "ja"
@@ -313,6 +313,19 @@ async def test_a_doubtful_language_is_checked_again_with_more_audio() -> None:
     result = await stream.finish()
     assert len(detector.calls) == 3 and result.language == "ja" and len(routed) == 2
     np.testing.assert_array_equal(np.concatenate(routed[1].fed), ramp(total))
+
+
+async def test_one_odd_look_does_not_overturn_consistent_ones() -> None:
+    # Measured on espeak-ng's German through the server: de 0.50, de 0.76, then Thai 0.64 on 2.1 s.
+    stream, detector, routed = detecting({"de": 0.50, "ja": 0.15})
+    samples = 0
+    for scores in ({"de": 0.50, "ja": 0.15}, {"de": 0.76, "en": 0.05}, {"th": 0.64, "de": 0.18}):
+        detector.scores = scores
+        step = DETECT_MIN_SAMPLES if not samples else RECHECK_MIN_NEW_SAMPLES
+        stream.feed(ramp(step, samples))
+        samples += step
+        await stream.partial()
+    assert stream.language == "de" and [r.language for r in routed] == ["de"]
 
 
 async def test_a_likely_but_improbable_language_on_short_audio_is_checked_again() -> None:

@@ -19,6 +19,7 @@ from the first turn, and the language can only be one the backend was told the p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +34,8 @@ from openlive.stages.speech import (
     SpeechRecognizer,
 )
 
+log = logging.getLogger(__name__)
+
 MULTILINGUAL = "*"
 MIN_DETECTION_SPEECH_S = 1.0
 # Identify the language once this much audio is buffered. The listener's first partial request comes
@@ -41,13 +44,14 @@ MIN_DETECTION_SPEECH_S = 1.0
 # not, the answer is checked again (below). An utterance with less audio than this is identified at
 # finish().
 DETECT_MIN_SAMPLES = int(0.6 * INPUT_SAMPLE_RATE)
-# A language is settled when it is this many times likelier than the next and either this likely
-# (Whisper's probability over all its languages) or heard on this much audio. Anything less is checked
-# again at a later partial request with at least RECHECK_MIN_NEW_SAMPLES more audio, up to
-# MAX_IDENTIFICATIONS times in all (each costs ~0.3 s of the ASR worker). Robotic or accented speech
-# gives close or wrong scores on its first second: espeak-ng's German is English (0.39) or Hindi at 0.8
-# and 1.3 s, German (0.76, next 0.04) from 1.8 s; its Spanish is Spanish at 0.72 on 0.8 s, 0.88 on 1.3 s,
-# among the 78 languages the embedded voices speak. Natural English is English at 0.9 or more at once.
+# A language is settled when its summed probability over the looks so far (Whisper's, over all its
+# languages) is this many times the next one's and either this high or heard on this much audio.
+# Anything less is checked again at a later partial request with at least RECHECK_MIN_NEW_SAMPLES
+# more audio, up to MAX_IDENTIFICATIONS looks in all (each costs ~0.3 s of the ASR worker). Robotic
+# or accented speech gives close or wrong scores on its first second: among the 78 languages the
+# embedded voices speak, espeak-ng's German is English (0.39) or Hindi at 0.8 and 1.3 s and German
+# (0.76, next 0.04) from 1.8 s; its Spanish is Spanish at 0.72 on 0.8 s and 0.88 on 1.3 s. Natural
+# English is English at 0.9 or more at once.
 CONFIDENT_RATIO = 3.0
 SURE_PROBABILITY = 0.8
 SETTLE_MIN_SAMPLES = int(1.5 * INPUT_SAMPLE_RATE)
@@ -127,6 +131,7 @@ class DetectingStream:
         self._inner: RecognitionStream | None = None
         self._settled = False
         self._identifications = 0
+        self._evidence: dict[str, float] = {}  # each language's probabilities, summed over the looks
         self._lock = asyncio.Lock()
         self.language: str | None = None  # as identified, once it has been
 
@@ -161,8 +166,14 @@ class DetectingStream:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
         self._chunks = [audio] if audio.size else []
         scores = await self._detector.detect_language(audio) if audio.size else {}
-        language = max(scores, key=scores.__getitem__) if scores else None
-        ranked = sorted(scores.values(), reverse=True)
+        # Each look hears the utterance so far; their probabilities are added up, so one odd look does
+        # not overturn consistent earlier ones (espeak-ng's German: de 0.50 at 0.8 s, de 0.76 at 1.4 s,
+        # then Thai 0.64 at 2.1 s).
+        for code, p in scores.items():
+            self._evidence[code] = self._evidence.get(code, 0.0) + p
+        evidence = self._evidence
+        language = max(evidence, key=evidence.__getitem__) if evidence else None
+        ranked = sorted(evidence.values(), reverse=True)
         first = self._inner is None
         self._identified_samples = audio.size
         self._identifications += 1
@@ -176,5 +187,14 @@ class DetectingStream:
                 inner.feed(chunk)
             self._inner = inner
         self.language = language
+        # Which language an utterance was taken for, on how much audio, and how sure: the first thing
+        # to look at when a reply comes in the wrong language.
+        log.debug(
+            "language %s on %.2f s (%s)%s",
+            language,
+            audio.size / INPUT_SAMPLE_RATE,
+            ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])[:3]),
+            " settled" if self._settled else "",
+        )
         if self._settled:
             self._chunks = []
