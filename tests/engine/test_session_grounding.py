@@ -72,7 +72,7 @@ async def test_sources_reach_the_prompt_and_the_reply_carries_grounding_metadata
     await outbox.wait_turn()
     assert search.queries == ["What is the capital of Australia?"]
     prompt = llm.requests[0].messages[-1]
-    assert prompt.role == "user" and "What is the capital of Australia?" in prompt.content
+    assert prompt.role == "user" and prompt.content.endswith("What is the capital of Australia?")
     assert "[1] Australia: The capital of Australia is Canberra." in prompt.content
     metadata = [c.grounding_metadata for c in outbox.contents() if c.grounding_metadata]
     assert len(metadata) == 1

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from openlive.protocol.messages import Content, Part, Tool
+from openlive.protocol.messages import Tool
+from openlive.stages.language_model import ChatMessage
 from openlive.stages.search import Passage
 
 SOURCES_INSTRUCTION = (
@@ -33,11 +35,18 @@ def wants_grounding(tools: Sequence[Tool]) -> bool:
     return any(t.google_search or "googleSearchRetrieval" in t.other for t in tools)
 
 
-def sources_turn(passages: Sequence[Passage]) -> Content:
-    """The passages as a user-role note for the prompt (it precedes or follows the user's words)."""
+def with_sources(messages: list[ChatMessage], passages: Sequence[Passage]) -> list[ChatMessage]:
+    """``messages`` with the passages put before the user's last words (the question comes last, where
+    a small model attends to it best); the instruction's cached prefix is left as it was."""
     lines = [SOURCES_INSTRUCTION]
     lines += [f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, 1)]
-    return Content(role="user", parts=[Part(text="\n".join(lines))])
+    sources = "\n".join(lines)
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            out[i] = replace(out[i], content=f"{sources}\n\nThe person asks: {out[i].content}")
+            return out
+    return [*out, ChatMessage(role="user", content=sources)]
 
 
 def _words(text: str) -> set[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from openlive.engine.clauses import ClauseSplitter
-from openlive.engine.grounding import grounding_metadata, sources_turn
+from openlive.engine.grounding import grounding_metadata, with_sources
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
@@ -262,10 +262,9 @@ class Reply:
         self._speaker = speaker = self._new_speaker()
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
-        extra = [sources_turn(self.passages)] if self.passages else []
-        if self.tentative is not None:
-            extra.append(self.tentative)
-        request = self._ctx.request(extra)
+        request = self._ctx.request([self.tentative] if self.tentative is not None else [])
+        if self.passages:
+            request.messages = with_sources(request.messages, self.passages)
         if not self.prompt:
             self.prompt = list(request.messages)
         if not tools_allowed:
