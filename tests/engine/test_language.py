@@ -14,6 +14,7 @@ from openlive.engine.language import guess_language
         ("What is the capital of France?", "en"),
         ("Hello!", "en"),
         ("¿Cuál es la capital de Francia?", "es"),
+        ("Hay 7 días en la semana.", "es"),
         ("Hola, ¿me puedes decir cuál es la capital de Francia, por favor?", "es"),
         ("Guten Tag, kannst du mir bitte sagen, was die Hauptstadt von Frankreich ist?", "de"),
         ("Quelle est la capitale de la France ?", "fr"),

@@ -77,13 +77,13 @@ _LATIN_MARKERS: dict[str, frozenset[str]] = {
     for lang, words in {
         "en": "the is are was what you and of to it how please thank thanks hello does can my your this "
         "that with for where why who when i do have tell",
-        "es": "el los las es qué que cuál cómo por favor del y una hola gracias está son para dónde "
+        "es": "el la los las hay es qué que cuál cómo por favor del y una hola gracias está son para dónde "
         "cuántos cuántas tiene muy pero puedes dime",
         "de": "der die das ist und was wie nicht ich du mir bitte von zu ein eine hat haben sind mit auf "
         "für guten tag hallo danke kannst können welche wo warum",
-        "fr": "le les est et quelle quel comment pourquoi bonjour merci je vous des du pas avec pour dans "
+        "fr": "le la les est et quelle quel comment pourquoi bonjour merci je vous des du pas avec pour dans "
         "où c'est qu'est sont ce",
-        "it": "il è che di gli della come perché ciao grazie sono per non qual quale dove",
+        "it": "il la è che di gli della come perché ciao grazie sono per non qual quale dove",
         "pt": "o os é não você obrigado obrigada olá onde um são do da dos das em",
         "nl": "het een van wat hoe niet ik je jij bedankt dank waar waarom zijn voor",
         "sv": "och är det att jag hur vad inte hej tack på",
