@@ -47,7 +47,8 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	touch $@
 
 # Debian's Chromium for the playground's browser test (Playwright drives it; it downloads no browser),
-# ALSA's recordings and espeak-ng for the speech tests and the benchmark.
+# ALSA's recordings for the speech tests and the benchmark (espeak-ng, which they also use, is a
+# server dependency: setup-system installs it).
 setup-browser:
 	scripts/install-system-packages.sh --test
 
