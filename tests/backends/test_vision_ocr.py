@@ -310,3 +310,18 @@ async def test_the_sign_is_read(
 @pytest.mark.models
 def test_a_frame_without_text_reads_nothing(real_reader: vision_ocr.RapidOcrReader) -> None:
     assert real_reader(np.asarray(solid((40, 170, 60), (640, 480)))) == []
+
+
+@pytest.mark.models
+async def test_the_embedded_profile_loads_the_ocr_describer() -> None:
+    from openlive.backends.embedded import load_frame_describer
+
+    describer = load_frame_describer()
+    assert isinstance(describer, OcrFrameDescriber)
+    try:
+        seen = await describer.new_stream().describe(
+            render_sign("3141", "PELICAN", size=(640, 480), fmt="PNG"), "image/png"
+        )
+        assert seen.ocr_text == "EXIT 3141 / PELICAN"
+    finally:
+        await describer.aclose()

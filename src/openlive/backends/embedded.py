@@ -16,6 +16,7 @@ from pathlib import Path
 from openlive.backends.assets import cache_dir, llm_gguf_path
 from openlive.settings import Settings
 from openlive.stages import (
+    FrameDescriber,
     LanguageModel,
     SpeechRecognizer,
     SpeechSynthesizer,
@@ -140,6 +141,7 @@ def _with_speech_stages(
     tts, asr, vad, turn = _load_speech_stages(cache)
     return Profile(
         search=load_search_provider(settings, cache),
+        frames=load_frame_describer(),
         name=name,
         description=description,
         llm=llm,
@@ -162,6 +164,22 @@ def load_search_provider(settings: Settings, cache: Path) -> SearchProvider:
     from openlive.backends.search_local import LocalIndex
 
     return LocalIndex(search_index_path(settings, cache))
+
+
+def load_frame_describer() -> FrameDescriber | None:
+    """OCR and a scene summary for camera and screen frames. Loaded at start (about 0.6–1.6 s and 180 MiB,
+    docs/benchmarks.md) rather than on the first frame, which would otherwise wait that long. Without
+    rapidocr (an install without the server extra's full stack) frames are dropped, as before."""
+    from openlive.backends.vision_ocr import OcrFrameDescriber
+
+    started = time.perf_counter()
+    try:
+        describer = OcrFrameDescriber()
+    except ImportError:
+        log.warning("rapidocr is not installed: camera and screen frames will not be described")
+        return None
+    log.info("frame describer (OCR) loaded in %.1f s", time.perf_counter() - started)
+    return describer
 
 
 def search_index_path(settings: Settings, cache: Path) -> Path:
