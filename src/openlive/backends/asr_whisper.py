@@ -6,9 +6,9 @@ Japanese and everything else). Each is loaded once and shared; all decoding goes
 single-worker executor, because on two cores two decodes at once would only slow each other down.
 
 Language identification (``detect_language``) runs the encoder alone and chooses only among the
-languages the profile can answer in (``load_recognizers(languages=...)``, by default the embedded
-voices' English and Japanese): over all 99 Whisper languages, robotic or accented English is easily
-taken for Thai or Welsh, and a reply in a language the voices cannot speak is worse than none.
+languages the profile can answer in (``load_recognizers(languages=...)``: the embedded profile passes
+the 78 its voices speak, ``backends/languages.py``; by default English and Japanese): a reply in a
+language no voice can speak is worse than one in the user's second language.
 
 Recognition is incremental: while the user speaks, ``partial`` re-decodes the utterance so far when
 the listener asks and new audio has arrived, so that when the turn ends ``finish`` usually has nothing or
