@@ -63,3 +63,26 @@ async def test_only_the_replys_first_audio_loses_its_leading_silence() -> None:
     # The second clause keeps its 40 ms lead-in: the pause between clauses is the synthesiser's.
     second = samples[first_sound + TONE.size :]
     assert int(np.flatnonzero(np.abs(second) > 100)[0]) >= LEAD.size - RATE * 5 // 1000
+
+
+@pytest.mark.parametrize(
+    ("language", "joined"), [("en", "Paris is the capital of France."), ("zh", "巴黎是法国的首都。")]
+)
+async def test_transcription_pieces_join_with_the_languages_separator(language: str, joined: str) -> None:
+    # Chinese (like Japanese) has no spaces between words; a space after each piece would show in it.
+    outbox = RecordingOutbox()
+    speaker = Speaker(LeadingSilenceSynthesizer(), outbox, voice="fake", language=language, transcribe=True)
+    owner = TaskOwner("test")
+    speaker.start(owner)
+    first, second = ("Paris is the capital", "of France.") if language == "en" else ("巴黎是", "法国的首都。")
+    speaker.say(first)
+    speaker.say(second)
+    await speaker.finish()
+    await owner.aclose()
+    pieces = [
+        m.output_transcription.text
+        for m, _ in outbox.messages
+        if isinstance(m, ServerContent) and m.output_transcription
+    ]
+    assert "".join(pieces).strip() == joined
+    assert speaker.heard_text() == joined

@@ -27,7 +27,14 @@ BYTES_PER_SECOND = OUTPUT_SAMPLE_RATE * 2
 _LEAD_SILENCE_LEVEL = int(32768 * 10 ** (-50 / 20))
 _LEAD_KEEP_SAMPLES = OUTPUT_SAMPLE_RATE * 5 // 1000
 # Rough speaking rate, used only to estimate how much of a half-sent clause was heard.
-_SECONDS_PER_CHAR = {"ja": 0.15, "default": 0.065}
+_SECONDS_PER_CHAR = {"ja": 0.15, "zh": 0.2, "default": 0.065}
+# Languages written without spaces between words: their pieces join with nothing, and a half-heard piece
+# is cut at any character (Chinese and Thai are spoken by espeak-ng since issue 13).
+_NO_SPACES = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo"})
+
+
+def word_separator(language: str) -> str:
+    return "" if language in _NO_SPACES else " "
 
 
 def trim_leading_silence(pcm: bytes) -> bytes:
@@ -57,7 +64,7 @@ class _Clause:
         expected = max(self.bytes_synthesized, int(len(self.text) * per_char * BYTES_PER_SECOND))
         fraction = min(1.0, self.bytes_sent / max(1, expected))
         cut = int(len(self.text) * fraction)
-        if language != "ja":  # cut at a word boundary
+        if language not in _NO_SPACES:  # cut at a word boundary
             space = self.text.rfind(" ", 0, cut + 1)
             cut = space if space > 0 else cut
         return self.text[:cut].strip()
@@ -127,8 +134,9 @@ class Speaker:
 
     def heard_text(self) -> str:
         """What the client has been sent of the reply, as text (for the history after a barge-in)."""
-        sep = "" if self.language == "ja" else " "
-        return sep.join(t for t in (c.heard_text(self.language) for c in self._clauses) if t)
+        return word_separator(self.language).join(
+            t for t in (c.heard_text(self.language) for c in self._clauses) if t
+        )
 
     async def _run(self) -> None:
         started = False
@@ -149,7 +157,7 @@ class Speaker:
                     if self._transcribe and not transcript_sent:
                         # The transcription follows the first audio it belongs to.
                         transcript_sent = True
-                        sep = "" if self.language == "ja" else " "
+                        sep = word_separator(self.language)
                         await self._outbox.send(
                             ServerContent(output_transcription=Transcription(text=text + sep))
                         )
