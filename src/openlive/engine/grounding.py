@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
+from openlive.engine.history import before_last_user_words
 from openlive.protocol.messages import Tool
 from openlive.stages.language_model import ChatMessage
 from openlive.stages.search import Passage
@@ -40,13 +40,7 @@ def with_sources(messages: list[ChatMessage], passages: Sequence[Passage]) -> li
     a small model attends to it best); the instruction's cached prefix is left as it was."""
     lines = [SOURCES_INSTRUCTION]
     lines += [f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, 1)]
-    sources = "\n".join(lines)
-    out = list(messages)
-    for i in range(len(out) - 1, -1, -1):
-        if out[i].role == "user":
-            out[i] = replace(out[i], content=f"{sources}\n\nThe person asks: {out[i].content}")
-            return out
-    return [*out, ChatMessage(role="user", content=sources)]
+    return before_last_user_words(messages, "\n".join(lines), "The person asks: ")
 
 
 def _words(text: str) -> set[str]:

@@ -66,6 +66,18 @@ def merge_user_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
     return merged
 
 
+def before_last_user_words(messages: list[ChatMessage], preamble: str, lead: str) -> list[ChatMessage]:
+    """``messages`` with ``preamble`` put before the last user message's words (introduced by ``lead``),
+    so the user's words come last, where a small model attends to them best; the prompt's cached prefix
+    (instruction, earlier turns) is left as it was."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            out[i] = ChatMessage(role="user", content=f"{preamble}\n\n{lead}{out[i].content}")
+            return out
+    return [*out, ChatMessage(role="user", content=preamble)]
+
+
 def trim_to_budget(
     system: ChatMessage | None,
     turns: list[ChatMessage],

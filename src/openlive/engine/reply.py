@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.grounding import grounding_metadata, with_sources
+from openlive.engine.history import before_last_user_words
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
@@ -75,6 +76,8 @@ class ReplyContext:
     post: Callable[[object], None]
     # Search grounding (googleSearch in setup): the provider the reply retrieves sources from, or None.
     search: SearchProvider | None = None
+    # Seeing: what the session's newest frame shows, for the turn starting now ("" when nothing).
+    look: Callable[[], Awaitable[str]] | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +107,10 @@ class Reply:
         # What the user asked (searched for sources when grounding is on), and what was found.
         self.query = query
         self.passages: list[Passage] = []
+        # What the user showed (the newest frame's note). The reply puts it in its prompts until the
+        # session has recorded it in the history (``note_recorded``, set by the session).
+        self.seen_note = ""
+        self.note_recorded = False
         # A speculative reply's user turn (not in the history until the session releases the reply).
         self.tentative = tentative
         self.released = asyncio.Event()
@@ -221,8 +228,12 @@ class Reply:
             await self._owner.aclose()
 
     async def _retrieve(self) -> None:
-        """Sources for the user's words, before the model is asked (bounded: a slow or failing provider
-        costs at most SEARCH_TIMEOUT_S and the reply goes on without sources)."""
+        """What the user shows and sources for the user's words, before the model is asked (both bounded:
+        a slow or failing describer or provider delays the reply a little, never stops it)."""
+        if self._ctx.look is not None and self.query.strip():
+            self.seen_note = await self._ctx.look()
+            if self.seen_note:
+                self.mark("seen")
         search = self._ctx.search
         if search is None or not self.query.strip():
             return
@@ -263,6 +274,8 @@ class Reply:
         splitter = ClauseSplitter()
         calls: list[ToolCallRequest] = []
         request = self._ctx.request([self.tentative] if self.tentative is not None else [])
+        if self.seen_note and not self.note_recorded:
+            request.messages = before_last_user_words(request.messages, self.seen_note, "The person says: ")
         if self.passages:
             request.messages = with_sources(request.messages, self.passages)
         if not self.prompt:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from openlive.engine.frames import FrameWatcher
 from openlive.engine.grounding import wants_grounding
 from openlive.engine.history import (
     content_to_messages,
@@ -209,6 +210,7 @@ class LiveSession:
         # meanwhile, and their responses arrive between or during other turns.
         self._async_calls: set[str] = set()
         self._listener: Listener | None = None
+        self._frames: FrameWatcher | None = None
         # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
         self._consumed = 0
         self._started_at: float | None = None  # when start() ran, on the session's clock
@@ -324,6 +326,7 @@ class LiveSession:
             await self._on_listener_event(item)
         elif isinstance(item, CallsMade):
             if item.reply is self._reply and not item.reply.cut:
+                self._record_seen(item.reply)
                 self.history.append(item.content)
                 self._async_calls |= item.non_blocking
         elif isinstance(item, ReplyEnd):
@@ -439,6 +442,7 @@ class LiveSession:
             on_audio=self._note_playback,
             request=self._chat_request,
             search=self.profile.search if wants_grounding(self.tools) else None,
+            look=self._frames.note if self._frames is not None else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
         )
@@ -482,8 +486,16 @@ class LiveSession:
         self._advance_window()
         await self._send_resumption_update()
 
+    def _record_seen(self, reply: Reply) -> None:
+        """Keep in the history, as text only, what the user showed with the reply's turn."""
+        if reply.seen_note and not reply.note_recorded:
+            reply.note_recorded = True
+            self.history.append(text_turn("user", reply.seen_note))
+
     def _record_heard(self, reply: Reply) -> str:
-        """Keep in the history what the client was sent of the reply (returned)."""
+        """Keep in the history what the client was sent of the reply (returned), after what the user
+        showed with its turn."""
+        self._record_seen(reply)
         heard = reply.heard_text()
         if heard.strip():
             self.history.append(text_turn("model", heard))
@@ -538,7 +550,7 @@ class LiveSession:
             raise invalid_argument("video must be an image/* or video/* blob")
 
     async def _on_client_content(self, message: ClientContent) -> None:
-        self._pending_turns.extend(message.turns)
+        self._pending_turns.extend(self._seen_in(content) for content in message.turns)
         if message.turn_complete:
             turns, self._pending_turns = tuple(self._pending_turns), []
             await self._perform(self._core.handle(TypedTurn(turns)))
@@ -553,10 +565,13 @@ class LiveSession:
                 assert rate is not None  # checked by handle()
                 self._ensure_listener().feed(blob.data, rate)
             # Video frames and images: the embedded profile has no FrameDescriber yet (compatibility.md).
-        if message.video is not None or any(
-            b is not None and b.mime_type.startswith(("image/", "video/")) for b in message.media_chunks
-        ):
+        frames = [b for b in (message.video, *message.media_chunks) if b is not None]
+        frames = [b for b in frames if b.mime_type.startswith(("image/", "video/"))]
+        if frames:
             self._video_seen = True
+            watcher = self._frame_watcher()
+            if watcher is not None:
+                watcher.offer(frames[-1].data, frames[-1].mime_type)  # only the newest counts
         if message.activity_start:
             self._ensure_listener().activity_start()
             await self._perform(self._core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
@@ -566,6 +581,33 @@ class LiveSession:
             self._listener.audio_stream_end()
         if message.text is not None and message.text.strip():
             await self._perform(self._core.handle(TypedTurn((text_turn("user", message.text),))))
+
+    def _seen_in(self, content: Content) -> Content:
+        """A turn's image parts go to the frame describer; the turn keeps its other parts (what the image
+        shows reaches the history as the reply's note)."""
+        images = [
+            p
+            for p in content.parts
+            if p.inline_data is not None and p.inline_data.mime_type.startswith("image/")
+        ]
+        watcher = self._frame_watcher() if images else None
+        if watcher is None:
+            return content
+        for part in images:
+            assert part.inline_data is not None
+            watcher.offer(part.inline_data.data, part.inline_data.mime_type, source="image")
+        kept = [p for p in content.parts if p not in images]
+        return Content(role=content.role, parts=kept or [Part(text="(an image)")])
+
+    def _frame_watcher(self) -> FrameWatcher | None:
+        """The session's watcher of camera and screen frames, started with the first frame; None when the
+        profile cannot see (frames are then dropped: compatibility.md)."""
+        if self._frames is None and self.profile.frames is not None and not self._closed:
+            self._frames = FrameWatcher(
+                self.profile.frames, clock=self._clock, busy=lambda: self._reply is not None
+            )
+            self._tasks.spawn(self._frames.run(), "frames")
+        return self._frames
 
     def _interrupts(self) -> bool:
         handling = self.setup.realtime_input_config.activity_handling
