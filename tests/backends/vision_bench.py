@@ -1,6 +1,8 @@
 """Cost of the embedded FrameDescriber: loading (seconds, memory) and milliseconds per frame of a sign.
 
-Not a test: run it by hand, `HF_HUB_OFFLINE=1 .venv/bin/python tests/backends/vision_bench.py`. It reads
+Not a test: run it by hand, `HF_HUB_OFFLINE=1 .venv/bin/python tests/backends/vision_bench.py [NICENESS]`
+(the worker's nice value, 10 by default as in the server; 0 shows what the lower priority costs when other
+work shares the cores). It reads
 distinct frames (so each one is read, not answered from the previous description) on the describer's own
 low-priority worker, as the server does, and prints the load average, which these figures depend on.
 """
@@ -34,7 +36,8 @@ async def main() -> None:
     started = time.perf_counter()
     from openlive.backends.vision_ocr import OcrFrameDescriber
 
-    describer = OcrFrameDescriber()
+    niceness = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    describer = OcrFrameDescriber(niceness=niceness)
     print(
         f"load: {time.perf_counter() - started:.2f} s (import and models), RSS +{rss_mib() - before:.0f} MiB"
     )
@@ -52,7 +55,7 @@ async def main() -> None:
             assert not (await stream.describe(frame, "image/jpeg")).changed
             unchanged.append((time.perf_counter() - t) * 1000)
         print(
-            f"{size[0]}x{size[1]} JPEG sign: read {statistics.median(times):.0f} ms median "
+            f"{size[0]}x{size[1]} JPEG sign, nice {niceness}: read {statistics.median(times):.0f} ms median "
             f"(min {min(times):.0f}, max {max(times):.0f}), unchanged {statistics.median(unchanged):.0f} ms; "
             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
