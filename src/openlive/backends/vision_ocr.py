@@ -279,7 +279,8 @@ def _lower_priority(niceness: int) -> None:
 
 class OcrFrameDescriber:
     """FrameDescriber: OCR plus the scene summary, on one low-priority worker thread shared by all
-    sessions. At most ``max_waiting`` frames wait for it; a frame beyond that raises FrameDescriberBusy."""
+    sessions. At most ``max_waiting`` frames are queued for it or being read; a frame beyond that raises
+    FrameDescriberBusy (with one frame in flight per session, that is four sessions' frames)."""
 
     def __init__(
         self,
