@@ -31,6 +31,7 @@ from openlive.protocol import (
     ServerContent,
     Setup,
     SetupComplete,
+    Tool,
     decode_server_message,
     encode_client_message,
     parse_pcm_mime,
@@ -175,7 +176,13 @@ class BenchSession:
         system_instruction: str = SHORT_ANSWERS,
         model: str = DEFAULT_MODEL,
         connect_timeout_s: float = 30.0,
+        grounding: bool = False,
+        camera_fps: float = 0.0,
     ) -> None:
+        # --grounding: googleSearch in setup (every turn searches the server's index);
+        # --camera: frames of a sign sent at camera_fps alongside the microphone.
+        self.grounding = grounding
+        self.camera_fps = camera_fps
         self.ws_url = ws_url.rstrip("/") + LIVE_PATH + "?key=openlive-bench"
         self.system_instruction = system_instruction
         self.model = model
@@ -199,6 +206,7 @@ class BenchSession:
             system_instruction=Content(role="user", parts=[Part(text=self.system_instruction)]),
             input_audio_transcription=AudioTranscriptionConfig(),
             output_audio_transcription=AudioTranscriptionConfig(),
+            tools=[Tool(google_search=True)] if self.grounding else [],
         )
         try:
             await self._ws.send(encode_client_message(setup))
@@ -210,6 +218,8 @@ class BenchSession:
             raise
         self.started_at = time.monotonic()
         self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._microphone())]
+        if self.camera_fps > 0:
+            self._tasks.append(asyncio.create_task(self._camera()))
         return self
 
     async def __aexit__(
@@ -238,6 +248,22 @@ class BenchSession:
         else:
             self.closed_reason = f"closed {self._ws.close_code} {self._ws.close_reason or ''}".strip()
         self._changed.set()
+
+    async def _camera(self) -> None:
+        """Frames of a sign at ``camera_fps``, its number changing every few frames (a moving view)."""
+        assert self._ws is not None
+        frames = [sign_jpeg(f"GATE {n}") for n in range(1, 4)]
+        tick = 0
+        try:
+            while True:
+                frame = frames[(tick // 5) % len(frames)]
+                await self._ws.send(
+                    encode_client_message(RealtimeInput(video=Blob(mime_type="image/jpeg", data=frame)))
+                )
+                tick += 1
+                await asyncio.sleep(1.0 / self.camera_fps)
+        except Exception:  # the connection went away: the receiver reports why
+            return
 
     async def _microphone(self) -> None:
         try:
@@ -326,3 +352,22 @@ class BenchSession:
     async def idle(self, seconds: float) -> None:
         """Let the microphone stream silence for a while (the user says nothing)."""
         await asyncio.sleep(seconds)
+
+
+def sign_jpeg(text: str, size: tuple[int, int] = (640, 480)) -> bytes:
+    """A JPEG of a sign (dark text on a light panel over a blue background), as a camera would send."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", size, (30, 60, 140))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((80, 150, size[0] - 80, size[1] - 150), fill=(235, 235, 225))
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(size=64)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        font = ImageFont.load_default()
+    draw.text((size[0] // 2, size[1] // 2), text, fill=(20, 20, 20), font=font, anchor="mm")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()

@@ -51,6 +51,8 @@ class BenchConfig:
     noise_listen_s: float = 4.0  # silence after the noise clip: time for any end-of-turn decision and reply
     barge_after_s: float = 1.0  # how far into the audible long reply the user cuts in
     with_piper: bool = True
+    grounding: bool = False  # googleSearch in every session's setup
+    camera_fps: float = 0.0  # frames of a sign streamed alongside the microphone (0: none)
     tts_speed: bool = True
     log: Log = field(default=lambda _m: None)
     # Every session's timeline (clips sent, events received; no audio), for bench-events.jsonl.
@@ -148,7 +150,7 @@ async def converse(
     """One session speaking ``clips`` in order, each after the previous reply finished."""
     await asyncio.sleep(delay_s)
     playbacks: list[Playback] = []
-    session = BenchSession(url)
+    session = BenchSession(url, grounding=cfg.grounding, camera_fps=cfg.camera_fps)
     error = None
     try:
         async with session:
@@ -377,8 +379,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             results["tts"] = measure_piper()
         except Exception as exc:
             results["tts"] = _phase_error("tts", exc, log)
+    extras = [
+        name
+        for name, on in (("grounding", cfg.grounding), (f"camera {cfg.camera_fps:g} fps", cfg.camera_fps))
+        if on
+    ]
     return build_report(
-        cfg_mode="quick" if cfg.quick else "full",
+        cfg_mode=" + ".join(["quick" if cfg.quick else "full", *extras]),
         server=server,
         clips=clips,
         results=results,

@@ -39,6 +39,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for /healthz")
     p.add_argument("--no-piper", action="store_true", help="skip the Piper-voiced comparison questions")
     p.add_argument("--no-chart", action="store_true", help="write no PNG chart")
+    p.add_argument("--grounding", action="store_true", help="googleSearch in every session's setup")
+    p.add_argument(
+        "--camera", type=float, default=0.0, metavar="FPS", help="stream frames of a sign at FPS (0: none)"
+    )
     p.add_argument("--cache-dir", type=Path, help="cache root (default ~/.cache/openlive)")
 
 
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         barge_trials=args.barge_trials,
         rounds=args.rounds,
         with_piper=not args.no_piper,
+        grounding=args.grounding,
+        camera_fps=args.camera,
         log=log,
     )
     try:

@@ -569,9 +569,11 @@ class LiveSession:
         frames = [b for b in frames if b.mime_type.startswith(("image/", "video/"))]
         if frames:
             self._video_seen = True
-            watcher = self._frame_watcher()
+            # Only the newest counts; video/* (encoded streams, not frames) is not described.
+            images = [b for b in frames if b.mime_type.startswith("image/")]
+            watcher = self._frame_watcher() if images else None
             if watcher is not None:
-                watcher.offer(frames[-1].data, frames[-1].mime_type)  # only the newest counts
+                watcher.offer(images[-1].data, images[-1].mime_type)
         if message.activity_start:
             self._ensure_listener().activity_start()
             await self._perform(self._core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
