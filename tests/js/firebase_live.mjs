@@ -16,6 +16,8 @@
 //            reported under "resumed".
 // --barge-in asks for a long answer and, at the first model content, session.send()s a second turn;
 //            reads until two turnCompletes (the interrupted turn's and the new one's).
+// --video-file F   before the turn, sends the JPEG in F as camera frames with session.sendVideoRealtime
+//                  ({mimeType: 'image/jpeg', data}) at 2 fps for 2 s (Firebase's video path).
 // For wss:// with a self-signed certificate, run with NODE_EXTRA_CA_CERTS=cert.pem.
 // Prints one JSON line (see common.mjs) and exits 0 when the turn completed.
 import { redirectFirebaseLive } from './redirect_websocket.mjs';
@@ -46,6 +48,7 @@ const opts = options({
   'barge-in': { type: 'boolean' },
   temperature: { type: 'string' },
   'audio-file': { type: 'string' },
+  'video-file': { type: 'string' },
   'input-transcription': { type: 'boolean' },
   'output-transcription': { type: 'boolean' },
   'timeout-ms': { type: 'string' },
@@ -96,6 +99,14 @@ async function main() {
   const session = await live.connect(opts.resume ? {} : undefined);
   // connect() resolves only when the first server message carried setupComplete.
   t.summary.setupComplete = true;
+  if (opts['video-file']) {
+    const { readFileSync } = await import('node:fs');
+    const data = readFileSync(opts['video-file']).toString('base64');
+    for (let i = 0; i < 4; i++) {
+      await session.sendVideoRealtime({ mimeType: 'image/jpeg', data });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   if (send === 'client-content') {
     await session.send(prompt);
   } else if (send === 'realtime-text') {

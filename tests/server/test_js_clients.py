@@ -272,6 +272,26 @@ def test_firebase_google_ai_text_via_send(server: ServeProcess) -> None:
     assert run["wireKinds"][0] == "setupComplete", run.explain()
 
 
+def test_firebase_video_frames_of_a_sign_are_read(server: ServeProcess, tmp_path: Path) -> None:
+    from sign_frames import random_sign, render_sign
+
+    number, word = random_sign()
+    frame = tmp_path / "sign.jpg"
+    frame.write_bytes(render_sign(number, word))
+    run = firebase(
+        server,
+        "--modality",
+        "TEXT",
+        "--video-file",
+        str(frame),
+        "--text",
+        "What does the sign say? Answer in one short sentence.",
+    )
+    assert_completed_turn(run)
+    said = "".join(run["texts"]).replace(",", "").replace(" ", "").lower()
+    assert number in said and word.lower() in said, run.explain()
+
+
 def test_firebase_vertex_ai_audio_via_realtime_text_over_tls(server: ServeProcess) -> None:
     run = firebase(
         server,
