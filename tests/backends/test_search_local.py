@@ -67,3 +67,21 @@ def test_the_index_command_builds_adds_lists_and_removes(tmp_path: Path) -> None
     assert "operator" in listing and doc.resolve().as_uri() in listing and "countryinfo:France" in listing
     cli("remove", doc.resolve().as_uri())
     assert doc.resolve().as_uri() not in cli("list")
+
+
+def test_meaning_finds_a_passage_that_words_alone_miss(tmp_path: Path) -> None:
+    doc = tmp_path / "festival.md"
+    doc.write_text("# Bluebell Festival\n\nThe entry code of the Bluebell festival is 2629.\n")
+    hybrid = LocalIndex(tmp_path / "hybrid.db", starter=False)
+    hybrid.add_file(doc)
+    hybrid.add_documents(
+        [("note:cafe", "Cafe", "The cafe sells coffee and cake until six.")], source="operator"
+    )
+    # Reworded: "coffeehouse" is not in the passage; its meaning is.
+    assert [p.uri for p in hybrid.search_now("Where is a coffeehouse?")] == ["note:cafe"]
+    lexical = LocalIndex(tmp_path / "lexical.db", starter=False, embedder=False)
+    lexical.add_documents(
+        [("note:cafe", "Cafe", "The cafe sells coffee and cake until six.")], source="operator"
+    )
+    assert lexical.search_now("Where is a coffeehouse?") == []
+    assert hybrid.search_now("Tell me a joke, please.") == []

@@ -1,17 +1,21 @@
-"""The embedded SearchProvider: a local knowledge index in SQLite FTS5 (BM25), kept in the cache directory.
+"""The embedded SearchProvider: a local knowledge index, hybrid — SQLite FTS5 (BM25) and sentence
+embeddings (all-MiniLM-L6-v2, see embeddings.py) — kept in the cache directory.
 
 It starts with a starter corpus built from packaged reference data — every country's capital, currency
 and official languages (``countryinfo`` 1.0.1, MIT; its figures date from about 2015, see docs/models.md)
 — and operators add their own documents (``openlive index add PATH…``: Markdown, text, HTML), which are
 cut into passages of a few sentences. A search keeps the passages that hold at least half of the
-query's content words (relevance), best BM25 first, so a question the index knows nothing about gets no
-passages (and the model is not told to use irrelevant ones).
+query's content words, or whose meaning is close to the query's (cosine similarity of the embeddings at
+least ``MIN_SIMILARITY``: a misheard or reworded name still finds its passage), ranked by reciprocal rank
+fusion of the two lists; a question the index knows nothing about gets no passages (and the model is not
+told to use irrelevant ones). Without the embedding packages, the index is BM25 only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 import sqlite3
 import threading
@@ -19,13 +23,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from openlive.backends.embeddings import MiniLmEmbedder
 from openlive.stages.search import Passage
+
+log = logging.getLogger(__name__)
 
 STARTER_SOURCE = "countryinfo"
 # A passage is at most about this long (a few sentences: what the prompt can afford per source).
 PASSAGE_CHARS = 700
 # The share of the query's content words a passage must hold to count as relevant.
 MIN_COVERAGE = 0.5
+# The cosine similarity of query and passage embeddings that counts as relevant on its own. Measured on
+# all-MiniLM-L6-v2: a question and the passage that answers it under a misheard name, 0.56; unrelated
+# sentences, -0.02 to 0.17.
+MIN_SIMILARITY = 0.45
+# Reciprocal rank fusion's constant (the usual 60: ranks far down either list barely count).
+_RRF_K = 60
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Words that carry no topic: kept out of queries and of the relevance share.
 _STOPWORDS_LIST = """
@@ -42,6 +57,7 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE VIRTUAL TABLE IF NOT EXISTS passages USING fts5(
     text, title UNINDEXED, uri UNINDEXED, document_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS vectors (passage INTEGER PRIMARY KEY, v BLOB NOT NULL);
 """
 
 
@@ -65,14 +81,20 @@ def content_words(text: str) -> list[str]:
 class LocalIndex:
     """``SearchProvider`` over an SQLite FTS5 file. Thread-safe; searches run off the event loop."""
 
-    def __init__(self, path: Path, *, starter: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, starter: bool = True, embedder: MiniLmEmbedder | bool | None = True
+    ) -> None:
+        """``embedder``: True loads the packaged model (BM25 only, with a log line, if it is missing)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
+        self._embedder = _load_embedder() if embedder is True else (embedder or None)
+        self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None  # (count, rowids, vectors)
         if starter and not self._has_source(STARTER_SOURCE):
             self.add_documents(starter_documents(), source=STARTER_SOURCE)
+        self._embed_missing()
 
     # -- SearchProvider ------------------------------------------------------------------------------
 
@@ -92,19 +114,77 @@ class LocalIndex:
         match = " OR ".join(f'"{w}"' for w in words)
         with self._lock:
             rows = self._db.execute(
-                "SELECT text, title, uri, bm25(passages) FROM passages WHERE passages MATCH ? "
+                "SELECT rowid, text, title FROM passages WHERE passages MATCH ? "
                 "ORDER BY bm25(passages) LIMIT 50",
                 (match,),
             ).fetchall()
-        found: list[Passage] = []
-        for text, title, uri, _rank in rows:
+        # Lexical: BM25's order, relevant when the passage holds enough of the query's words.
+        lexical: dict[int, float] = {}
+        for rowid, text, title in rows:
             held = set(content_words(f"{title} {text}"))
             coverage = sum(w in held for w in words) / len(words)
             if coverage >= MIN_COVERAGE:
-                found.append(Passage(text=text, title=title, uri=uri, kind="document", score=coverage))
+                lexical[rowid] = coverage
         # Coverage first (a passage about the question's subject), then BM25's order among equals.
-        found.sort(key=lambda p: -p.score)
-        return found[:limit]
+        lexical_order = sorted(lexical, key=lambda r: -lexical[r])
+        semantic = self._similar(query)
+        semantic_order = sorted(semantic, key=lambda r: -semantic[r])
+        fused: dict[int, float] = {}
+        for order in (lexical_order, semantic_order):
+            for rank, rowid in enumerate(order):
+                fused[rowid] = fused.get(rowid, 0.0) + 1.0 / (_RRF_K + rank)
+        best = sorted(fused, key=lambda r: -fused[r])[:limit]
+        return [
+            self._passage(rowid, max(lexical.get(rowid, 0.0), semantic.get(rowid, 0.0))) for rowid in best
+        ]
+
+    def _passage(self, rowid: int, score: float) -> Passage:
+        with self._lock:
+            text, title, uri = self._db.execute(
+                "SELECT text, title, uri FROM passages WHERE rowid = ?", (rowid,)
+            ).fetchone()
+        return Passage(text=text, title=title, uri=uri, kind="document", score=score)
+
+    def _similar(self, query: str) -> dict[int, float]:
+        """Passages (rowid → cosine) whose embedding is at least MIN_SIMILARITY from the query's."""
+        if self._embedder is None:
+            return {}
+        rowids, vectors = self._vectors()
+        if not len(rowids):
+            return {}
+        similarity = vectors @ self._embedder.embed([query])[0]
+        keep = np.flatnonzero(similarity >= MIN_SIMILARITY)
+        return {int(rowids[i]): float(similarity[i]) for i in keep}
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """All passage vectors as one matrix, reloaded when the index changed."""
+        with self._lock:
+            count = self._db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+            if self._matrix is None or self._matrix[0] != count:
+                rows = self._db.execute("SELECT passage, v FROM vectors ORDER BY passage").fetchall()
+                rowids = np.array([r[0] for r in rows], dtype=np.int64)
+                vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                self._matrix = (count, rowids, vectors)
+            return self._matrix[1], self._matrix[2]
+
+    def _embed_missing(self) -> None:
+        """Vectors for passages that have none (added before the embedding packages were installed)."""
+        if self._embedder is None:
+            return
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, title, text FROM passages WHERE rowid NOT IN (SELECT passage FROM vectors)"
+            ).fetchall()
+        if not rows:
+            return
+        vectors = self._embedder.embed([f"{title}: {text}" for _, title, text in rows])
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors (passage, v) VALUES (?, ?)",
+                [(row[0], vector.tobytes()) for row, vector in zip(rows, vectors, strict=True)],
+            )
+            self._db.execute("COMMIT")
 
     def add_documents(self, documents: Iterable[tuple[str, str, str]], *, source: str) -> int:
         """Add (uri, title, text) documents, replacing any with the same uri; returns how many."""
@@ -127,6 +207,7 @@ class LocalIndex:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        self._embed_missing()
         return count
 
     def add_file(self, path: Path) -> IndexedDocument:
@@ -163,6 +244,10 @@ class LocalIndex:
         row = self._db.execute("SELECT id FROM documents WHERE uri = ?", (uri,)).fetchone()
         if row is None:
             return False
+        self._db.execute(
+            "DELETE FROM vectors WHERE passage IN (SELECT rowid FROM passages WHERE document_id = ?)",
+            (row[0],),
+        )
         self._db.execute("DELETE FROM passages WHERE document_id = ?", (row[0],))
         self._db.execute("DELETE FROM documents WHERE id = ?", (row[0],))
         return True
@@ -173,6 +258,14 @@ class LocalIndex:
                 self._db.execute("SELECT 1 FROM documents WHERE source = ? LIMIT 1", (source,)).fetchone()
                 is not None
             )
+
+
+def _load_embedder() -> MiniLmEmbedder | None:
+    try:
+        return MiniLmEmbedder()
+    except (FileNotFoundError, ImportError) as exc:
+        log.info("search index without embeddings (BM25 only): %s", exc)
+        return None
 
 
 def split_passages(text: str) -> list[str]:
