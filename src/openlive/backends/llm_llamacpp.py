@@ -43,7 +43,13 @@ os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 import llama_cpp
 
 from openlive.backends.llama_adapter import LlamaState, check_version, cpu_has_amx, without_extra_buffer_types
-from openlive.backends.llm_kv_snapshots import KvSnapshot, KvSnapshotCache, common_prefix
+from openlive.backends.llm_kv_snapshots import (
+    KvSnapshot,
+    KvSnapshotCache,
+    PrefixDiskCache,
+    common_prefix,
+    model_fingerprint,
+)
 from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
 from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy
 from openlive.protocol.errors import ProtocolError
@@ -64,6 +70,27 @@ PREFILL_SLICE_TOKENS = 32
 SNAPSHOT_MIN_GAIN_TOKENS = 16
 # The smallest room left for the reply before old conversation turns are dropped from the prompt.
 MIN_REPLY_TOKENS = 64
+# A session's fixed prefix (system prompt and tools) this long or longer is kept as a KV state of its own,
+# in memory and on disk, and read in the background until it is whole: below it, reading it again takes
+# under ~2 s on 2 cores and the per-conversation snapshots cover it.
+PREFIX_CACHE_MIN_TOKENS = 256
+# A long prefix not yet cached is read in batches this long, with llama.cpp's abort check installed:
+# a cancellation (a real request, for a prefill; a barge-in or a closed session, for a request) stops it
+# within ~1 ms, so the batch size only sets throughput, and the work an abort throws away (at most one
+# batch, a few seconds on 2 cores). Small batches read slower: 64 tokens ~1.5x slower than 512.
+PREFIX_SLICE_TOKENS = 512
+# A prefix read stopped by a real request keeps what it read as a snapshot when that is this much more
+# than the snapshot it started from, so it resumes there afterwards instead of from the start.
+PREFIX_PROGRESS_MIN_TOKENS = 256
+# Unfinished background prefix reads remembered for resumption (the newest ones).
+MAX_UNFINISHED_PREFIXES = 4
+# A conversation's snapshot is saved after a request only when it is at most this share of the snapshot
+# budget: a 13,000-token prompt's state is ~370 MB, and copying it after every turn would cost ~0.3 s of
+# the worker and push every other conversation out. A long prompt's fixed prefix is kept anyway (above).
+SNAPSHOT_MAX_SHARE = 4
+# Until a state has been saved once: Qwen2.5-1.5B's f16 cache (28 layers x 2 KV heads x 128 x 2 x 2 bytes).
+DEFAULT_KV_BYTES_PER_TOKEN = 28 * 1024
+KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
 
 _Emit = Callable[[ChatEvent | BaseException], None]
 
@@ -80,6 +107,10 @@ class _PrefillJob:
     request: ChatRequest
     # Set by a newer prefill (only the latest one matters) and by every real request.
     cancel: threading.Event = field(default_factory=threading.Event)
+    # A resumed background read of a long prefix: newer prefills do not supersede it, real requests do.
+    background: bool = False
+    # Handed in while a real request waited or ran: not read, only its long prefix remembered.
+    dropped: bool = False
 
 
 class LlamaCppLanguageModel:
@@ -95,18 +126,34 @@ class LlamaCppLanguageModel:
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
         kv_snapshot_bytes: int = 256 * 1024 * 1024,
         policy: PromptPolicy = EMBEDDED_POLICY,
+        kv_cache_type: str = "f16",
+        flash_attn: bool = False,
+        prefix_memory_bytes: int = 1024 * 1024 * 1024,
+        prefix_cache_dir: Path | None = None,
+        prefix_disk_bytes: int = 4 * 1024 * 1024 * 1024,
     ) -> None:
         check_version()
+        if kv_cache_type not in KV_CACHE_TYPES:
+            raise ValueError(
+                f"kv_cache_type must be one of {', '.join(KV_CACHE_TYPES)}, not {kv_cache_type!r}"
+            )
+        if kv_cache_type != "f16" and not flash_attn:
+            # llama.cpp stores V transposed without flash attention, which a quantized type cannot do.
+            raise ValueError(f"a {kv_cache_type} KV cache needs flash_attn")
         self.name = name or model_path.stem
         self.policy = policy
         self.n_ctx = n_ctx
         self.default_max_tokens = default_max_tokens
+        kv_type = KV_CACHE_TYPES[kv_cache_type]
         with without_extra_buffer_types(cpu_has_amx()):
             self._llm = llama_cpp.Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
+                type_k=kv_type,
+                type_v=kv_type,
+                flash_attn=flash_attn,
                 verbose=False,
             )
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -114,7 +161,29 @@ class LlamaCppLanguageModel:
             raise ValueError(f"{model_path} has no chat template in its metadata")
         self._template = ChatTemplate(template)
         self._state = LlamaState(self._llm)
+        # Conversations' states after each request (small ones only, see SNAPSHOT_MAX_SHARE) ...
         self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
+        # ... and long fixed prefixes (whole, or read in part), with the shared system prompt pinned.
+        self._prefixes = KvSnapshotCache(prefix_memory_bytes)
+        self._kv_bytes_per_token = DEFAULT_KV_BYTES_PER_TOKEN
+        # The state's layout depends on these as much as on the weights: a state saved under another
+        # cache type, attention kernel or llama.cpp build is a miss (llama.cpp would refuse it anyway).
+        self._disk: PrefixDiskCache | None = None
+        if prefix_cache_dir is not None and prefix_disk_bytes > 0:
+            model_id = (
+                f"{model_fingerprint(model_path)};llama-cpp-python={llama_cpp.__version__};"
+                f"kv={kv_cache_type};flash_attn={flash_attn}"
+            )
+            self._disk = PrefixDiskCache(prefix_cache_dir, prefix_disk_bytes, model_id)
+        # Disk writes of prefix states (hundreds of MB) happen here, off the LLM worker.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-prefix-writer")
+        # Fixed prefixes already computed, by system prompt and tools (tokenizing 40,000 characters
+        # takes tens of milliseconds, on every request and interim prefill otherwise).
+        self._prefix_memo: dict[tuple[str, str], list[int]] = {}
+        # Long prefixes whose background read a real request stopped; read on when the model is idle.
+        self._unfinished: dict[tuple[int, ...], ChatRequest] = {}
+        self.prefix_reads_done = 0  # long prefixes read whole and cached (for tests and logs)
+        self.prefix_disk_hits = 0  # long prefixes restored from disk (for tests and logs)
         # One worker: the model has one KV cache. Its queue is FIFO, so sessions are served in arrival order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-llamacpp")
         # Real requests submitted and not yet finished or dropped, and the latest prefill: a prefill is
@@ -122,6 +191,7 @@ class LlamaCppLanguageModel:
         self._lock = threading.Lock()
         self._requests: set[_Job] = set()
         self._prefill_job: _PrefillJob | None = None
+        self._background: _PrefillJob | None = None  # a resumed read of a long prefix, queued or running
         self._closed = False
         self.prefills_done = 0  # prefills that evaluated their whole prefix (for tests and logs)
         self.prefills_aborted = 0  # prefills stopped inside a batch (for tests and logs)
@@ -146,8 +216,10 @@ class LlamaCppLanguageModel:
         with self._lock:
             self._requests.add(job)
             prefill, self._prefill_job = self._prefill_job, None
-        if prefill is not None:  # a running prefill stops within one slice; a queued one is dropped
-            prefill.cancel.set()
+            background, self._background = self._background, None
+        for stopped in (prefill, background):  # a running prefill stops within ~1 ms; a queued one is dropped
+            if stopped is not None:
+                stopped.cancel.set()
         future = loop.run_in_executor(self._executor, self._run, job)
         try:
             while True:
@@ -172,11 +244,19 @@ class LlamaCppLanguageModel:
         Returns at once. Dropped when a real request is waiting or running, superseded by a newer
         prefill, and cancelled (within one slice) by any later ``stream``. Unlike a real request it
         reads nothing again when the cache already holds the prompt.
+
+        A long fixed prefix (system prompt and tools, ``PREFIX_CACHE_MIN_TOKENS`` or more) is restored
+        from memory or disk when it was read before, by this process or an earlier one. Otherwise it
+        is read whole and cached; a read that a real request (or a newer prefill) stops keeps what it
+        read and goes on in the background once no real request waits, until the prefix is whole.
         """
         job = _PrefillJob(request=request)
         with self._lock:
-            if self._closed or self._requests:
+            if self._closed:
                 return
+            # Queued even while a real request waits or runs, but only so that a long prefix it would
+            # read is remembered and read once the model is idle (see _run_prefill).
+            job.dropped = bool(self._requests)
             older, self._prefill_job = self._prefill_job, job
         if older is not None:
             older.cancel.set()
@@ -197,7 +277,9 @@ class LlamaCppLanguageModel:
 
         def warm() -> None:
             self._eval_prompt(tokens, threading.Event())
-            self._save_snapshot(pinned=True)
+            saved = self._state.save()
+            if saved is not None:
+                self._prefixes.put(saved[0], saved[1], pinned=True)
 
         self._executor.submit(warm).result()
         return len(tokens)
@@ -211,10 +293,16 @@ class LlamaCppLanguageModel:
         """Wait until every request queued so far has finished or been dropped."""
         await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
 
+    def flush_prefix_writes(self) -> None:
+        """Wait until every prefix state handed to the disk cache so far is written (blocking)."""
+        self._writer.submit(lambda: None).result()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._unfinished.clear()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True)
         self._llm.close()
 
     async def aclose(self) -> None:
@@ -239,6 +327,7 @@ class LlamaCppLanguageModel:
             self._forget(job)
             # Kept for this conversation's next turn, in case another session's request comes first.
             self._save_snapshot()
+            self._resume_unfinished()
 
     @contextmanager
     def _abortable(self, cancel: threading.Event) -> Iterator[None]:
@@ -268,9 +357,7 @@ class LlamaCppLanguageModel:
         """
         try:
             with self._lock:
-                skip = bool(self._requests)
-            if skip or job.cancel.is_set():
-                return
+                skip = job.dropped or bool(self._requests)
             # The whole prompt, the template's closing tokens (``<|im_end|>``, the assistant header)
             # included, although they move as soon as the user says another word. Measured on 2 cores
             # (Qwen2.5-1.5B, spoken-style prompt and one earlier exchange): a prompt read only up to the
@@ -281,11 +368,29 @@ class LlamaCppLanguageModel:
             # is sampled at once (~10 ms; see _eval_prompt). A wrong guess costs only background work:
             # the real request keeps the common prefix and reads from the first token that differs.
             tokens = self._fit_prompt(job.request)
-            if job.cancel.is_set():
+            prefix = self._prefix_length(job.request, tokens)
+            if job.background and prefix and self._prefix_cached(tokens[:prefix]):
+                return  # read meanwhile (by a real request of its session)
+            # Even a prefill that will not run (superseded, or a real request waits) leaves its long
+            # prefix to be read in the background, so that a session's instruction is read before its
+            # first turn however busy the model is.
+            if skip or job.cancel.is_set():
+                if prefix and not self._prefix_cached(tokens[:prefix]):
+                    self._remember_unfinished(tokens[:prefix], job.request)
                 return
+            slice_tokens = self._slice_tokens(tokens, prefix, PREFILL_SLICE_TOKENS)
+            # The session's first prefill (no turn yet) says whether its instruction was read before.
+            announce = all(m.role == "system" for m in job.request.messages)
             with self._abortable(job.cancel):
-                self._eval_prompt(tokens, job.cancel, slice_tokens=PREFILL_SLICE_TOKENS)
-            if not job.cancel.is_set():
+                self._eval_prompt(
+                    tokens,
+                    job.cancel,
+                    slice_tokens=slice_tokens,
+                    prefix=prefix,
+                    request=job.request,
+                    announce=announce,
+                )
+            if not job.cancel.is_set() and not job.background:
                 self.prefills_done += 1
         except ProtocolError as exc:  # the client's input: the real request refuses it
             log.info("prompt prefill skipped: %s", exc.reason)
@@ -295,11 +400,135 @@ class LlamaCppLanguageModel:
             with self._lock:
                 if self._prefill_job is job:
                     self._prefill_job = None
+                if self._background is job:
+                    self._background = None
+            self._resume_unfinished()
 
-    def _save_snapshot(self, *, pinned: bool = False) -> None:
+    def _save_snapshot(self) -> None:
+        n = self._state.n_tokens
+        if n * self._kv_bytes_per_token > self._snapshots.budget_bytes // SNAPSHOT_MAX_SHARE:
+            # A long prompt: its fixed prefix is kept (``_store_prefix``); the turns after it are read
+            # again if another conversation's request comes in between.
+            log.debug("no KV snapshot of %d tokens (over a %d share of the budget)", n, SNAPSHOT_MAX_SHARE)
+            return
         saved = self._state.save()
         if saved is not None:
-            self._snapshots.put(saved[0], saved[1], pinned=pinned)
+            self._kv_bytes_per_token = max(1, len(saved[1]) // len(saved[0]))
+            self._snapshots.put(saved[0], saved[1])
+
+    # -- long fixed prefixes ---------------------------------------------------------------------------
+
+    def _prefix_length(self, request: ChatRequest, tokens: Sequence[int]) -> int:
+        """How many of ``tokens`` are the request's fixed prefix (the system turn with the tools, up to
+        its end marker) when that is long enough to cache on its own; else 0."""
+        messages = self.policy.messages(request)
+        if not messages or messages[0].role != "system":
+            return 0
+        key = (messages[0].content, repr(list(request.tools)))
+        prefix = self._prefix_memo.get(key)
+        if prefix is None:
+            text = self._template.render(messages[:1], request.tools, add_generation_prompt=False)
+            prefix = self._tokenize_prompt(text)
+            if len(self._prefix_memo) >= 16:
+                self._prefix_memo.pop(next(iter(self._prefix_memo)))
+            self._prefix_memo[key] = prefix
+        n = common_prefix(prefix, tokens)
+        return n if n >= PREFIX_CACHE_MIN_TOKENS else 0
+
+    def _slice_tokens(self, tokens: Sequence[int], prefix: int, default: int) -> int:
+        """Large batches when most of a long prefix is still to be read (``PREFIX_SLICE_TOKENS``)."""
+        if not prefix or self._prefix_cached(tokens[:prefix]):
+            return default
+        in_cache = max(common_prefix(self._state.tokens(), tokens), self._best_snapshot(tokens)[0])
+        return PREFIX_SLICE_TOKENS if prefix - in_cache > PREFIX_SLICE_TOKENS else default
+
+    def _prefix_cached(self, prefix: Sequence[int]) -> bool:
+        matched, _ = self._prefixes.best_match(prefix)
+        if matched == len(prefix):
+            return True
+        return self._disk is not None and self._disk.path_for(prefix).is_file()
+
+    def _load_prefix(self, prefix: Sequence[int]) -> KvSnapshot | None:
+        """The prefix's state from the disk cache (then also kept in memory), or None."""
+        if self._disk is None:
+            return None
+        started = time.perf_counter()
+        data = self._disk.load(prefix)
+        if data is None:
+            return None
+        snapshot = KvSnapshot(tuple(prefix), data)
+        self._prefixes.put(snapshot.tokens, data)
+        self.prefix_disk_hits += 1
+        log.info(
+            "cached prompt prefix used: %d tokens (instruction and tools) loaded from the disk cache "
+            "(%.0f MB in %.2f s), not read again",
+            len(prefix),
+            len(data) / 1e6,
+            time.perf_counter() - started,
+        )
+        return snapshot
+
+    def _store_prefix(self, prefix: Sequence[int], read: int, seconds: float) -> None:
+        """The cache holds exactly ``prefix``: keep its state in memory and (in the background) on disk."""
+        saved = self._state.save()
+        if saved is None:
+            return
+        tokens, data = saved
+        self._kv_bytes_per_token = max(1, len(data) // len(tokens))
+        self._prefixes.put(tokens, data)
+        self.prefix_reads_done += 1
+        log.info(
+            "prompt prefix of %d tokens (instruction and tools) read (%d new in %.1f s) and cached (%.0f MB)",
+            len(tokens),
+            read,
+            seconds,
+            len(data) / 1e6,
+        )
+        with self._lock:
+            self._unfinished.pop(tuple(tokens), None)
+        if self._disk is not None:
+            disk = self._disk
+            with contextlib.suppress(RuntimeError):  # closing: the state is simply not kept on disk
+                self._writer.submit(disk.store, tokens, data)
+
+    def _keep_progress(self, prefix: Sequence[int], request: ChatRequest | None) -> None:
+        """A read of a long prefix stopped part way: keep what it read, and read on later."""
+        n = self._state.n_tokens
+        if n >= len(prefix) or common_prefix(self._state.tokens(), prefix) < n:
+            return
+        if request is not None:
+            self._remember_unfinished(prefix, request)
+        before, _ = self._prefixes.best_match(prefix[:n])
+        if n - before < PREFIX_PROGRESS_MIN_TOKENS:
+            return
+        saved = self._state.save()
+        if saved is not None:
+            self._prefixes.put(saved[0], saved[1])
+            log.info("prompt prefix read stopped at %d of %d tokens; kept to resume", n, len(prefix))
+
+    def _remember_unfinished(self, prefix: Sequence[int], request: ChatRequest) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            key = tuple(prefix)
+            self._unfinished.pop(key, None)
+            self._unfinished[key] = request  # the newest last
+            while len(self._unfinished) > MAX_UNFINISHED_PREFIXES:
+                self._unfinished.pop(next(iter(self._unfinished)))
+
+    def _resume_unfinished(self) -> None:
+        """Queue the read of the newest unfinished long prefix, when nothing else waits for the model."""
+        with self._lock:
+            if self._closed or self._requests or self._background is not None or not self._unfinished:
+                return
+            if self._prefill_job is not None and not self._prefill_job.cancel.is_set():
+                return  # it runs next, and resumes the read when it ends
+            _, request = self._unfinished.popitem()
+            job = _PrefillJob(request=request, background=True)
+            self._background = job
+        log.debug("resuming the read of a long prompt prefix in the background")
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            self._executor.submit(self._run_prefill, job)
 
     def _restore(self, snapshot: KvSnapshot) -> bool:
         if self._state.restore(list(snapshot.tokens), snapshot.data):
@@ -311,7 +540,15 @@ class LlamaCppLanguageModel:
         request = job.request
         sampling = self.policy.sampling(request.sampling)
         tokens = self._fit_prompt(request)
-        cached = self._eval_prompt(tokens, job.cancel)
+        prefix = self._prefix_length(request, tokens)
+        slice_tokens = self._slice_tokens(tokens, prefix, PROMPT_SLICE_TOKENS)
+        if slice_tokens == PREFIX_SLICE_TOKENS:  # a long read: a cancellation stops it inside a batch
+            with self._abortable(job.cancel):
+                cached = self._eval_prompt(
+                    tokens, job.cancel, slice_tokens=slice_tokens, prefix=prefix, request=request
+                )
+        else:
+            cached = self._eval_prompt(tokens, job.cancel, prefix=prefix, request=request)
         if job.cancel.is_set():
             return
         room = self.n_ctx - len(tokens)
@@ -389,13 +626,24 @@ class LlamaCppLanguageModel:
         return rendered[len(kept)]
 
     def _eval_prompt(
-        self, tokens: Sequence[int], cancel: threading.Event, *, slice_tokens: int = PROMPT_SLICE_TOKENS
+        self,
+        tokens: Sequence[int],
+        cancel: threading.Event,
+        *,
+        slice_tokens: int = PROMPT_SLICE_TOKENS,
+        prefix: int = 0,
+        request: ChatRequest | None = None,
+        announce: bool = False,
     ) -> int:
         """Bring the KV cache to exactly ``tokens``, reusing the longest common prefix; returns its length.
 
         llama-cpp-python's ``generate`` would reuse the prefix too, but evaluates the rest in one call
         that cannot be interrupted; slicing it here lets a cancelled request stop early. Afterwards the
         cache holds the whole prompt with fresh logits, which ``generate`` samples from directly.
+
+        ``prefix`` is the length of the request's long fixed prefix (0: none): it is looked up on disk
+        when neither the live cache nor a snapshot holds it, kept once read whole, and when the read
+        stops part way, what was read is kept for ``request``'s background read to resume.
         """
         llm, state = self._llm, self._state
         in_cache = common_prefix(state.tokens(), tokens)
@@ -403,35 +651,71 @@ class LlamaCppLanguageModel:
             # Exactly this prompt was the last thing evaluated (a prefill of this turn): its last logits
             # are still live, so nothing is read again (one token would cost ~100 ms on 2 cores).
             log.debug("prompt: all %d tokens cached with their logits", in_cache)
+            self._announce(prefix, "the live KV cache", announce)
             return in_cache
-        matched, snapshot = self._snapshots.best_match(tokens)
+        source = "the live KV cache"
+        matched, snapshot = self._best_snapshot(tokens)
+        if prefix and max(in_cache, matched) < prefix:
+            loaded = self._load_prefix(tokens[:prefix])
+            if loaded is not None:
+                matched, snapshot, source = prefix, loaded, "the disk cache"
         if snapshot is not None and matched >= in_cache + SNAPSHOT_MIN_GAIN_TOKENS:
             in_cache = matched if self._restore(snapshot) else 0
+            source = "a KV snapshot in memory" if source == "the live KV cache" else source
         reused = min(in_cache, len(tokens) - 1)
         if not state.keep(reused):  # the logits are of a token now dropped, until the next eval
             state.reset()
             reused = 0
+        if prefix and reused >= prefix:
+            self._announce(prefix, source, announce)
+        # Where the read stops once, to keep the state of the long prefix on its own.
+        store_at = prefix if prefix > reused and not self._prefix_cached(tokens[:prefix]) else 0
         started = time.perf_counter()
-        for start in range(reused, len(tokens), slice_tokens):
+        position = reused
+        while position < len(tokens):
+            end = min(position + slice_tokens, len(tokens))
+            if position < store_at < end:
+                end = store_at
             if cancel.is_set():
-                log.debug("prompt: cancelled after %d of %d new tokens", start - reused, len(tokens) - reused)
-                return reused
+                log.debug(
+                    "prompt: cancelled after %d of %d new tokens", position - reused, len(tokens) - reused
+                )
+                break
             try:
-                llm.eval(tokens[start : start + slice_tokens])
+                llm.eval(tokens[position:end])
             except RuntimeError:
                 if not cancel.is_set():
                     raise
                 # Aborted inside the batch (see _abortable): the cache holds the tokens before it.
                 self.prefills_aborted += 1
                 log.debug("prompt: aborted after %.0f ms", (time.perf_counter() - started) * 1000)
-                return reused
-        log.debug(
-            "prompt: %d tokens cached, %d read in %.0f ms",
-            reused,
-            len(tokens) - reused,
-            (time.perf_counter() - started) * 1000,
-        )
+                break
+            position = end
+            if position == store_at:
+                self._store_prefix(tokens[:store_at], store_at - reused, time.perf_counter() - started)
+        else:
+            log.debug(
+                "prompt: %d tokens cached, %d read in %.0f ms",
+                reused,
+                len(tokens) - reused,
+                (time.perf_counter() - started) * 1000,
+            )
+            return reused
+        if prefix and position < prefix:
+            self._keep_progress(tokens[:prefix], request)
         return reused
+
+    def _best_snapshot(self, tokens: Sequence[int]) -> tuple[int, KvSnapshot | None]:
+        prefixes = self._prefixes.best_match(tokens)
+        conversations = self._snapshots.best_match(tokens)
+        return conversations if conversations[0] > prefixes[0] else prefixes
+
+    def _announce(self, prefix: int, source: str, announce: bool) -> None:
+        if prefix:
+            level = logging.INFO if announce else logging.DEBUG
+            log.log(
+                level, "cached prompt prefix used: %d tokens (instruction and tools) from %s", prefix, source
+            )
 
 
 def _or(value: float | None, default: float | None) -> float:
