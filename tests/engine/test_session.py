@@ -532,3 +532,21 @@ def test_transcription_language_codes_fix_the_recognised_language_when_there_is_
         input_audio_transcription=AudioTranscriptionConfig(language_codes=["ja-JP"]),
     )
     assert both._input_language() == "en"  # speechConfig.languageCode wins
+
+
+async def test_translation_config_makes_every_reply_a_translation_spoken_in_the_target_language() -> None:
+    from openlive.protocol.messages import TranslationConfig
+
+    tts = ScriptedSynthesizer()
+    gc = GenerationConfig(
+        response_modalities=[Modality.AUDIO],
+        translation_config=TranslationConfig(target_language_code="es-ES"),
+    )
+    llm = ScriptedLanguageModel(replies=[["¿Dónde está la estación?"]])
+    session, outbox = make_session(llm, modality=Modality.AUDIO, tts=tts, generation_config=gc)
+    await session.handle(user("Where is the station?"))
+    await outbox.wait_turn()
+    system = llm.requests[0].messages[0].content
+    assert "interpreter" in system and "into Spanish" in system and "You are openlive." not in system
+    assert tts.calls and all(language == "es" for _, _, language in tts.calls)
+    await session.aclose()

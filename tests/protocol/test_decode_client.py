@@ -36,6 +36,7 @@ from openlive.protocol import (
     ThinkingConfig,
     Tool,
     ToolResponse,
+    TranslationConfig,
     TurnCoverage,
     decode_client_message,
 )
@@ -269,11 +270,24 @@ def test_fully_snake_case_setup() -> None:
         # null is absent
         ({"generationConfig": None, "tools": None, "systemInstruction": None}, Setup(model="m")),
         ({"explicitVadSignal": True}, Setup(model="m", explicit_vad_signal=True)),
+        (
+            {
+                "generationConfig": {
+                    "translationConfig": {"targetLanguageCode": "fr", "echoTargetLanguage": True}
+                }
+            },
+            Setup(
+                model="m",
+                generation_config=GenerationConfig(
+                    translation_config=TranslationConfig(target_language_code="fr", echo_target_language=True)
+                ),
+            ),
+        ),
         # unknown fields at any level are ignored
         (
             {
                 "avatarConfig": {"x": 1},
-                "generationConfig": {"translationConfig": {"targetLanguageCode": "fr"}, "futureField": [1]},
+                "generationConfig": {"futureField": [1]},
                 "realtimeInputConfig": {"interimTranscriptTimestampEnabled": True},
             },
             Setup(model="m"),

@@ -631,6 +631,11 @@ class LiveSession:
             self._tasks.spawn(self._pump_listener(listener), "listener-events")
         return self._listener
 
+    def _translation_target(self) -> str | None:
+        """translationConfig.targetLanguageCode (Live Translate): every reply is in that language."""
+        config = self.setup.generation_config.translation_config
+        return base_language(config.target_language_code) if config and config.target_language_code else None
+
     def _input_language(self) -> str | None:
         """The language to recognise: speechConfig's, else the one ``inputAudioTranscription.
         languageCodes`` names (several: detection decides, as without a hint)."""
@@ -713,6 +718,8 @@ class LiveSession:
             )
 
     def _reply_language(self, user_text: str) -> str:
+        if target := self._translation_target():
+            return target
         if self.language_code:
             return base_language(self.language_code)
         return guess_language(user_text) or self._detected_language or "en"
@@ -786,7 +793,9 @@ class LiveSession:
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
         # cache across turns and sessions, which is what keeps the first token fast.
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
-        system_parts = [p for p in (self.profile.system_prompt, style, self.system_instruction) if p]
+        target = self._translation_target()
+        persona = interpreter_prompt(target) if target else self.profile.system_prompt
+        system_parts = [p for p in (persona, style, self.system_instruction) if p]
         system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
         turns: list[ChatMessage] = []
         history = self.history[self._window_start :] if with_history else []
@@ -909,3 +918,22 @@ class LiveSession:
 def _opens_a_user_turn(content: Content) -> bool:
     """The user's own words (not a function result, which also has the user role)."""
     return (content.role or "user") == "user" and any(p.text for p in content.parts)
+
+
+# Names for the interpreter prompt (a small model follows "into Spanish" better than "into es").
+_LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",
+    "pt": "Portuguese", "ru": "Russian", "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian",
+    "vi": "Vietnamese", "zh": "Chinese",
+}  # fmt: skip
+
+
+def interpreter_prompt(target: str) -> str:
+    """The persona of a Live Translate session: an interpreter into ``target``, nothing else."""
+    language = _LANGUAGE_NAMES.get(target, f"the language whose code is {target}")
+    return (
+        f"You are a live interpreter. Translate everything the person says into {language}, keeping its "
+        f"meaning and tone. Reply with the {language} translation only: no comments, no answers, no "
+        "quotation marks."
+    )

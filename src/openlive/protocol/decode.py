@@ -63,6 +63,7 @@ from openlive.protocol.messages import (
     ToolCallCancellation,
     ToolResponse,
     Transcription,
+    TranslationConfig,
     TurnCoverage,
     UsageMetadata,
     VoiceActivity,
@@ -176,6 +177,7 @@ def _generation_config(o: Fields | None) -> GenerationConfig:
     if o is None:
         return GenerationConfig()
     thinking = o.object("thinkingConfig")
+    translation = o.object("translationConfig")
     return GenerationConfig(
         response_modalities=_modalities(o),
         temperature=o.number("temperature"),
@@ -196,6 +198,12 @@ def _generation_config(o: Fields | None) -> GenerationConfig:
             thinking_level=thinking.string("thinkingLevel"),
         ),
         enable_affective_dialog=o.boolean("enableAffectiveDialog"),
+        translation_config=None
+        if translation is None
+        else TranslationConfig(
+            target_language_code=translation.string("targetLanguageCode"),
+            echo_target_language=translation.boolean("echoTargetLanguage"),
+        ),
     )
 
 

@@ -217,6 +217,12 @@ def _generation_config(config: GenerationConfig) -> JsonObject:
             thinkingLevel=thinking.thinking_level,
         ),
         enableAffectiveDialog=config.enable_affective_dialog,
+        translationConfig=None
+        if config.translation_config is None
+        else _compact(
+            targetLanguageCode=config.translation_config.target_language_code,
+            echoTargetLanguage=config.translation_config.echo_target_language,
+        ),
     )
 
 

@@ -126,6 +126,14 @@ class ThinkingConfig:
 
 
 @dataclass(slots=True, kw_only=True)
+class TranslationConfig:
+    """Live Translate: what the user says is answered by its translation into ``target_language_code``."""
+
+    target_language_code: str | None = None
+    echo_target_language: bool | None = None
+
+
+@dataclass(slots=True, kw_only=True)
 class GenerationConfig:
     response_modalities: list[Modality] = field(default_factory=list)
     temperature: float | None = None
@@ -140,6 +148,7 @@ class GenerationConfig:
     speech_config: SpeechConfig | None = None
     thinking_config: ThinkingConfig | None = None
     enable_affective_dialog: bool | None = None
+    translation_config: TranslationConfig | None = None
 
 
 @dataclass(slots=True, kw_only=True)
