@@ -550,3 +550,20 @@ async def test_translation_config_makes_every_reply_a_translation_spoken_in_the_
     assert "interpreter" in system and "into Spanish" in system and "You are openlive." not in system
     assert tts.calls and all(language == "es" for _, _, language in tts.calls)
     await session.aclose()
+
+
+async def test_a_language_code_other_than_english_is_the_replys_language_in_the_prompt() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hola."], ["Hello."]])
+    spanish = GenerationConfig(
+        response_modalities=[Modality.TEXT], speech_config=SpeechConfig(language_code="es-ES")
+    )
+    session, outbox = make_session(llm, generation_config=spanish)
+    await session.handle(user("Hello"))
+    await outbox.wait_turn()
+    assert llm.requests[0].messages[0].content.endswith("Always reply in Spanish.")
+    await session.aclose()
+    english, outbox = make_session(llm)
+    await english.handle(user("Hello"))
+    await outbox.wait_turn()
+    assert "Always reply in" not in llm.requests[1].messages[0].content
+    await english.aclose()

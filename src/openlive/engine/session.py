@@ -387,7 +387,8 @@ class LiveSession:
                 text = " ".join(c.text() for c in turns if (c.role or "user") == "user")
                 spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
                 self._spoken_turns.clear()  # only turns still waiting could be in it
-                self._start_reply(action.reply_id, self._reply_language(text), spoken, query=text)
+                language = self._reply_language(text, spoken=action.spoken)
+                self._start_reply(action.reply_id, language, spoken, query=text)
                 await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
@@ -631,6 +632,14 @@ class LiveSession:
             self._tasks.spawn(self._pump_listener(listener), "listener-events")
         return self._listener
 
+    def _language_line(self) -> str:
+        """speechConfig.languageCode other than English: the model is told to answer in it (otherwise a
+        small model answers in the language it was spoken to, and that code's voice reads it)."""
+        if not self.language_code or self._translation_target():
+            return ""
+        language = base_language(self.language_code)
+        return "" if language == "en" else f"Always reply in {language_name(language)}."
+
     def _translation_target(self) -> str | None:
         """translationConfig.targetLanguageCode (Live Translate): every reply is in that language."""
         config = self.setup.generation_config.translation_config
@@ -667,7 +676,8 @@ class LiveSession:
         elif isinstance(event, InterimTranscript):
             await self._send_input_transcription(event.text, final=False)
             if event.at_pause and event.text.strip():
-                await self._perform(core.handle(UserPaused(event.text, self._reply_language(event.text))))
+                language = self._reply_language(event.text, spoken=True)
+                await self._perform(core.handle(UserPaused(event.text, language)))
             elif core.state is State.IDLE:
                 self._prefill(event.text)
         elif isinstance(event, SpeechResumed):
@@ -688,7 +698,9 @@ class LiveSession:
             seen = self._reply_seen()
             before = self._reply
             await self._perform(
-                core.handle(SpokenTurnEnded(event.text, self._reply_language(event.text), turn, seen))
+                core.handle(
+                    SpokenTurnEnded(event.text, self._reply_language(event.text, spoken=True), turn, seen)
+                )
             )
             reply = self._reply
             answered = reply is not None and (reply is not before or "released" in reply.marks)
@@ -717,11 +729,15 @@ class LiveSession:
                 ServerContent(input_transcription=Transcription(text=chunk, finished=True if final else None))
             )
 
-    def _reply_language(self, user_text: str) -> str:
+    def _reply_language(self, user_text: str, *, spoken: bool = False) -> str:
+        """The language to answer in: Live Translate's target, else speechConfig.languageCode, else for
+        spoken words the language recognised in the speech, else a guess from the text."""
         if target := self._translation_target():
             return target
         if self.language_code:
             return base_language(self.language_code)
+        if spoken and self._detected_language:
+            return self._detected_language
         return guess_language(user_text) or self._detected_language or "en"
 
     # ------------------------------------------------------------------ tools
@@ -795,7 +811,7 @@ class LiveSession:
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
         target = self._translation_target()
         persona = interpreter_prompt(target) if target else self.profile.system_prompt
-        system_parts = [p for p in (persona, style, self.system_instruction) if p]
+        system_parts = [p for p in (persona, style, self.system_instruction, self._language_line()) if p]
         system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
         turns: list[ChatMessage] = []
         history = self.history[self._window_start :] if with_history else []
@@ -929,9 +945,13 @@ _LANGUAGE_NAMES = {
 }  # fmt: skip
 
 
+def language_name(code: str) -> str:
+    return _LANGUAGE_NAMES.get(code, f"the language whose code is {code}")
+
+
 def interpreter_prompt(target: str) -> str:
     """The persona of a Live Translate session: an interpreter into ``target``, nothing else."""
-    language = _LANGUAGE_NAMES.get(target, f"the language whose code is {target}")
+    language = language_name(target)
     return (
         f"You are a live interpreter. Translate everything the person says into {language}, keeping its "
         f"meaning and tone. Reply with the {language} translation only: no comments, no answers, no "
