@@ -4,6 +4,10 @@ llama.cpp holds one KV cache. When sessions A and B alternate, each of A's turns
 there and re-read A's whole history (seconds on two cores). A snapshot of one sequence's KV cells costs
 ~29 KB per token for Qwen2.5-1.5B and ~20-40 ms to save or restore for 500 tokens, far less than
 re-evaluating them, so the backend keeps a few, least recently used first out, within a byte budget.
+
+Long fixed prefixes (a session's instruction and tools) are kept in a cache of their own and, across
+restarts, on disk (``PrefixDiskCache``), keyed by the model's identity (``model_fingerprint``) and the
+exact tokens.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ next turn restores its own history instead of re-reading it.
 is still speaking, the prompt their turn would send (with the interim transcript as the user's text) is
 evaluated whole. If the turn ends with that text, the real request samples its first token at once;
 otherwise it reads only what follows the first token that changed.
+
+A session's fixed prefix (its system turn with the tools) of ``PREFIX_CACHE_MIN_TOKENS`` or more is
+handled on its own: the engine prefills it right after setupComplete, it is read in large abortable
+batches, resumed in the background when a real request stopped it, and once whole its KV state is kept
+in memory and on disk (``PrefixDiskCache``), so later sessions with the same instruction, also in a new
+process, restore it instead of reading it again (minutes on two cores for 13,000 tokens).
 """
 
 from __future__ import annotations
