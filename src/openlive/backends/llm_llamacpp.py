@@ -91,9 +91,10 @@ PREFIX_PROGRESS_MIN_TOKENS = 256
 # Unfinished background prefix reads remembered for resumption (the newest ones).
 MAX_UNFINISHED_PREFIXES = 4
 # A conversation's snapshot is saved after a request only when it is at most this share of the snapshot
-# budget: a 13,000-token prompt's state is ~370 MB, and copying it after every turn would cost ~0.3 s of
-# the worker and push every other conversation out. A long prompt's fixed prefix is kept anyway (above).
-SNAPSHOT_MAX_SHARE = 4
+# budget (half of 256 MiB: ~4,600 tokens, what every conversation held with the former 4k context): a
+# 13,000-token prompt's state is ~370 MB, and copying it after every turn would cost ~0.5 s of the
+# worker and push every other conversation out. A long prompt's fixed prefix is kept anyway (above).
+SNAPSHOT_MAX_SHARE = 2
 # Until a state has been saved once: Qwen2.5-1.5B's f16 cache (28 layers x 2 KV heads x 128 x 2 x 2 bytes).
 DEFAULT_KV_BYTES_PER_TOKEN = 28 * 1024
 KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
