@@ -431,11 +431,11 @@ async def test_a_huge_max_output_tokens_is_clamped_and_keeps_the_history() -> No
 
 def test_an_instruction_that_cannot_fit_the_context_is_refused_at_setup_with_the_numbers() -> None:
     llm = ScriptedLanguageModel()
-    long = Content(parts=[Part(text="word " * 5000)])
+    long = Content(parts=[Part(text="word " * 4000)])
     with pytest.raises(ProtocolError) as refused:
         make_session(llm, system_instruction=long)
     assert refused.value.code == CloseCode.INVALID_ARGUMENT
-    assert refused.value.reason.endswith("need 5003 tokens; the model holds 3008"), refused.value
+    assert refused.value.reason.endswith("need 4003 tokens; the model holds 3008"), refused.value
     make_session(llm, system_instruction=Content(parts=[Part(text="word " * 2000)]))  # fits
 
 
@@ -567,3 +567,15 @@ async def test_a_language_code_other_than_english_is_the_replys_language_in_the_
     await outbox.wait_turn()
     assert "Always reply in" not in llm.requests[1].messages[0].content
     await english.aclose()
+
+
+def test_a_far_too_long_instruction_is_refused_without_tokenizing_it() -> None:
+    llm = ScriptedLanguageModel()
+    counted: list[int] = []
+    count = llm.count_tokens
+    llm.count_tokens = lambda text: counted.append(len(text)) or count(text)  # type: ignore[method-assign]
+    huge = Content(parts=[Part(text="word " * 200_000)])
+    with pytest.raises(ProtocolError) as refused:
+        make_session(llm, system_instruction=huge)
+    assert refused.value.code == CloseCode.INVALID_ARGUMENT and "the model holds 3008" in refused.value.reason
+    assert counted == []

@@ -113,6 +113,8 @@ __all__ = ["MAX_TOOL_ROUNDS", "LiveSession", "SessionLimits"]
 
 # Room a setup must leave for at least one short user turn besides its instruction, tools and the reply.
 MIN_TURN_TOKENS = 64
+# No tokenizer packs more characters than this into one token on real text (Qwen's: ~4 for English).
+MAX_CHARS_PER_TOKEN = 8
 
 UserTurn = tuple[Content, ...]  # what the core queues: one typed clientContent, or one spoken turn
 
@@ -803,26 +805,33 @@ class LiveSession:
         if isinstance(llm, PromptPrefiller) and self._core.state is State.IDLE:
             llm.prefill(request)
 
-    def _chat_request(self, extra: Sequence[Content] = (), *, with_history: bool = True) -> ChatRequest:
-        """The request for the session's history in its window (see ``_advance_window``), followed by
-        ``extra`` turns (a tentative user turn); ``with_history=False``: the instruction and tools only."""
+    def _max_output_tokens(self) -> int:
+        # maxOutputTokens is honoured up to the profile's output limit, and never beyond half the context:
+        # a larger value would leave no room for the history (compatibility.md).
+        limit = min(self.profile.output_token_limit, self.profile.input_token_limit // 2)
+        requested = self.setup.generation_config.max_output_tokens
+        return min(requested or limit, limit)
+
+    def _system_text(self) -> str:
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
         # cache across turns and sessions, which is what keeps the first token fast.
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
         target = self._translation_target()
         persona = interpreter_prompt(target) if target else self.profile.system_prompt
-        system_parts = [p for p in (persona, style, self.system_instruction, self._language_line()) if p]
-        system = ChatMessage(role="system", content="\n\n".join(system_parts)) if system_parts else None
+        return "\n\n".join(p for p in (persona, style, self.system_instruction, self._language_line()) if p)
+
+    def _chat_request(self, extra: Sequence[Content] = (), *, with_history: bool = True) -> ChatRequest:
+        """The request for the session's history in its window (see ``_advance_window``), followed by
+        ``extra`` turns (a tentative user turn); ``with_history=False``: the instruction and tools only."""
+        system_text = self._system_text()
+        system = ChatMessage(role="system", content=system_text) if system_text else None
         turns: list[ChatMessage] = []
         history = self.history[self._window_start :] if with_history else []
         for content in [*history, *extra]:
             turns.extend(content_to_messages(content))
         gc = self.setup.generation_config
         count = self.profile.llm.count_tokens
-        # maxOutputTokens is honoured up to the profile's output limit, and never beyond half the context:
-        # a larger value would leave no room for the history (compatibility.md).
-        limit = min(self.profile.output_token_limit, self.profile.input_token_limit // 2)
-        max_tokens = min(gc.max_output_tokens or limit, limit)
+        max_tokens = self._max_output_tokens()
         tools = tool_specs(self.tools)
         # The declarations are part of the prompt too (the template renders them into the system turn).
         tools_cost = count(json.dumps([dataclasses.asdict(t) for t in tools])) if tools else 0
@@ -890,12 +899,18 @@ class LiveSession:
     def _check_prompt_fits(self) -> None:
         """Refuse at setup (1007, with the numbers) an instruction and tools that leave no room for a
         conversation in this profile's context, rather than fail on the first turn."""
-        request = self._chat_request(with_history=False)
-        count = self.profile.llm.count_tokens
-        tools = json.dumps([dataclasses.asdict(t) for t in request.tools]) if request.tools else ""
-        needed = sum(count(m.content) for m in request.messages) + (count(tools) if tools else 0)
-        reply = request.sampling.max_tokens or 0
+        specs = tool_specs(self.tools)
+        tools = json.dumps([dataclasses.asdict(t) for t in specs]) if specs else ""
+        texts = [self._system_text()] + ([tools] if tools else [])
+        reply = self._max_output_tokens()
         holds = self.profile.input_token_limit - reply - MIN_TURN_TOKENS
+        chars = sum(len(t) for t in texts)
+        if chars > MAX_CHARS_PER_TOKEN * holds:
+            # Far too long to fit whatever the tokenizer says: refused without tokenizing it on the
+            # event loop (a huge instruction would hold every session up for a noticeable moment).
+            needed = chars // 4
+        else:
+            needed = sum(self.profile.llm.count_tokens(t) for t in texts)
         if needed > holds:
             # Short enough for a close frame's 123 bytes; compatibility.md explains the numbers.
             raise invalid_argument(f"the instruction and tools need {needed} tokens; the model holds {holds}")
