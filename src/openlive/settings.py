@@ -53,6 +53,9 @@ class Settings:
     # <cache_dir>/search-index.db, filled by `openlive index`), or a SearXNG instance's URL instead.
     search_index: Path | None = None
     searxng_url: str = ""
+    # The OpenAI-compatible endpoint (llm_url) serves a vision-language model that accepts image_url
+    # parts: camera frames and images go to it directly instead of through the OCR frame describer.
+    llm_accepts_images: bool = False
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache

@@ -380,3 +380,22 @@ async def test_a_tool_result_hint_is_appended_to_function_results_only() -> None
     messages = server.requests[0].body["messages"]
     assert messages[0]["content"] == "Find it"
     assert messages[2]["content"] == '{"ok": true}\n\nSay it.'
+
+
+def test_images_go_as_image_url_content_parts() -> None:
+    from openlive.stages.language_model import ChatImage
+
+    model = OpenAICompatibleLanguageModel("http://engine.local/v1", "vlm")
+    shown = ChatImage(mime_type="image/jpeg", data=b"\xff\xd8jpeg")
+    body = model.request_body(
+        ChatRequest(messages=[ChatMessage(role="user", content="What is this?", images=[shown])])
+    )
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9hqcGVn"}},
+            ],
+        }
+    ]

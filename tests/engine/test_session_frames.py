@@ -143,3 +143,20 @@ async def test_without_a_describer_frames_are_dropped_and_turns_unchanged() -> N
     await outbox.wait_turn()
     assert llm.requests[0].messages[-1].content == "What do you see?"
     await session.aclose()
+
+
+async def test_a_model_that_reads_images_gets_the_newest_frame_itself() -> None:
+    llm = ScriptedLanguageModel(replies=[["It says EXIT 7."]])
+    describer = FakeDescriber()
+    session, outbox = seeing_session(llm, describer)
+    session.profile = dataclasses.replace(session.profile, llm_sees_images=True)
+    await session.handle(frame("EXIT 6"))
+    await session.handle(frame("EXIT 7"))  # the newest counts
+    await session.handle(ask("What does the sign say?"))
+    await outbox.wait_turn()
+    last = llm.requests[0].messages[-1]
+    assert last.content == "What does the sign say?"
+    assert [(i.mime_type, i.data) for i in last.images] == [("image/jpeg", b"EXIT 7")]
+    assert describer.described == []  # the model reads it; nothing is described
+    assert not any(p.inline_data for c in session.history for p in c.parts)
+    await session.aclose()

@@ -91,7 +91,7 @@ def load_remote_profile(settings: Settings) -> Profile:
     if not settings.llm_url:
         raise ValueError("load_remote_profile needs settings.llm_url (OPENLIVE_LLM_URL)")
     llm = OpenAICompatibleLanguageModel.from_settings(settings)
-    return _with_speech_stages(
+    profile = _with_speech_stages(
         name=REMOTE_PROFILE_NAME,
         description=remote_description(settings),
         llm=llm,
@@ -99,6 +99,9 @@ def load_remote_profile(settings: Settings) -> Profile:
         cache=cache_dir(settings),
         output_token_limit=1024,
     )
+    if settings.llm_accepts_images:
+        profile.llm_sees_images = True
+    return profile
 
 
 @dataclass(frozen=True, slots=True)

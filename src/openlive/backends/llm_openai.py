@@ -28,6 +28,7 @@ server sets for the tasks of each connection.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import math
@@ -332,6 +333,16 @@ def _finish_call(partial: _PartialCall) -> ToolCallRequest | None:
 
 def _message_json(message: ChatMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        # OpenAI's content parts: the words, then each image as a data URL (vLLM, SGLang and llama.cpp
+        # server accept them for vision-language models).
+        out["content"] = [{"type": "text", "text": message.content}] + [
+            {
+                "type": "image_url",
+                "image_url": {"url": f"data:{i.mime_type};base64,{base64.b64encode(i.data).decode()}"},
+            }
+            for i in message.images
+        ]
     if message.role == "assistant" and message.tool_calls:
         out["tool_calls"] = [
             {

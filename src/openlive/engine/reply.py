@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.grounding import grounding_metadata, with_sources
@@ -37,7 +37,14 @@ from openlive.protocol.messages import (
     ToolCall,
     UsageMetadata,
 )
-from openlive.stages.language_model import ChatDone, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages.language_model import (
+    ChatDone,
+    ChatImage,
+    ChatMessage,
+    ChatRequest,
+    TextDelta,
+    ToolCallRequest,
+)
 from openlive.stages.search import Passage, SearchProvider
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,9 @@ class ReplyContext:
     search: SearchProvider | None = None
     # Seeing: what the session's newest frame shows, for the turn starting now ("" when nothing).
     look: Callable[[], Awaitable[str]] | None = None
+    # A model that reads images: the newest frame, sent with the user's words (None: none, or not such
+    # a model).
+    shown: Callable[[], ChatImage | None] | None = None
 
 
 @dataclass(slots=True)
@@ -278,6 +288,8 @@ class Reply:
             request.messages = before_last_user_words(request.messages, self.seen_note, "The person says: ")
         if self.passages:
             request.messages = with_sources(request.messages, self.passages)
+        if self._ctx.shown is not None and self.query.strip() and (image := self._ctx.shown()) is not None:
+            request.messages = with_image(request.messages, image)
         if not self.prompt:
             self.prompt = list(request.messages)
         if not tools_allowed:
@@ -361,3 +373,13 @@ class ReplyEnd:
     reply: Reply
     error: BaseException | None
     cancelled: bool
+
+
+def with_image(messages: list[ChatMessage], image: ChatImage) -> list[ChatMessage]:
+    """The image on the last user message (what the user shows with their words)."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            out[i] = replace(out[i], images=[*out[i].images, image])
+            break
+    return out

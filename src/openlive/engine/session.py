@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from openlive.engine.frames import FrameWatcher
+from openlive.engine.frames import NOTE_MAX_AGE_S, FrameWatcher
 from openlive.engine.grounding import wants_grounding
 from openlive.engine.history import (
     content_to_messages,
@@ -105,7 +105,13 @@ from openlive.protocol.messages import (
     VoiceActivityDetectionSignal,
 )
 from openlive.protocol.voices import DEFAULT_VOICE, canonical_voice
-from openlive.stages.language_model import ChatMessage, ChatRequest, PromptPrefiller, SamplingParams
+from openlive.stages.language_model import (
+    ChatImage,
+    ChatMessage,
+    ChatRequest,
+    PromptPrefiller,
+    SamplingParams,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +219,7 @@ class LiveSession:
         self._async_calls: set[str] = set()
         self._listener: Listener | None = None
         self._frames: FrameWatcher | None = None
+        self._shown: tuple[ChatImage, float] | None = None  # the newest frame, for a model that sees
         # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
         self._consumed = 0
         self._started_at: float | None = None  # when start() ran, on the session's clock
@@ -446,6 +453,7 @@ class LiveSession:
             request=self._chat_request,
             search=self.profile.search if wants_grounding(self.tools) else None,
             look=self._frames.note if self._frames is not None else None,
+            shown=self._shown_image if self.profile.llm_sees_images else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
         )
@@ -574,9 +582,8 @@ class LiveSession:
             self._video_seen = True
             # Only the newest counts; video/* (encoded streams, not frames) is not described.
             images = [b for b in frames if b.mime_type.startswith("image/")]
-            watcher = self._frame_watcher() if images else None
-            if watcher is not None:
-                watcher.offer(images[-1].data, images[-1].mime_type)
+            if images:
+                self._offer_frame(images[-1].data, images[-1].mime_type)
         if message.activity_start:
             self._ensure_listener().activity_start()
             await self._perform(self._core.handle(CoreSpeechStarted(reply_seen=self._reply_seen())))
@@ -595,14 +602,28 @@ class LiveSession:
             for p in content.parts
             if p.inline_data is not None and p.inline_data.mime_type.startswith("image/")
         ]
-        watcher = self._frame_watcher() if images else None
-        if watcher is None:
+        if not images or (self.profile.frames is None and not self.profile.llm_sees_images):
             return content
         for part in images:
             assert part.inline_data is not None
-            watcher.offer(part.inline_data.data, part.inline_data.mime_type, source="image")
+            self._offer_frame(part.inline_data.data, part.inline_data.mime_type, source="image")
         kept = [p for p in content.parts if p not in images]
         return Content(role=content.role, parts=kept or [Part(text="(an image)")])
+
+    def _offer_frame(self, image: bytes, mime_type: str, *, source: str = "camera") -> None:
+        """The newest frame or image: straight to a model that reads images, else to the describer."""
+        if self.profile.llm_sees_images:
+            self._shown = (ChatImage(mime_type=mime_type, data=image), self._clock())
+            return
+        watcher = self._frame_watcher()
+        if watcher is not None:
+            watcher.offer(image, mime_type, source=source)
+
+    def _shown_image(self) -> ChatImage | None:
+        """For a model that reads images: the newest frame, if recent enough to still be the view."""
+        if self._shown is None or self._clock() - self._shown[1] > NOTE_MAX_AGE_S:
+            return None
+        return self._shown[0]
 
     def _frame_watcher(self) -> FrameWatcher | None:
         """The session's watcher of camera and screen frames, started with the first frame; None when the

@@ -18,10 +18,20 @@ class ToolCallRequest:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ChatImage:
+    """An image a user message shows (for a model that reads images, see ``Profile.llm_sees_images``)."""
+
+    mime_type: str
+    data: bytes
+
+
 @dataclass(slots=True, kw_only=True)
 class ChatMessage:
     role: Role
     content: str = ""
+    # For role "user", with a model that reads images: what the user shows with these words.
+    images: list[ChatImage] = field(default_factory=list)
     # For role "assistant": the calls it made. For role "tool": which call this answers.
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     tool_call_id: str | None = None

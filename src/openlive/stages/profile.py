@@ -32,6 +32,9 @@ class Profile:
     search: SearchProvider | None = None
     # Seeing: turns camera/screen frames and image parts into text for the model; None: frames are dropped.
     frames: FrameDescriber | None = None
+    # The language model reads images itself (an OpenAI-compatible endpoint that accepts image_url
+    # parts): the newest frame goes to it with the user's words, and ``frames`` is not used.
+    llm_sees_images: bool = False
     input_token_limit: int = 4096
     output_token_limit: int = 1024
     # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,
