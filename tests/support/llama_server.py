@@ -4,7 +4,7 @@ packaged Qwen2.5 1.5B GGUF that ``openlive assemble`` put in the cache.
 
 Run as a script, this file is that server's entry point with one change: the model loads without
 llama.cpp's extra weight buffers on CPUs with AMX, whose matmul crashes llama-cpp-python 0.3.36 on the
-first prompt (the embedded backend does the same, see ``llm_llamacpp._without_extra_buffer_types``).
+first prompt (the embedded backend does the same, see ``llama_adapter.without_extra_buffer_types``).
 
 As a context manager it starts the engine on 127.0.0.1 in its own process group, waits for
 ``/v1/models``, and stops it (SIGTERM, then SIGKILL) on exit; :meth:`kill` and :meth:`start` let a test
@@ -144,9 +144,9 @@ class LlamaServer:
 def _main() -> None:
     from llama_cpp.server.__main__ import main
 
-    from openlive.backends.llm_llamacpp import _cpu_has_amx, _without_extra_buffer_types
+    from openlive.backends.llama_adapter import cpu_has_amx, without_extra_buffer_types
 
-    with _without_extra_buffer_types(_cpu_has_amx()):
+    with without_extra_buffer_types(cpu_has_amx()):
         main()
 
 

@@ -29,13 +29,15 @@ def test_the_command_line_with_and_without_tls(tmp_path: Path) -> None:
         str(tmp_path / "certs" / "key.pem"),
         "--api-key",
         "k1",
+        "--drain-timeout",
+        "5",
         "--log-level",
         "debug",
     ]
     assert tls.wss_url == f"wss://127.0.0.1:{tls.tls_port}"
 
     plain = ServeProcess(tmp_path, "k2", tls=False)
-    assert plain.command()[6:] == ["--tls-port", "0", "--api-key", "k2"]
+    assert plain.command()[6:] == ["--tls-port", "0", "--api-key", "k2", "--drain-timeout", "5"]
     assert plain.ws_url == f"ws://127.0.0.1:{plain.port}"
     with pytest.raises(AssertionError, match="without a TLS port"):
         _ = plain.https_url

@@ -52,7 +52,8 @@ def sign_and_browser(tmp_path: Path) -> Iterator[tuple[str, str, Any]]:
 
     number, word = random_sign()
     video = write_y4m(render_sign(number, word), tmp_path / "sign.y4m")
-    question = write_question_wav("What does the sign say?", tmp_path / "question.wav")
+    # The camera is on a few seconds before the question, as a person points it and then asks.
+    question = write_question_wav("What does the sign say?", tmp_path / "question.wav", lead_s=4.0)
     args = [*chromium_args(question), f"--use-file-for-fake-video-capture={video}"]
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)

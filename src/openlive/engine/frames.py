@@ -20,7 +20,7 @@ from openlive.stages.vision import FrameDescriber, FrameDescriberBusy, FrameDesc
 log = logging.getLogger(__name__)
 
 # The longest a reply waits for the newest frame's description before it answers without it.
-NOTE_TIMEOUT_S = 3.0
+NOTE_TIMEOUT_S = 5.0
 # A description older than this is not offered to the model any more (the view has likely moved on).
 NOTE_MAX_AGE_S = 120.0
 
