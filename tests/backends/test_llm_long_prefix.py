@@ -138,18 +138,28 @@ async def test_a_real_request_stops_a_prefix_read_which_then_resumes_where_it_st
     assert done.prompt_tokens - done.cached_prompt_tokens < 40, done
 
 
-async def test_a_session_whose_prefix_is_cached_says_so_at_its_start(
-    model: LlamaCppLanguageModel, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_session_whose_prefix_is_cached_says_so_at_its_start(model: LlamaCppLanguageModel) -> None:
     system = instruction(uuid.uuid4().hex)
     model.prefill(session_start(system))
     await model.idle()
     await answer(model, ChatRequest(messages=[ChatMessage(role="user", content="Hi")], sampling=GREEDY))
-    with caplog.at_level(logging.INFO, logger="openlive.backends.llm_llamacpp"):
+    # A handler on the backend's own logger (the worker thread logs; pytest's capture did not always see it).
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("openlive.backends.llm_llamacpp")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
         model.prefill(session_start(system))  # a second session with the same instruction
         await model.idle()
+        await until(lambda: any("cached prompt prefix used" in line for line in lines), timeout=30)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     assert model.prefix_reads_done == 1  # not read again
-    assert "cached prompt prefix used" in caplog.text and "in memory" in caplog.text
+    assert any("cached prompt prefix used" in line and "in memory" in line for line in lines), lines
 
 
 async def test_another_kv_layout_does_not_reuse_the_disk_state(tmp_path: Path) -> None:
