@@ -111,6 +111,7 @@ from openlive.stages.language_model import (
     ChatRequest,
     PromptPrefiller,
     SamplingParams,
+    ToolSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -854,9 +855,7 @@ class LiveSession:
         count = self.profile.llm.count_tokens
         max_tokens = self._max_output_tokens()
         tools = tool_specs(self.tools)
-        # The declarations are part of the prompt too (the template renders them into the system turn).
-        tools_cost = count(json.dumps([dataclasses.asdict(t) for t in tools])) if tools else 0
-        budget = self.profile.input_token_limit - max_tokens - tools_cost
+        budget = self._prompt_budget(tools)
         # The window keeps the prompt under the trigger (and so the budget) between turns; this cut is
         # only a safety net for a turn that alone overflows it.
         messages = trim_to_budget(system, merge_user_messages(turns), budget, count)
@@ -877,18 +876,15 @@ class LiveSession:
     def _advance_window(self) -> None:
         """Between turns: once the prompt passes the trigger, move the window's start past the oldest
         turns until it holds at most the target. The history itself keeps everything (resumption)."""
-        request = self._chat_request()
         count = self.profile.llm.count_tokens
-        budget = self.profile.input_token_limit - (request.sampling.max_tokens or 0)
-        if request.tools:
-            budget -= count(json.dumps([dataclasses.asdict(t) for t in request.tools]))
-        trigger, target = self._compression_window(budget)
+        trigger, target = self._compression_window(self._prompt_budget(tool_specs(self.tools)))
 
         def cost(content: Content) -> int:
             return sum(count(m.content) + 8 for m in content_to_messages(content))
 
         window = self.history[self._window_start :]
-        fixed = sum(count(m.content) + 8 for m in request.messages if m.role == "system")
+        system = self._system_text()
+        fixed = count(system) + 8 if system else 0
         total = fixed + sum(cost(c) for c in window)
         if total <= trigger:
             return
@@ -903,6 +899,16 @@ class LiveSession:
         self._window_start += start
         log.info(
             "session %s: context window moved past %d turns (%d tokens left)", self.session_id, start, total
+        )
+
+    def _prompt_budget(self, tools: list[ToolSpec]) -> int:
+        """Prompt tokens the context holds for the instruction and the conversation: what is left after
+        the reply's room and the tool declarations (the template renders them into the system turn)."""
+        count = self.profile.llm.count_tokens
+        return (
+            self.profile.input_token_limit
+            - self._max_output_tokens()
+            - (count(_tools_json(tools)) if tools else 0)
         )
 
     def _compression_window(self, budget: int) -> tuple[int, int]:
@@ -921,7 +927,7 @@ class LiveSession:
         """Refuse at setup (1007, with the numbers) an instruction and tools that leave no room for a
         conversation in this profile's context, rather than fail on the first turn."""
         specs = tool_specs(self.tools)
-        tools = json.dumps([dataclasses.asdict(t) for t in specs]) if specs else ""
+        tools = _tools_json(specs) if specs else ""
         texts = [self._system_text()] + ([tools] if tools else [])
         reply = self._max_output_tokens()
         holds = self.profile.input_token_limit - reply - MIN_TURN_TOKENS
@@ -965,6 +971,11 @@ class LiveSession:
                 self._post(_TimeUp("Session time limit reached."))
                 return
             await asyncio.sleep(min(left, 1.0))
+
+
+def _tools_json(tools: list[ToolSpec]) -> str:
+    """The declarations as the prompt carries them (what their token cost is counted on)."""
+    return json.dumps([dataclasses.asdict(t) for t in tools])
 
 
 def _opens_a_user_turn(content: Content) -> bool:
