@@ -5,7 +5,8 @@ only the newest frame is kept — never a queue. A background worker describes i
 generated (describing must not take the cores from the LLM and the TTS while they speak); when a user
 turn starts a reply, the reply asks for a note at once (``note``), which describes a frame still waiting
 right then, so that a frame sent while the user spoke is seen with that turn. The note gives what was
-seen and how long ago: ``[camera, 2 s ago: text reading "EXIT 42"; mostly blue and white; bright]``.
+seen and how long ago: ``[camera, just now: text reading "EXIT 42"; mostly blue and white; bright]``
+(the age is coarse, see ``age_words``).
 """
 
 from __future__ import annotations
@@ -70,13 +71,19 @@ class FrameWatcher:
                     await self._idle.wait()
             except TimeoutError:
                 log.info("frame description not ready after %.1f s; answering without it", timeout_s)
+        return self.peek_note()
+
+    def peek_note(self) -> str:
+        """The note for the newest frame described so far, without describing or waiting: what the
+        session's prompt prefill puts in the turn the user is still speaking, so that the reply's prompt
+        (built by ``note`` when the turn ends) matches it and is not read again."""
         if self._described is None:
             return ""
         frame, description = self._described
         age = self._clock() - frame.arrived_at
         if age > NOTE_MAX_AGE_S or not description.text:
             return ""
-        return f"[{frame.source}, {age:.0f} s ago: {description.text}]"
+        return f"[{frame.source}, {age_words(age)}: {description.text}]"
 
     async def run(self) -> None:
         """The worker: describe the newest frame, waiting while a reply is being generated unless a
@@ -115,3 +122,14 @@ class FrameWatcher:
             if self._pending is None:
                 self._urgent.clear()
                 self._idle.set()
+
+
+def age_words(age_s: float) -> str:
+    """How long ago a frame arrived, coarse on purpose: the note written while the user speaks (the
+    prompt prefill) and the one written when the turn ends must be the same text for the model's cached
+    prompt to be reused, so the wording changes every 10 s, not every second."""
+    if age_s < 10:
+        return "just now"
+    if age_s < 60:
+        return f"about {int(age_s // 10) * 10} s ago"
+    return f"about {int(age_s // 60)} min ago"

@@ -78,6 +78,12 @@ def before_last_user_words(messages: list[ChatMessage], preamble: str, lead: str
     return [*out, ChatMessage(role="user", content=preamble)]
 
 
+def with_seen_note(messages: list[ChatMessage], note: str) -> list[ChatMessage]:
+    """``messages`` with what the user shows (a frame's note) before the last user message's words. The
+    reply and the session's prompt prefill both build the turn this way, so their prompts match."""
+    return before_last_user_words(messages, note, "The person says: ")
+
+
 def trim_to_budget(
     system: ChatMessage | None,
     turns: list[ChatMessage],

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.grounding import grounding_metadata, with_sources
-from openlive.engine.history import before_last_user_words
+from openlive.engine.history import with_seen_note
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.speaker import Speaker
@@ -132,6 +132,8 @@ class Reply:
         self.cut = False
         self.pending_calls: dict[str, asyncio.Future[FunctionResponse]] = {}
         self.counts = TurnCounts()
+        # The model's last round wrote tool-call markup that could not be read as a call.
+        self.malformed_call = False
         # The first prompt, counted only if the reply is cut before the model reports its own count.
         self.prompt: list[ChatMessage] = []
         self.marks: dict[str, float] = {}
@@ -189,6 +191,12 @@ class Reply:
             prompt_tokens_details=self._prompt_details(),
             response_tokens_details=[ModalityTokenCount(modality=out, token_count=c.response_tokens)],
         )
+
+    def turn_complete_reason(self) -> str | None:
+        """``turnCompleteReason`` for the reply's ``turnComplete``: ``MALFORMED_FUNCTION_CALL`` when the
+        model's last round tried to call a function in markup that could not be read (the call was
+        dropped, so the turn ended without it); None (not sent) otherwise."""
+        return "MALFORMED_FUNCTION_CALL" if self.malformed_call else None
 
     def _prompt_details(self) -> list[ModalityTokenCount]:
         """The prompt by modality: the spoken user words are AUDIO (what Gemini counts as the audio
@@ -285,7 +293,7 @@ class Reply:
         calls: list[ToolCallRequest] = []
         request = self._ctx.request([self.tentative] if self.tentative is not None else [])
         if self.seen_note and not self.note_recorded:
-            request.messages = before_last_user_words(request.messages, self.seen_note, "The person says: ")
+            request.messages = with_seen_note(request.messages, self.seen_note)
         if self.passages:
             request.messages = with_sources(request.messages, self.passages)
         if self._ctx.shown is not None and self.query.strip() and (image := self._ctx.shown()) is not None:
@@ -318,6 +326,8 @@ class Reply:
                 else:  # follow-up calls after function responses
                     self.counts.tool_prompt_tokens += event.prompt_tokens
                 self.counts.response_tokens += event.completion_tokens
+                # The round that ends the reply decides: a bad call followed by a good one went on.
+                self.malformed_call = event.malformed_tool_calls > 0 and not calls
         if speaker is not None and (rest := splitter.flush()):
             speaker.say(rest)
         return calls

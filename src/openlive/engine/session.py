@@ -31,6 +31,7 @@ from openlive.engine.history import (
     text_turn,
     tool_specs,
     trim_to_budget,
+    with_seen_note,
 )
 from openlive.engine.language import base_language, guess_language, is_known_language_code
 from openlive.engine.listener import (
@@ -47,6 +48,7 @@ from openlive.engine.profile import Profile
 from openlive.engine.reply import MAX_TOOL_ROUNDS, CallsMade, Reply, ReplyContext, ReplyEnd
 from openlive.engine.resumption import ResumptionStore
 from openlive.engine.tasks import TaskOwner
+from openlive.engine.tool_choice import tool_choice
 from openlive.engine.transcript import IncrementalTranscript
 from openlive.engine.turn_core import (
     Action,
@@ -477,7 +479,10 @@ class LiveSession:
         log.info("session %s turn: %s", self.session_id, reply.timings())
         self._record_heard(reply)
         await self.outbox.send(ServerContent(generation_complete=True))
-        await self.outbox.send(ServerContent(turn_complete=True), usage=reply.usage())
+        await self.outbox.send(
+            ServerContent(turn_complete=True, turn_complete_reason=reply.turn_complete_reason()),
+            usage=reply.usage(),
+        )
         self._reply = None
         self._advance_window()
         await self._send_resumption_update()
@@ -819,7 +824,12 @@ class LiveSession:
         if not interim.strip():
             return
         log.debug("session %s prefills %r", self.session_id, interim[-40:])
-        self._prefill_request(self._chat_request([text_turn("user", interim)]))
+        request = self._chat_request([text_turn("user", interim)])
+        if self._frames is not None and (note := self._frames.peek_note()):
+            # What the camera shows goes in as the reply will put it (Reply._stream_llm), so the prompt
+            # read ahead, note included, is reused when the turn ends.
+            request.messages = with_seen_note(request.messages, note)
+        self._prefill_request(request)
 
     def _prefill_request(self, request: ChatRequest) -> None:
         """Hand ``request``'s prompt to an LLM that can read it ahead; not while a reply is generated."""
@@ -862,6 +872,7 @@ class LiveSession:
         return ChatRequest(
             messages=messages,
             tools=tools,
+            tool_choice=tool_choice(self.setup.tool_config),
             sampling=SamplingParams(
                 temperature=gc.temperature,
                 top_p=gc.top_p,
