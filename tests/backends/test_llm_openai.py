@@ -364,6 +364,26 @@ async def test_a_tool_call_returned_as_text_becomes_a_tool_call(text: str) -> No
     assert isinstance(done, ChatDone) and done.finish_reason == "tool_calls"
 
 
+async def test_tool_calls_that_cannot_be_read_are_counted_as_malformed() -> None:
+    """A streamed call without a name and tagged markup that is not JSON: both dropped, both counted
+    (the session then ends the turn with ``turnCompleteReason: MALFORMED_FUNCTION_CALL``)."""
+    nameless = {"tool_calls": [{"index": 0, "id": "c1", "function": {"arguments": "{}"}}]}
+    events = [
+        chunk(nameless),
+        chunk({"content": "<tool_call>{not json</tool_call>"}),
+        chunk({}, finish="stop"),
+        "[DONE]",
+    ]
+    tool = ToolSpec(name="get_weather", description="Weather", parameters={"type": "object"})
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        out = await collect(model.stream(request(tools=[tool])))
+        await model.aclose()
+    assert not [e for e in out if isinstance(e, ToolCallRequest)]
+    done = out[-1]
+    assert isinstance(done, ChatDone) and done.malformed_tool_calls == 2 and done.finish_reason == "stop"
+
+
 async def test_a_tool_result_hint_is_appended_to_function_results_only() -> None:
     call = ToolCallRequest(id="call_1", name="lookup", args={})
     req = ChatRequest(

@@ -125,9 +125,19 @@ def test_arguments_given_as_a_json_string_are_decoded() -> None:
 
 
 def test_invalid_tool_call_json_is_dropped_not_spoken() -> None:
-    text, calls = feed_all(ToolCallParser(), ["Sure. <tool_call>{not json</tool_call>"])
+    parser = ToolCallParser()
+    text, calls = feed_all(parser, ["Sure. <tool_call>{not json</tool_call>"])
     assert text == "Sure."
     assert calls == []
+    assert parser.malformed == 1  # reported as MALFORMED_FUNCTION_CALL
+
+
+def test_an_unclosed_call_that_is_not_json_counts_as_malformed() -> None:
+    parser = ToolCallParser()
+    good = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    _, calls = feed_all(parser, [good + '<tool_call>{"name": "g", "argu'])
+    assert [c.name for c in calls] == ["f"]
+    assert parser.malformed == 1
 
 
 def test_unclosed_tool_call_at_the_end_is_parsed() -> None:

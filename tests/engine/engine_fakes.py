@@ -12,11 +12,15 @@ from openlive.protocol.messages import ServerContent, ServerMessage, UsageMetada
 from openlive.stages.language_model import ChatDone, ChatEvent, ChatRequest, TextDelta, ToolCallRequest
 
 
+class MalformedCall:
+    """A script item: the model wrote tool-call markup that could not be read (counted in ChatDone)."""
+
+
 @dataclass
 class ScriptedLanguageModel:
     """Replies with scripted turns, one per request; records the requests it was given."""
 
-    replies: list[list[str | ToolCallRequest]] = field(default_factory=list)
+    replies: list[list[str | ToolCallRequest | MalformedCall]] = field(default_factory=list)
     delay_s: float = 0.0
     name: str = "scripted"
     requests: list[ChatRequest] = field(default_factory=list)
@@ -28,16 +32,19 @@ class ScriptedLanguageModel:
         self.requests.append(request)
         script = self.replies.pop(0) if self.replies else ["Hello."]
         completion = 0
+        malformed = 0
         for item in script:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             if isinstance(item, ToolCallRequest):
                 yield item
+            elif isinstance(item, MalformedCall):
+                malformed += 1
             else:
                 completion += 1
                 yield TextDelta(text=item)
         prompt = sum(self.count_tokens(m.content) for m in request.messages)
-        yield ChatDone(prompt_tokens=prompt, completion_tokens=completion)
+        yield ChatDone(prompt_tokens=prompt, completion_tokens=completion, malformed_tool_calls=malformed)
 
 
 @dataclass

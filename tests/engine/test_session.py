@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from engine_fakes import (
     FakePrefillingLanguageModel,
+    MalformedCall,
     RecordingOutbox,
     ScriptedLanguageModel,
     ScriptedSynthesizer,
@@ -260,6 +261,33 @@ async def test_blocking_tool_call_round_trip() -> None:
     assert "It is sunny." in "".join(c.model_turn.text() for c in outbox.contents() if c.model_turn)
     roles = [m.role for m in llm.requests[1].messages]
     assert roles[-2:] == ["assistant", "tool"] and "sunny" in llm.requests[1].messages[-1].content
+
+
+async def test_a_malformed_function_call_ends_the_turn_with_its_reason() -> None:
+    llm = ScriptedLanguageModel(replies=[["Let me check.", MalformedCall()], ["Hi."]])
+    session, outbox = make_session(llm, tools=[Tool(function_declarations=[FunctionDeclaration(name="f")])])
+    await session.handle(user("call f"))
+    await outbox.wait_turn()
+    done = [c for c in outbox.contents() if c.turn_complete]
+    assert [c.turn_complete_reason for c in done] == ["MALFORMED_FUNCTION_CALL"]
+    await session.handle(user("hello"))  # the next, ordinary turn has no reason
+    await outbox.wait_turn()
+    done = [c for c in outbox.contents() if c.turn_complete]
+    assert [c.turn_complete_reason for c in done] == ["MALFORMED_FUNCTION_CALL", None]
+
+
+async def test_a_malformed_call_beside_a_good_one_does_not_end_the_turn() -> None:
+    call = ToolCallRequest(id="call-1", name="f", args={})
+    llm = ScriptedLanguageModel(replies=[[call, MalformedCall()], ["Done."]])
+    session, outbox = make_session(llm, tools=[Tool(function_declarations=[FunctionDeclaration(name="f")])])
+    await session.handle(user("call f"))
+    for _ in range(100):
+        if any(isinstance(m, ToolCall) for m, _ in outbox.messages):
+            break
+        await asyncio.sleep(0.01)
+    await session.handle(ToolResponse(function_responses=[FunctionResponse(id="call-1", response={})]))
+    await outbox.wait_turn()
+    assert [c.turn_complete_reason for c in outbox.contents() if c.turn_complete] == [None]
 
 
 async def test_the_answer_after_a_tool_call_is_spoken_in_an_audio_session() -> None:

@@ -432,6 +432,15 @@ def test_sdk_reads_the_values() -> None:
         types.ModalityTokenCount(modality="AUDIO", token_count=100)
     ]
 
+    malformed = _sdk_parse(
+        encode_server_message(
+            ServerContent(turn_complete=True, turn_complete_reason="MALFORMED_FUNCTION_CALL")
+        )
+    )
+    assert malformed.server_content is not None
+    assert malformed.server_content.turn_complete_reason is types.TurnCompleteReason.MALFORMED_FUNCTION_CALL
+    assert malformed.server_content.waiting_for_input is None
+
     vad = _sdk_parse(encode_server_message(VoiceActivity(type="ACTIVITY_START", audio_offset_s=1.2)))
     assert vad.voice_activity == types.VoiceActivity(
         voice_activity_type="ACTIVITY_START", audio_offset="1.2s"

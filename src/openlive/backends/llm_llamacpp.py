@@ -608,6 +608,7 @@ class LlamaCppLanguageModel:
                 completion_tokens=completion,
                 cached_prompt_tokens=cached,
                 finish_reason=finish,
+                malformed_tool_calls=parser.malformed,
             )
         )
 

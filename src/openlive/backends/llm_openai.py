@@ -265,7 +265,10 @@ class OpenAICompatibleLanguageModel:
             text_calls.extend(found)
             if rest:
                 yield TextDelta(text=rest)
-        tool_calls = [c for c in (_finish_call(p) for _, p in sorted(calls.items())) if c is not None]
+        finished_calls = [_finish_call(p) for _, p in sorted(calls.items())]
+        tool_calls = [c for c in finished_calls if c is not None]
+        # Calls that could not be read (no name; or tagged markup in the text that is not a call).
+        malformed = len(finished_calls) - len(tool_calls) + (parser.malformed if parser is not None else 0)
         tool_calls += text_calls
         for call in tool_calls:
             yield call
@@ -280,6 +283,7 @@ class OpenAICompatibleLanguageModel:
                 completion_tokens=int(usage.get("completion_tokens") or 0),
                 cached_prompt_tokens=int(details.get("cached_tokens") or 0),
                 finish_reason=finish,
+                malformed_tool_calls=malformed,
             )
         else:
             # Fallback for servers that ignore stream_options: the counts are estimates from the text
@@ -290,6 +294,7 @@ class OpenAICompatibleLanguageModel:
                 prompt_tokens=self.count_tokens(prompt_text),
                 completion_tokens=self.count_tokens("".join(completion_text)),
                 finish_reason=finish,
+                malformed_tool_calls=malformed,
             )
 
 

@@ -164,6 +164,8 @@ class ToolCallParser:
         self._held_space = ""
         self._bare_json: str | None = None  # the held reply, while it may be a bare JSON tool call
         self._bare_possible = bool(self._tool_names)
+        # Tagged calls dropped because their body was not a call (``ChatDone.malformed_tool_calls``).
+        self.malformed = 0
 
     def feed(self, text: str) -> tuple[str, list[ToolCallRequest]]:
         if self._bare_json is not None:
@@ -190,6 +192,8 @@ class ToolCallParser:
                 call = parse_tool_call(self._pending[:end])
                 if call is not None:
                     calls.append(call)
+                else:
+                    self.malformed += 1
                 self._pending = self._pending[end + len(TOOL_CALL_CLOSE) :]
                 self._inside = False
                 continue
@@ -221,6 +225,8 @@ class ToolCallParser:
             call = parse_tool_call(self._pending) if self._pending.strip() else None
             if call is not None:
                 calls.append(call)
+            else:  # an opened call that never became one (cut off, or not JSON)
+                self.malformed += 1
         else:
             text = self._trim(self._pending)
         self._pending = ""

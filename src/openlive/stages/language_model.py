@@ -78,6 +78,9 @@ class ChatDone:
     completion_tokens: int
     cached_prompt_tokens: int = 0
     finish_reason: str = "stop"  # "stop" | "length" | "tool_calls"
+    # Tool-call markup the model wrote that could not be read as a call (and was dropped): the turn
+    # then ends as Gemini ends one with an invalid call (``MALFORMED_FUNCTION_CALL``).
+    malformed_tool_calls: int = 0
 
 
 ChatEvent = TextDelta | ToolCallRequest | ChatDone
