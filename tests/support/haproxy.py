@@ -13,17 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
+from owned_process import OwnedProcess, free_port, log_tail, stop_group
 
 CONFIG = """
 global
@@ -60,13 +58,6 @@ backend replicas
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def haproxy_binary() -> str:
     found = shutil.which("haproxy") or (
         "/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None
@@ -79,11 +70,11 @@ def haproxy_binary() -> str:
 
 
 @dataclass
-class HAProxy:
+class HAProxy(OwnedProcess):
     workdir: Path
     cert: Path  # the development certificate; its key is key.pem beside it
     backends: Sequence[tuple[str, int]]  # (name, plain port) of each replica on 127.0.0.1
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -93,19 +84,6 @@ class HAProxy:
     @property
     def log_path(self) -> Path:
         return self.workdir / "haproxy.log"
-
-    def __enter__(self) -> HAProxy:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         binary = haproxy_binary()
@@ -143,20 +121,7 @@ class HAProxy:
         raise AssertionError(f"HAProxy states {seen}, wanted {wanted}\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process, grace_s=10)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no haproxy log)"
-        return "---- haproxy log (tail) ----\n" + "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, "haproxy", lines)

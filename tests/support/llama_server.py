@@ -21,20 +21,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
+from owned_process import OwnedProcess, free_port, log_tail, signal_group, stop_group
 
 STARTUP_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def packaged_gguf() -> Path:
@@ -45,12 +36,12 @@ def packaged_gguf() -> Path:
 
 
 @dataclass
-class LlamaServer:
+class LlamaServer(OwnedProcess):
     workdir: Path
     model: Path = field(default_factory=packaged_gguf)
     n_ctx: int = 2048
     threads: int = 2
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,19 +51,6 @@ class LlamaServer:
     @property
     def log_path(self) -> Path:
         return self.workdir / "llama-server.log"
-
-    def __enter__(self) -> LlamaServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         command = [
@@ -114,31 +92,15 @@ class LlamaServer:
 
     def kill(self) -> None:
         """SIGKILL, as a crashed engine: open streams break without a final event."""
-        self._signal_group(signal.SIGKILL)
+        signal_group(self.process, signal.SIGKILL)
         if self.process is not None:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self._signal_group(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
+        stop_group(self.process, grace_s=10)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no llama_cpp.server log)"
-        return "---- llama_cpp.server log (tail) ----\n" + "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, "llama_cpp.server", lines)
 
 
 def _main() -> None:

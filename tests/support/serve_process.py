@@ -8,32 +8,21 @@ that the process group is stopped even when the server never became healthy.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
+from owned_process import OwnedProcess, free_port, log_tail, stop_group
 
 OPENLIVE = Path(sys.executable).with_name("openlive")
 # Loading the embedded models (LLM, ASR, TTS) on two shared CPU cores can take minutes when cold.
 DEFAULT_HEALTH_TIMEOUT_S = 300.0
 STOP_GRACE_S = 20.0
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the small race is acceptable on a test machine)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def serve_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -47,7 +36,7 @@ def serve_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 @dataclass
-class ServeProcess:
+class ServeProcess(OwnedProcess):
     """``openlive serve`` on a plain port and, with ``tls``, a TLS port, with one configured API key."""
 
     workdir: Path
@@ -103,19 +92,6 @@ class ServeProcess:
 
     # ---------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> ServeProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()  # it may have started and then never become healthy
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def command(self) -> list[str]:
         command = [str(OPENLIVE), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.tls:
@@ -167,28 +143,7 @@ class ServeProcess:
         )
 
     def stop(self) -> None:
-        """SIGTERM to the whole process group, SIGKILL after a grace period, then one SIGKILL to whatever
-        of the group outlived its leader (a worker it spawned), so that no test leaves a process behind."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        group = self.process.pid  # start_new_session: the group id is the leader's pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        # Right after its leader was reaped the id is still this group's (the kernel does not reuse an id
-        # while a member lives); with no member left this fails with ESRCH and does nothing.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+        stop_group(self.process, grace_s=STOP_GRACE_S)
 
     def log_tail(self, lines: int | None = None) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no server log)"
-        shown = text.splitlines()[-(lines or self.log_lines) :]
-        return "---- openlive serve log (tail) ----\n" + "\n".join(shown)
+        return log_tail(self.log_path, "openlive serve", lines or self.log_lines)

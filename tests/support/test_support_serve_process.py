@@ -45,7 +45,7 @@ def test_the_command_line_with_and_without_tls(tmp_path: Path) -> None:
 
 def test_a_server_that_exits_while_starting_fails_with_its_log(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path, "k", tls=False, extra_args=["--no-such-option"], health_timeout_s=60)
-    assert server.log_tail() == "(no server log)"
+    assert server.log_tail() == "(no openlive serve log)"
     with pytest.raises(RuntimeError, match="openlive serve exited with 2") as info, server:
         pytest.fail("the block must not run")
     assert "---- openlive serve log (tail) ----" in str(info.value)
