@@ -15,6 +15,7 @@ CURRENT = (
     "gemini-3.8-live",
     "gemini-3.8-live-extended-thinking",
     "gemini-3.1-flash-live-preview",
+    "gemini-3.5-live-translate-preview",
     "gemini-live-2.5-flash-preview-native-audio-09-2025",
     "gemini-live-2.5-flash-native-audio",
     "gemini-2.5-flash-native-audio-preview-12-2025",

@@ -34,6 +34,9 @@ LIVE_MODELS: tuple[LiveModelId, ...] = (
     LiveModelId("gemini-3.8-live", "both", "GA"),
     LiveModelId("gemini-3.8-live-extended-thinking", "gemini", "GA"),
     LiveModelId("gemini-3.1-flash-live-preview", "gemini", "preview"),
+    # Live Translate's model (ai.google.dev live-api/live-translate, looked up 2026-12-02): it takes a
+    # translationConfig; openlive's interpreter persona serves it like any Live id (compatibility.md).
+    LiveModelId("gemini-3.5-live-translate-preview", "gemini", "preview"),
     LiveModelId("gemini-2.5-flash-native-audio-preview-12-2025", "gemini", "preview"),
     LiveModelId("gemini-2.5-flash-native-audio-preview-09-2025", "gemini", "preview"),
     LiveModelId("gemini-2.5-flash-native-audio-latest", "gemini", "preview"),
