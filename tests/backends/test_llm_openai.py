@@ -23,7 +23,7 @@ from openlive.stages import (
     TextDelta,
     ToolCallRequest,
 )
-from openlive.stages.language_model import ToolSpec
+from openlive.stages.language_model import ToolChoice, ToolSpec
 
 
 @dataclass
@@ -419,3 +419,47 @@ def test_images_go_as_image_url_content_parts() -> None:
             ],
         }
     ]
+
+
+TOOL_CHOICE_TOOLS = [
+    ToolSpec(name="get_weather", description="Weather", parameters={"type": "object"}),
+    ToolSpec(name="book_table", description="Book", parameters={"type": "object"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("choice", "sent_tools", "sent_choice"),
+    [
+        (ToolChoice(), ["get_weather", "book_table"], None),  # AUTO: the engine's default
+        (ToolChoice(mode="required"), ["get_weather", "book_table"], "required"),  # ANY
+        (
+            ToolChoice(mode="required", allowed_names=("book_table",)),
+            ["book_table"],
+            {"type": "function", "function": {"name": "book_table"}},
+        ),
+        (ToolChoice(mode="auto", allowed_names=("get_weather",)), ["get_weather"], None),  # VALIDATED
+        (ToolChoice(mode="none"), None, None),  # NONE: as if no functions were declared
+    ],
+)
+async def test_tool_choice_is_sent_as_openai_tool_choice_with_the_allowed_tools(
+    choice: ToolChoice, sent_tools: list[str] | None, sent_choice: object
+) -> None:
+    async with FakeOpenAIServer(events=[chunk({"content": "Hi"}, finish="stop"), "[DONE]"]) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        await collect(model.stream(request(tools=TOOL_CHOICE_TOOLS, tool_choice=choice)))
+    body = server.requests[0].body
+    assert ([t["function"]["name"] for t in body["tools"]] if "tools" in body else None) == sent_tools
+    assert body.get("tool_choice") == sent_choice
+
+
+async def test_a_call_to_a_function_that_is_not_allowed_is_not_made_and_counts_as_malformed() -> None:
+    """VALIDATED (or ANY with names): only a call to an allowed function is made."""
+    text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    events = [chunk({"content": text}, finish="stop"), "[DONE]"]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        allowed = ToolChoice(allowed_names=("book_table",))
+        out = await collect(model.stream(request(tools=TOOL_CHOICE_TOOLS, tool_choice=allowed)))
+    assert not any(isinstance(e, ToolCallRequest) for e in out)
+    done = out[-1]
+    assert isinstance(done, ChatDone) and done.malformed_tool_calls == 1 and done.finish_reason == "stop"

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from openlive.backends.prompt_policy import EMBEDDED_POLICY, TOOL_RESULT_HINT, TOOL_USE_HINT, PromptPolicy
+from openlive.backends.prompt_policy import (
+    EMBEDDED_POLICY,
+    TOOL_REQUIRED_HINT,
+    TOOL_RESULT_HINT,
+    TOOL_USE_HINT,
+    PromptPolicy,
+    offered,
+)
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.stages import ChatMessage, ChatRequest, SamplingParams, ToolCallRequest
-from openlive.stages.language_model import ToolSpec
+from openlive.stages.language_model import ToolChoice, ToolSpec
 
 
 def words(messages: list[ChatMessage]) -> int:
@@ -53,3 +62,21 @@ def test_fit_drops_a_call_with_its_result_and_refuses_what_cannot_fit() -> None:
         EMBEDDED_POLICY.fit(messages, words, limit=3)
     assert refused.value.code == CloseCode.INVALID_ARGUMENT
     assert "needs 4 tokens; the context holds 3" in refused.value.reason
+
+
+def test_offered_keeps_the_allowed_tools_and_the_hint_says_a_call_is_required() -> None:
+    request = ChatRequest(
+        messages=[ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="hi")],
+        tools=[ToolSpec(name="get_weather"), ToolSpec(name="book_table")],
+        tool_choice=ToolChoice(mode="required", allowed_names=("book_table",)),
+    )
+    shown = offered(request)
+    assert [t.name for t in shown.tools] == ["book_table"]
+    assert [t.name for t in request.tools] == ["get_weather", "book_table"]  # the request is left as it was
+    assert EMBEDDED_POLICY.messages(shown)[0].content == f"Be brief.\n\n{TOOL_REQUIRED_HINT}"
+    # AUTO keeps the usual hint; NONE offers no tools, so no hint at all.
+    every = replace(request, tool_choice=ToolChoice())
+    auto = offered(every)
+    assert auto is every and EMBEDDED_POLICY.messages(auto)[0].content == f"Be brief.\n\n{TOOL_USE_HINT}"
+    silent = offered(replace(request, tool_choice=ToolChoice(mode="none")))
+    assert silent.tools == [] and EMBEDDED_POLICY.messages(silent)[0].content == "Be brief."

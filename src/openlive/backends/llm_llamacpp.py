@@ -57,7 +57,7 @@ from openlive.backends.llm_kv_snapshots import (
     model_fingerprint,
 )
 from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
-from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy
+from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy, offered
 from openlive.protocol.errors import ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 
@@ -219,7 +219,7 @@ class LlamaCppLanguageModel:
             except RuntimeError:  # the event loop is gone: nobody is listening any more
                 job.cancel.set()
 
-        job = _Job(request=request, emit=emit)
+        job = _Job(request=offered(request), emit=emit)  # only the tools toolConfig lets it see
         with self._lock:
             self._requests.add(job)
             prefill, self._prefill_job = self._prefill_job, None
@@ -257,7 +257,7 @@ class LlamaCppLanguageModel:
         is read whole and cached; a read that a real request (or a newer prefill) stops keeps what it
         read and goes on in the background once no real request waits, until the prefix is whole.
         """
-        job = _PrefillJob(request=request)
+        job = _PrefillJob(request=offered(request))
         with self._lock:
             if self._closed:
                 return

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from openlive.backends.llm_prompt import ToolCallParser, new_call_id, parse_tool_call
-from openlive.backends.prompt_policy import PromptPolicy
+from openlive.backends.prompt_policy import PromptPolicy, offered
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.request_context import SESSION_ID
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages.language_model import ToolChoice, ToolSpec
 
 if TYPE_CHECKING:
     from openlive.settings import Settings
@@ -145,6 +146,7 @@ class OpenAICompatibleLanguageModel:
         return client
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        request = offered(request)
         s = self.policy.sampling(request.sampling)
         body: dict[str, Any] = {
             "model": self.model,
@@ -174,6 +176,8 @@ class OpenAICompatibleLanguageModel:
                 }
                 for t in request.tools
             ]
+            if (choice := _tool_choice_json(request.tool_choice, request.tools)) is not None:
+                body["tool_choice"] = choice
         return body
 
     def _request_headers(self) -> dict[str, str]:
@@ -209,6 +213,7 @@ class OpenAICompatibleLanguageModel:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        request = offered(request)  # calls are parsed against the tools offered, nothing else
         body = self.request_body(request)
         calls: dict[int, _PartialCall] = {}
         usage: dict[str, Any] | None = None
@@ -270,6 +275,13 @@ class OpenAICompatibleLanguageModel:
         # Calls that could not be read (no name; or tagged markup in the text that is not a call).
         malformed = len(finished_calls) - len(tool_calls) + (parser.malformed if parser is not None else 0)
         tool_calls += text_calls
+        if request.tool_choice.allowed_names is not None:
+            # toolConfig limited the functions (VALIDATED, or ANY with names): a call to any other is
+            # not made, and counts as malformed, as Gemini reports an invalid call.
+            names = {t.name for t in request.tools}
+            allowed = [c for c in tool_calls if c.name in names]
+            malformed += len(tool_calls) - len(allowed)
+            tool_calls = allowed
         for call in tool_calls:
             yield call
         if tool_calls:
@@ -334,6 +346,17 @@ def _finish_call(partial: _PartialCall) -> ToolCallRequest | None:
     if call is not None and partial.id:
         call.id = partial.id
     return call
+
+
+def _tool_choice_json(choice: ToolChoice, tools: list[ToolSpec]) -> str | dict[str, Any] | None:
+    """OpenAI's ``tool_choice`` for the offered ``tools``: "required", or the one function when only one
+    is allowed; None (the engine's default, "auto" when tools are sent) otherwise. "none" is never
+    needed: with NONE no tools are sent at all, which every engine understands."""
+    if choice.mode != "required":
+        return None
+    if choice.allowed_names is not None and len(tools) == 1:
+        return {"type": "function", "function": {"name": tools[0].name}}
+    return "required"
 
 
 def _message_json(message: ChatMessage) -> dict[str, Any]:

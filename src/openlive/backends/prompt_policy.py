@@ -4,9 +4,11 @@ The engine builds the conversation (``ChatRequest``: the system prompt, the hist
 profile's budget, the tools, the client's sampling). A backend then applies one ``PromptPolicy`` before it
 renders or sends the request:
 
-* tool hints — a line after the system prompt when tools are offered, and a line after each function
-  result, which small models need to call tools rather than talk about them, and to say a result
-  rather than call again (see the constants for what was measured);
+* the tools offered: the request's ``tool_choice`` (the client's ``toolConfig``) filters them
+  (``offered``), and a backend shows the model only those;
+* tool hints — a line after the system prompt when tools are offered (a stricter one when a call is
+  required), and a line after each function result, which small models need to call tools rather than
+  talk about them, and to say a result rather than call again (see the constants for what was measured);
 * sampling defaults for what the client left unset;
 * the last-resort fit: when a rendered prompt still does not fit the model's context, the oldest turns
   are dropped, an assistant's function calls together with their results, never the system prompt or
@@ -28,6 +30,9 @@ from openlive.stages import ChatMessage, ChatRequest, SamplingParams
 # Added to the system prompt when tools are offered. Without it the 1.5B model tends to tell the person
 # to "call the get_weather function" instead of calling it, above all under a spoken-style prompt.
 TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool call, nothing else."
+# Instead of TOOL_USE_HINT when the client requires a call (toolConfig mode ANY). The embedded model has no
+# grammar that forces a call, so it is told.
+TOOL_REQUIRED_HINT = "Reply with only a call to one of the tools, nothing else."
 # Added after each function result. Without it the 1.5B model, under the hint above, answers a result
 # by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead of
 # saying it; with it, it says the result (measured on a weather call at temperatures 0 and 0.7, with no
@@ -46,7 +51,8 @@ class PromptPolicy:
         """The request's messages with the tool hints applied."""
         messages = list(request.messages)
         if request.tools and self.tool_use_hint:
-            messages = _with_system_line(messages, self.tool_use_hint)
+            required = request.tool_choice.mode == "required"
+            messages = _with_system_line(messages, TOOL_REQUIRED_HINT if required else self.tool_use_hint)
         if self.tool_result_hint:
             # Every result, not only the newest: the history then renders the same on the next turn,
             # and an engine's prefix cache keeps it.
@@ -89,6 +95,15 @@ class PromptPolicy:
                 )
             kept = [m for i, m in enumerate(kept) if i not in drop]
         return kept, needed
+
+
+def offered(request: ChatRequest) -> ChatRequest:
+    """``request`` with only the tools its ``tool_choice`` lets the model see (none for ``none``, only
+    the allowed names otherwise). Backends apply it first: what the model is shown, the hints and the
+    names a tool call is parsed against then all agree."""
+    tools = request.tool_choice.offered(request.tools)
+    # A filter keeps order, so the same count means the same tools.
+    return request if len(tools) == len(request.tools) else replace(request, tools=tools)
 
 
 # Qwen2.5's recommended sampling (its generation_config.json) and the embedded model's reply bound.

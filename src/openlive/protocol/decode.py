@@ -69,6 +69,7 @@ from openlive.protocol.messages import (
     VoiceActivity,
     VoiceActivityDetectionSignal,
 )
+from openlive.protocol.tool_config import function_calling_config
 
 # --------------------------------------------------------------------------------------------------
 # Content (both directions)
@@ -297,12 +298,15 @@ def _labels(o: Fields) -> dict[str, str] | None:
 def _setup(o: Fields) -> Setup:
     proactivity = o.object("proactivity")
     history = o.object("historyConfig")
+    tool_config = o.struct("toolConfig")
+    # Kept verbatim, but read once here so that a bad functionCallingConfig is refused at setup.
+    function_calling_config(tool_config)
     return Setup(
         model=o.required_string("model", allow_empty=False),
         generation_config=_generation_config(o.object("generationConfig")),
         system_instruction=_instruction(o, "systemInstruction"),
         tools=_tools(o),
-        tool_config=o.struct("toolConfig"),
+        tool_config=tool_config,
         realtime_input_config=_realtime_input_config(o.object("realtimeInputConfig")),
         input_audio_transcription=_transcription_config(o.object("inputAudioTranscription")),
         output_audio_transcription=_transcription_config(o.object("outputAudioTranscription")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -47,6 +47,24 @@ class ToolSpec:
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
+@dataclass(slots=True, kw_only=True, frozen=True)
+class ToolChoice:
+    """Whether the model may (``auto``), must (``required``) or must not (``none``) call a tool, and
+    which tools it may call (the client's ``toolConfig.functionCallingConfig``)."""
+
+    mode: Literal["auto", "required", "none"] = "auto"
+    # None: any of the request's tools; otherwise only those with these names.
+    allowed_names: tuple[str, ...] | None = None
+
+    def offered(self, tools: Sequence[ToolSpec]) -> list[ToolSpec]:
+        """The tools the model is shown: none for ``none``, else those allowed."""
+        if self.mode == "none":
+            return []
+        if self.allowed_names is None:
+            return list(tools)
+        return [t for t in tools if t.name in self.allowed_names]
+
+
 @dataclass(slots=True, kw_only=True)
 class SamplingParams:
     temperature: float | None = None
@@ -62,6 +80,8 @@ class SamplingParams:
 class ChatRequest:
     messages: list[ChatMessage]
     tools: list[ToolSpec] = field(default_factory=list)
+    # Backends show the model only ``tool_choice.offered(tools)``.
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
     sampling: SamplingParams = field(default_factory=SamplingParams)
 
 
