@@ -510,3 +510,52 @@ async def test_an_unknown_voice_closes_with_1007(server: ServeProcess) -> None:
             pass
     assert info.value.code == 1007, server.log_tail()
     assert "invalid argument" in str(info.value).lower() and "voice" in str(info.value).lower()
+
+
+async def test_vertex_express_client_gets_the_servers_voice_activity_signals(
+    server: ServeProcess, question: bytes
+) -> None:
+    # google-genai sends explicitVadSignal only in Vertex mode; express mode (an API key, no project)
+    # connects to openlive's Vertex path with the key in a header.
+    ctx = ssl.create_default_context(cafile=str(server.cert))
+    vertex = genai.Client(
+        vertexai=True,
+        api_key=API_KEY,
+        http_options=types.HttpOptions(base_url=server.https_url, async_client_args={"ssl": ctx}),
+    )
+    config = types.LiveConnectConfig(response_modalities=["AUDIO"], explicit_vad_signal=True)
+    async with (
+        vertex.aio.live.connect(model="gemini-live-2.5-flash-native-audio", config=config) as session,
+        Recorder(session) as rec,
+        Microphone(session) as mic,
+    ):
+        mic.say(question)
+        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+    why = explain(rec, server)
+    assert finished, why
+    signals = [
+        r.message.voice_activity_detection_signal.vad_signal_type
+        for r in rec.messages
+        if r.message.voice_activity_detection_signal is not None
+    ]
+    activity = [r.message.voice_activity for r in rec.messages if r.message.voice_activity is not None]
+    # The start and the end of the question as the server's VAD saw them, in that order, typed by the SDK.
+    assert signals[:2] == [
+        types.VadSignalType.VAD_SIGNAL_TYPE_SOS,
+        types.VadSignalType.VAD_SIGNAL_TYPE_EOS,
+    ], why
+    assert [a.voice_activity_type for a in activity[:2]] == [
+        types.VoiceActivityType.ACTIVITY_START,
+        types.VoiceActivityType.ACTIVITY_END,
+    ], why
+    assert all(a.audio_offset for a in activity[:2]), why
+    # The end of speech comes before the reply's first audio.
+    eos = next(
+        i
+        for i, r in enumerate(rec.messages)
+        if r.message.voice_activity_detection_signal is not None
+        and r.message.voice_activity_detection_signal.vad_signal_type
+        == types.VadSignalType.VAD_SIGNAL_TYPE_EOS
+    )
+    first_audio = next(i for i, r in enumerate(rec.messages) if turn_audio([r]))
+    assert eos < first_audio, why
