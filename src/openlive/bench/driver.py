@@ -48,7 +48,8 @@ LONG_ANSWERS = "You are a storyteller. Tell long, detailed stories of at least t
 @dataclass(slots=True)
 class Received:
     """One server event as the client saw it. ``kind``: audio | input_text | output_text | interrupted |
-    generation_complete | turn_complete | other."""
+    generation_complete | turn_complete | tool_call (a function call, ``text`` its JSON; logged by the
+    scenario bench, which answers it) | other."""
 
     t: float
     kind: str
@@ -157,7 +158,7 @@ def turn_end(events: Sequence[Received], speech_end: float) -> float | None:
     for event in events:
         if event.t <= speech_end:
             continue
-        if event.kind in ("audio", "output_text"):
+        if event.kind in ("audio", "output_text", "tool_call"):
             replied = True
         elif event.kind == "interrupted":
             replied = False  # that reply was abandoned; its turnComplete does not end this turn
@@ -178,11 +179,13 @@ class BenchSession:
         connect_timeout_s: float = 30.0,
         grounding: bool = False,
         camera_fps: float = 0.0,
+        tools: Sequence[Tool] = (),
     ) -> None:
         # --grounding: googleSearch in setup (every turn searches the server's index);
         # --camera: frames of a sign sent at camera_fps alongside the microphone.
         self.grounding = grounding
         self.camera_fps = camera_fps
+        self.tools = list(tools)  # the app's function declarations (the scenario bench)
         self.ws_url = ws_url.rstrip("/") + LIVE_PATH + "?key=openlive-bench"
         self.system_instruction = system_instruction
         self.model = model
@@ -206,7 +209,7 @@ class BenchSession:
             system_instruction=Content(role="user", parts=[Part(text=self.system_instruction)]),
             input_audio_transcription=AudioTranscriptionConfig(),
             output_audio_transcription=AudioTranscriptionConfig(),
-            tools=[Tool(google_search=True)] if self.grounding else [],
+            tools=[*self.tools, *([Tool(google_search=True)] if self.grounding else [])],
         )
         try:
             await self._ws.send(encode_client_message(setup))
@@ -241,13 +244,17 @@ class BenchSession:
         assert self._ws is not None
         try:
             async for frame in self._ws:
-                self.events.extend(server_events(frame, time.monotonic()))
+                await self.on_frame(frame, time.monotonic())
                 self._changed.set()
         except Exception as exc:  # the close reason is reported, not raised into the benchmark
             self.closed_reason = f"{type(exc).__name__}: {exc}"
         else:
             self.closed_reason = f"closed {self._ws.close_code} {self._ws.close_reason or ''}".strip()
         self._changed.set()
+
+    async def on_frame(self, frame: str | bytes, now: float) -> None:
+        """Log one server frame's events (a subclass may also answer it, e.g. a ``toolCall``)."""
+        self.events.extend(server_events(frame, now))
 
     async def _camera(self) -> None:
         """Frames of a sign at ``camera_fps``, its number changing every few frames (a moving view)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,19 @@ def add_parser(subparsers: Any) -> None:
         "--camera", type=float, default=0.0, metavar="FPS", help="stream frames of a sign at FPS (0: none)"
     )
     p.add_argument("--cache-dir", type=Path, help="cache root (default ~/.cache/openlive)")
+    p.add_argument(
+        "--scenario",
+        choices=["app"],
+        help="instead of the latency phases, play a scripted conversation: 'app' = an event app's "
+        "instruction and five functions, twelve spoken turns, tool use / instruction / grounding checks",
+    )
+    p.add_argument(
+        "--scenario-instruction-chars",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pad the scenario's ~8,000-character instruction with more schedule to about N characters",
+    )
 
 
 def output_paths(out: Path) -> tuple[Path, Path]:
@@ -71,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     def log(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    if args.scenario:
+        return run_scenario_command(args, json_path, log)
 
     cfg = BenchConfig(
         url=args.url,
@@ -110,3 +127,35 @@ def run(args: argparse.Namespace) -> int:
             log("matplotlib is not installed: no chart (pip install matplotlib)")
     print(format_table(report))
     return 0
+
+
+def run_scenario_command(args: argparse.Namespace, json_path: Path, log: Callable[[str], None]) -> int:
+    """``--scenario app``: the scripted conversation; writes scenario-app.json and its events."""
+    from openlive.bench.report import write_json
+    from openlive.bench.scenario import ScenarioConfig, run_scenario
+    from openlive.bench.scenario_report import format_scenario_table
+    from openlive.bench.server import ServerStartError
+    from openlive.cli import UserError
+
+    if json_path.name == "bench.json":  # --out DIR
+        json_path = json_path.with_name(f"scenario-{args.scenario}.json")
+    cfg = ScenarioConfig(
+        url=args.url,
+        out_dir=json_path.parent,
+        cache_root=args.cache_dir,
+        instruction_chars=args.scenario_instruction_chars,
+        startup_timeout_s=args.startup_timeout,
+        turn_timeout_s=max(args.turn_timeout, 60.0),
+        log=log,
+    )
+    try:
+        report = run_scenario(cfg)
+    except ServerStartError as exc:
+        raise UserError(str(exc)) from None
+    write_json(report, json_path)
+    trace_path = json_path.with_name(json_path.stem + "-events.jsonl")
+    with trace_path.open("w") as fh:
+        fh.writelines(json.dumps(session) + "\n" for session in cfg.trace)
+    log(f"wrote {json_path} and {trace_path}")
+    print(format_scenario_table(report))
+    return 0 if report.get("error") is None else 1
