@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+from fake_ws_server import FakeWebSocketServer
+from websockets.asyncio.server import ServerConnection
+
 from openlive.bench.driver import Received, turn_end
+from openlive.bench.scenario import ScenarioSession
 from openlive.bench.scenario_checks import ObservedCall
 from openlive.bench.scenario_report import (
     ScenarioTurn,
@@ -23,6 +27,7 @@ from openlive.bench.scenario_script import (
     app_instruction,
     tool_result,
 )
+from openlive.protocol import Setup, ToolResponse, decode_client_message
 
 
 def test_the_script_is_an_8000_character_app_with_five_functions_and_twelve_turns() -> None:
@@ -116,3 +121,38 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
     assert "turns passed: 2/4" in table
     assert "tool markup spoken in: lunch_time" in table
     assert "set_user_name" in table and "FAIL" in table
+
+
+class FakeToolCallingServer(FakeWebSocketServer):
+    """A fake Live API server: after setup it sends one toolCall and records the client's answer."""
+
+    def __init__(self) -> None:
+        self.setup: Setup | None = None
+        self.response: ToolResponse | None = None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        call = {"id": "call-1", "name": "submit_request", "args": {"kind": "lost_item", "details": "bag"}}
+        async for frame in ws:
+            message = decode_client_message(frame)
+            if isinstance(message, Setup):
+                self.setup = message
+                await ws.send(b'{"setupComplete": {}}')
+                await ws.send(json.dumps({"toolCall": {"functionCalls": [call]}}))
+            elif isinstance(message, ToolResponse):
+                self.response = message
+                await ws.send(b'{"serverContent": {"turnComplete": true}}')
+
+
+async def test_the_scenario_session_declares_the_functions_and_answers_every_tool_call() -> None:
+    server = FakeToolCallingServer()
+    async with server, ScenarioSession(server.ws_url, "You are Nova.") as session:
+        assert await session.wait_for(lambda: server.response is not None, 5.0)
+    assert server.setup is not None
+    (tool,) = server.setup.tools
+    assert [f.name for f in tool.function_declarations] == list(FUNCTION_NAMES)
+    assert server.response is not None
+    (answer,) = server.response.function_responses
+    assert (answer.id, answer.name) == ("call-1", "submit_request")
+    assert answer.response["ticket"]  # a plausible result the model can speak about
+    (logged,) = calls_between(session.events, 0.0, float("inf"))
+    assert logged == ObservedCall("submit_request", {"kind": "lost_item", "details": "bag"})
