@@ -137,6 +137,24 @@ async def test_the_protocols_mandarin_code_asks_whisper_for_chinese() -> None:
     assert result.language == "zh"
 
 
+NAME_SENTENCE = "Please send the report to Kwazimir Zolbrecht tomorrow."
+
+
+@pytest.mark.parametrize("key", ["en", "*"])
+async def test_custom_vocabulary_spells_a_made_up_name(key: str) -> None:
+    """customVocabulary reaches Whisper as its previous text: a name it cannot know is spelled as given
+    (without it: "Quizamir's Albrecht", "Quesimir's Ulbrich")."""
+    audio = tts_pcm_to_16k(await piper_speech(NAME_SENTENCE))
+    recognizer = recognizers()[key]
+    plain = await recognizer.transcribe(audio, "en")
+    hinted = await recognizer.transcribe(audio, "en", vocabulary=["Kwazimir Zolbrecht"])
+    assert "Kwazimir Zolbrecht" not in plain.text, plain.text
+    assert "Kwazimir Zolbrecht" in hinted.text, hinted.text
+    stream = recognizer.new_stream("en", vocabulary=["Kwazimir Zolbrecht"])
+    stream.feed(audio)
+    assert "Kwazimir Zolbrecht" in (await stream.finish()).text
+
+
 QUESTION_EN = "How many days are in a week?"
 QUESTION_JA = "日本の首都はどこですか？"
 

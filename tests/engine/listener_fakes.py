@@ -80,9 +80,10 @@ class FakeTurnDetector:
 class FakeRecognitionStream:
     """Text grows with the voiced audio fed: one word per 0.25 s of tone, from ``words``."""
 
-    def __init__(self, owner: FakeRecognizer, language: str | None) -> None:
+    def __init__(self, owner: FakeRecognizer, language: str | None, vocabulary: Sequence[str] = ()) -> None:
         self.owner = owner
         self.language = language
+        self.vocabulary = tuple(vocabulary)
         self.fed: list[Audio] = []
         self.running = 0
         self.finished = False
@@ -142,8 +143,10 @@ class FakeRecognizer:
     def languages(self) -> list[str]:
         return self._languages
 
-    def new_stream(self, language: str | None = None) -> FakeRecognitionStream:
-        stream = FakeRecognitionStream(self, language)
+    def new_stream(
+        self, language: str | None = None, *, vocabulary: Sequence[str] = ()
+    ) -> FakeRecognitionStream:
+        stream = FakeRecognitionStream(self, language, vocabulary)
         self.streams.append(stream)
         return stream
 

@@ -390,6 +390,20 @@ def interim_texts(outbox: RecordingOutbox) -> list[str]:
     return [c.input_transcription.text for c in outbox.contents() if c.input_transcription]
 
 
+async def test_custom_vocabulary_reaches_the_recogniser() -> None:
+    session, outbox = make_session(
+        ScriptedLanguageModel(replies=[["Paris."]]),
+        input_audio_transcription=AudioTranscriptionConfig(custom_vocabulary=["Zorblax", "openlive"]),
+    )
+    asr = FakeRecognizer(words=("hello", "zorblax"))
+    session.profile = dataclasses.replace(
+        session.profile, asr={"en": asr}, vad=FakeVad(), turn=FakeTurnDetector(0.9)
+    )
+    await speak(session, np.concatenate([silence(0.3), tone(1.0), silence(1.0)]))
+    await outbox.wait_turn()
+    assert asr.streams and all(s.vocabulary == ("Zorblax", "openlive") for s in asr.streams)
+
+
 async def test_interim_transcript_prefills_the_request_the_turn_would_send() -> None:
     llm = FakePrefillingLanguageModel(replies=[["Earlier answer."], ["Paris."]])
     session, outbox, _ = listening_session(llm)

@@ -298,6 +298,23 @@ def test_setup_variants(setup_fields: dict[str, Any], expected: Setup) -> None:
     assert decode_client_message(json.dumps({"setup": {"model": "m", **setup_fields}})) == expected
 
 
+def test_custom_vocabulary_and_its_deprecated_name_are_read_together() -> None:
+    frame = json.dumps(
+        {
+            "setup": {
+                "model": "models/m",
+                "inputAudioTranscription": {
+                    "customVocabulary": ["Zolbrecht", "openlive"],
+                    "adaptation_phrases": ["openlive", "Kwazimir"],
+                },
+            }
+        }
+    )
+    message = decode_client_message(frame)
+    assert isinstance(message, Setup) and message.input_audio_transcription is not None
+    assert message.input_audio_transcription.custom_vocabulary == ["Zolbrecht", "openlive", "Kwazimir"]
+
+
 def test_tools_keep_user_data_verbatim_and_other_tool_kinds() -> None:
     schema = {
         "type": "object",

@@ -34,6 +34,7 @@ from openlive.protocol.limits import (
     MAX_TEXT_CHARS,
     MAX_TOOLS,
     MAX_TURNS,
+    MAX_VOCABULARY,
 )
 
 
@@ -218,6 +219,12 @@ LIMITS: list[tuple[str, Callable[[int], str], int, str]] = [
         lambda n: setup(inputAudioTranscription={"languageCodes": ["e" * n]}),
         MAX_NAME_CHARS,
         "languageCodes[0]: longer than 256",
+    ),
+    (
+        "custom vocabulary",
+        lambda n: setup(inputAudioTranscription={"customVocabulary": [f"w{i}" for i in range(n)]}),
+        MAX_VOCABULARY,
+        f"customVocabulary: more than {MAX_VOCABULARY} items",
     ),
     (
         "labels",

@@ -16,6 +16,7 @@ import pytest
 from google.genai import _live_converters, types
 
 from openlive.protocol import (
+    AudioTranscriptionConfig,
     Blob,
     ClientContent,
     ClientMessage,
@@ -167,6 +168,20 @@ def test_sdk_setup_is_the_reference_mixed_case_setup(sdk_session: RunSession) ->
                         ]
                     )
                 ],
+            ),
+        ),
+        (
+            {
+                "input_audio_transcription": {
+                    "language_codes": ["en-US"],
+                    "custom_vocabulary": ["Kwazimir Zolbrecht", "openlive"],
+                }
+            },
+            Setup(
+                model=MODEL,
+                input_audio_transcription=AudioTranscriptionConfig(
+                    language_codes=["en-US"], custom_vocabulary=["Kwazimir Zolbrecht", "openlive"]
+                ),
             ),
         ),
     ],

@@ -175,14 +175,15 @@ class WhisperRecognizer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.identify, audio)
 
-    def decode(self, audio: Audio, language: str | None) -> _Decoded:
+    def decode(self, audio: Audio, language: str | None, vocabulary: str = "") -> _Decoded:
         """Greedy decoding of one utterance (synchronous; runs in the executor). Without a language
-        (or with one the model lacks) the language is identified first, among ``detect_among``."""
+        (or with one the model lacks) the language is identified first, among ``detect_among``.
+        ``vocabulary``: terms to expect (``customVocabulary``), as Whisper's previous text."""
         samples = np.asarray(audio, dtype=np.float32)
         model_language = self._model_language(language)
         encoded = self._window.encode(samples)
         if encoded is not None:
-            windowed = self._decode_window(encoded, samples.size, model_language)
+            windowed = self._decode_window(encoded, samples.size, model_language, vocabulary)
             if windowed is not None:
                 return windowed
         if model_language is None and self._detect_among is not None:
@@ -198,12 +199,15 @@ class WhisperRecognizer:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,  # the session's VAD already cut the utterance
+            hotwords=vocabulary.strip() or None,  # before every segment, as the previous text
         )
         text = _join_speech(segments)
         detected = _ISO_639_1.get(info.language, info.language) if info.language else None
         return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
 
-    def _decode_window(self, encoded: Any, samples: int, model_language: str | None) -> _Decoded | None:
+    def _decode_window(
+        self, encoded: Any, samples: int, model_language: str | None, vocabulary: str
+    ) -> _Decoded | None:
         """The short-window decode (see ``whisper_window``); None to fall back to the 30 s window.
         Without a language it is identified from the same encoding, among ``detect_among``."""
         probability = 1.0
@@ -215,7 +219,7 @@ class WhisperRecognizer:
             model_language, probability = self._model_language(best), found[best]
             if model_language is None:
                 return None
-        result = self._window.decode(encoded, samples, model_language)
+        result = self._window.decode(encoded, samples, model_language, vocabulary)
         if result is None:
             return None
         return _Decoded(
@@ -234,14 +238,14 @@ class WhisperRecognizer:
         code = _WHISPER_CODE.get(base, base)
         return code if code in self._model.supported_languages else None
 
-    async def _run(self, audio: Audio, language: str | None) -> _Decoded:
+    async def _run(self, audio: Audio, language: str | None, vocabulary: str = "") -> _Decoded:
         loop = asyncio.get_running_loop()
         queued = time.perf_counter()
         started: list[float] = []
 
         def timed() -> _Decoded:
             started.append(time.perf_counter())
-            return self.decode(audio, language)
+            return self.decode(audio, language, vocabulary)
 
         decoded = await loop.run_in_executor(self._executor, timed)
         if log.isEnabledFor(logging.DEBUG):
@@ -255,8 +259,10 @@ class WhisperRecognizer:
             )
         return decoded
 
-    async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult:
-        decoded = await self._run(audio, language)
+    async def transcribe(
+        self, audio: Audio, language: str | None = None, *, vocabulary: Sequence[str] = ()
+    ) -> RecognitionResult:
+        decoded = await self._run(audio, language, vocabulary_text(vocabulary))
         return RecognitionResult(text=decoded.text, language=decoded.language)
 
     async def aclose(self) -> None:
@@ -264,8 +270,14 @@ class WhisperRecognizer:
         recogniser of a profile is closed at the same time, at server shutdown)."""
         await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
 
-    def new_stream(self, language: str | None = None) -> WhisperStream:
-        return WhisperStream(self, "en" if self._english_only else language)
+    def new_stream(self, language: str | None = None, *, vocabulary: Sequence[str] = ()) -> WhisperStream:
+        return WhisperStream(self, "en" if self._english_only else language, vocabulary_text(vocabulary))
+
+
+def vocabulary_text(vocabulary: Sequence[str]) -> str:
+    """Custom vocabulary as the text Whisper reads before the utterance: the terms, comma-separated
+    (Whisper copies spellings it has just "heard"; a list reads as earlier speech naming them)."""
+    return ", ".join(term.strip() for term in vocabulary if term.strip())
 
 
 def _is_no_speech(segment: Any) -> bool:
@@ -285,9 +297,10 @@ def _rms(x: Audio) -> float:
 class WhisperStream:
     """RecognitionStream for one utterance."""
 
-    def __init__(self, recognizer: WhisperRecognizer, language: str | None) -> None:
+    def __init__(self, recognizer: WhisperRecognizer, language: str | None, vocabulary: str = "") -> None:
         self._recognizer = recognizer
         self._language = language
+        self._vocabulary = vocabulary
         self._chunks: list[Audio] = []
         self._samples = 0
         self._decoded_samples = 0  # how much of the utterance the last result covers
@@ -308,7 +321,7 @@ class WhisperStream:
     async def _decode_all(self) -> _Decoded:
         audio = self._audio()
         samples = audio.size
-        decoded = await self._recognizer._run(audio, self._language)
+        decoded = await self._recognizer._run(audio, self._language, self._vocabulary)
         self._last, self._decoded_samples = decoded, samples
         if (
             self._language is None

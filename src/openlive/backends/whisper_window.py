@@ -34,6 +34,9 @@ PAD_FRAMES = 200  # room after the speech, as the model is used to seeing
 TOKENS_PER_S = 20
 TOKENS_EXTRA = 12
 MAX_TOKENS = 220
+# The most tokens of custom vocabulary put before a decode (Whisper's previous-text slot): what the
+# windowed decoder's max_length leaves after the prompt. Terms past it are not used.
+MAX_VOCABULARY_TOKENS = 96
 # openai-whisper's own hallucination bound: text that gzip compresses this well is a repetition.
 MAX_COMPRESSION_RATIO = 2.4
 # Beam search costs ~15-20 ms more than greedy on a short window (the encoder dominates) and is the more
@@ -99,9 +102,13 @@ class WindowedWhisper:
         found = self._model.model.detect_language(encoded)[0]
         return {token[2:-2]: float(p) for token, p in found}
 
-    def decode(self, encoded: Any, samples: int, language: str) -> WindowResult | None:
+    def decode(self, encoded: Any, samples: int, language: str, vocabulary: str = "") -> WindowResult | None:
         """Decoding of the encoded window in ``language`` (Whisper's code; the caller identifies it,
-        see ``language_probabilities``); None when the result looks like a decoding loop."""
+        see ``language_probabilities``); None when the result looks like a decoding loop.
+
+        ``vocabulary`` (the session's custom vocabulary, as text) goes where Whisper reads the previous
+        text (``<|startofprev|>``), as faster-whisper's ``hotwords`` and ``initial_prompt`` do: the
+        decoder then prefers those spellings."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
         tokenizer = self._tokenizer_type(
@@ -112,6 +119,9 @@ class WindowedWhisper:
         )
         budget = min(MAX_TOKENS, TOKENS_EXTRA + int(TOKENS_PER_S * samples / INPUT_SAMPLE_RATE))
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if vocabulary.strip():
+            terms = tokenizer.encode(" " + vocabulary.strip())[:MAX_VOCABULARY_TOKENS]
+            prompt = [tokenizer.sot_prev, *terms, *prompt]
         result = self._model.model.generate(
             encoded,
             [prompt],

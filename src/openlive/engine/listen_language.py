@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -67,10 +67,14 @@ def _supports(recognizer: SpeechRecognizer, language: str) -> bool:
 
 
 class RecognizerChoice:
-    def __init__(self, recognizers: dict[str, SpeechRecognizer], language: str | None) -> None:
+    def __init__(
+        self, recognizers: dict[str, SpeechRecognizer], language: str | None, vocabulary: Sequence[str] = ()
+    ) -> None:
         if not recognizers:
             raise ValueError("the listener needs at least one speech recogniser")
         self._recognizers = recognizers
+        # The session's customVocabulary, handed to every stream (whatever its language).
+        self._vocabulary = tuple(vocabulary)
         self.language: str | None = base_language(language) if language else None
         self.fixed = self.language is not None
 
@@ -92,12 +96,18 @@ class RecognizerChoice:
         multilingual = self._recognizers.get(MULTILINGUAL)
         if self.language is None and recognizer is multilingual and isinstance(recognizer, LanguageDetector):
             return DetectingStream(recognizer, self._stream_for)
-        return recognizer.new_stream(hint)
+        return self._open(recognizer, hint)
 
     def _stream_for(self, detected: str | None) -> RecognitionStream:
         """The stream for an utterance found to be in ``detected`` (None: the detector could not tell)."""
         # Not kept for the session here: observe() does that, after a long enough turn.
         recognizer, hint = self._pick(base_language(detected) if detected else None)
+        return self._open(recognizer, hint)
+
+    def _open(self, recognizer: SpeechRecognizer, hint: str | None) -> RecognitionStream:
+        # Only with a vocabulary: a recogniser that cannot use one need not know the keyword.
+        if self._vocabulary:
+            return recognizer.new_stream(hint, vocabulary=self._vocabulary)
         return recognizer.new_stream(hint)
 
     def observe(self, detected: str | None, speech_s: float) -> None:

@@ -41,7 +41,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -176,7 +176,9 @@ class Listener:
         config: RealtimeInputConfig,
         language: str | None,
         clock: Callable[[], float] = time.monotonic,
+        vocabulary: Sequence[str] = (),
     ) -> None:
+        """``vocabulary``: ``inputAudioTranscription.customVocabulary``, for the recognisers."""
         aad = config.automatic_activity_detection
         self.manual = aad.disabled
         self._vad: VadStream | None = None
@@ -191,7 +193,7 @@ class Listener:
         self.echo: EchoGate | None = None if self.manual else EchoGate()
         self.policy = turn_policy(aad, has_turn_model=turn is not None)
         self._segmenter = TurnSegmenter(self.policy)
-        self._choice = RecognizerChoice(recognizers, language)
+        self._choice = RecognizerChoice(recognizers, language, vocabulary)
         self._all_input = config.turn_coverage == TurnCoverage.TURN_INCLUDES_ALL_INPUT
         self._clock = clock
 

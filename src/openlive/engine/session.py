@@ -656,6 +656,9 @@ class LiveSession:
                 config=self.setup.realtime_input_config,
                 language=self._input_language(),
                 clock=self._clock,
+                vocabulary=transcription.custom_vocabulary
+                if (transcription := self.setup.input_audio_transcription)
+                else (),
             )
             self._listener = listener
             self._tasks.spawn(self._pump_listener(listener), "listener-events")

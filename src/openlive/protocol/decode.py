@@ -24,6 +24,7 @@ from openlive.protocol.limits import (
     MAX_TEXT_CHARS,
     MAX_TOOLS,
     MAX_TURNS,
+    MAX_VOCABULARY,
 )
 from openlive.protocol.media import parse_duration
 from openlive.protocol.messages import (
@@ -261,7 +262,14 @@ def _realtime_input_config(o: Fields | None) -> RealtimeInputConfig:
 def _transcription_config(o: Fields | None) -> AudioTranscriptionConfig | None:
     if o is None:
         return None
-    return AudioTranscriptionConfig(language_codes=o.strings("languageCodes", MAX_LANGUAGE_CODES) or [])
+    # adaptationPhrases is the deprecated name of customVocabulary: both are read, in that order.
+    vocabulary = (o.strings("customVocabulary", MAX_VOCABULARY) or []) + (
+        o.strings("adaptationPhrases", MAX_VOCABULARY) or []
+    )
+    return AudioTranscriptionConfig(
+        language_codes=o.strings("languageCodes", MAX_LANGUAGE_CODES) or [],
+        custom_vocabulary=list(dict.fromkeys(vocabulary)),
+    )
 
 
 def _session_resumption(o: Fields | None) -> SessionResumptionConfig | None:

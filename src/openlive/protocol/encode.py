@@ -275,7 +275,10 @@ def _realtime_input_config(config: RealtimeInputConfig) -> JsonObject | None:
 def _transcription_config(config: AudioTranscriptionConfig | None) -> JsonObject | None:
     if config is None:
         return None
-    return _compact(languageCodes=list(config.language_codes) or None)
+    return _compact(
+        languageCodes=list(config.language_codes) or None,
+        customVocabulary=list(config.custom_vocabulary) or None,
+    )
 
 
 def _setup(setup: Setup) -> JsonObject:

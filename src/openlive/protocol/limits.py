@@ -49,6 +49,7 @@ MAX_FUNCTION_DECLARATIONS = 512  # function declarations, all tools together
 MAX_FUNCTION_RESPONSES = 512  # function responses in one toolResponse
 MAX_MEDIA_CHUNKS = 64  # mediaChunks in one realtimeInput
 MAX_LANGUAGE_CODES = 64  # languageCodes of a transcription config
+MAX_VOCABULARY = 256  # customVocabulary (and adaptationPhrases) of a transcription config, each
 MAX_LABELS = 64  # entries in setup.labels
 MAX_MODALITIES = 8  # entries in responseModalities (only two values exist)
 

@@ -191,6 +191,8 @@ class Tool:
 @dataclass(slots=True, kw_only=True)
 class AudioTranscriptionConfig:
     language_codes: list[str] = field(default_factory=list)
+    # ``customVocabulary`` (and the deprecated ``adaptationPhrases``): terms the recogniser should expect.
+    custom_vocabulary: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -6,7 +6,7 @@ Audio conventions, everywhere above the wire: mono float32 numpy arrays in [-1, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -68,11 +68,19 @@ class RecognitionStream(Protocol):
 
 
 class SpeechRecognizer(Protocol):
+    """``vocabulary``: terms the speech is likely to hold (``customVocabulary``: names, jargon), which
+    the recogniser should prefer where it can; callers pass it only when there is some, so recognisers
+    that cannot use it may leave the keyword out."""
+
     def languages(self) -> list[str]: ...
 
-    def new_stream(self, language: str | None = None) -> RecognitionStream: ...
+    def new_stream(
+        self, language: str | None = None, *, vocabulary: Sequence[str] = ()
+    ) -> RecognitionStream: ...
 
-    async def transcribe(self, audio: Audio, language: str | None = None) -> RecognitionResult: ...
+    async def transcribe(
+        self, audio: Audio, language: str | None = None, *, vocabulary: Sequence[str] = ()
+    ) -> RecognitionResult: ...
 
     async def aclose(self) -> None:
         """Release the model and its threads (server shutdown); recognisers may share an executor,
