@@ -56,6 +56,10 @@ class Settings:
     # The OpenAI-compatible endpoint (llm_url) serves a vision-language model that accepts image_url
     # parts: camera frames and images go to it directly instead of through the OCR frame describer.
     llm_accepts_images: bool = False
+    # An instruction too long for the model's context: "auto" puts only its rules and persona and, with
+    # each turn, the sections relevant to it in the prompt when the whole cannot fit; "always" does so
+    # for every instruction; "never" refuses it at setup with 1007 (docs/compatibility.md).
+    instruction_retrieval: str = "auto"
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache

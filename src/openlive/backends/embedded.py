@@ -24,12 +24,14 @@ from openlive.stages import (
     VoiceActivityDetector,
 )
 from openlive.stages.profile import Profile
-from openlive.stages.search import SearchProvider
+from openlive.stages.search import PassageIndex, SearchProvider
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_PROFILE_NAME = "openlive-embedded"
 REMOTE_PROFILE_NAME = "openlive-remote"
+# OPENLIVE_INSTRUCTION_RETRIEVAL's values (engine/instruction_retrieval.py says what each does).
+INSTRUCTION_RETRIEVAL_MODES = ("auto", "always", "never")
 
 # Appended by the engine to the system prompt of sessions that answer with audio. Everything the model
 # writes is read aloud by the TTS, so it asks for what sounds natural and rules out what cannot be said.
@@ -142,6 +144,7 @@ def _with_speech_stages(
     output_token_limit: int,
 ) -> Profile:
     tts, asr, vad, turn = _load_speech_stages(cache)
+    retrieval = instruction_retrieval_mode(settings)  # a wrong value stops the start, not a session
     return Profile(
         search=load_search_provider(settings, cache),
         frames=load_frame_describer(),
@@ -155,7 +158,23 @@ def _with_speech_stages(
         input_token_limit=settings.llm_context_tokens,
         output_token_limit=output_token_limit,
         spoken_style_prompt=SPOKEN_STYLE_PROMPT,
+        instruction_retrieval=retrieval,
+        passage_index=load_passage_indexes(),
     )
+
+
+def load_passage_indexes() -> Callable[[], PassageIndex]:
+    """In-memory hybrid indexes for sessions' instruction sections (instruction retrieval)."""
+    from openlive.backends.search_local import in_memory_indexes
+
+    return in_memory_indexes()
+
+
+def instruction_retrieval_mode(settings: Settings) -> str:
+    mode = settings.instruction_retrieval.strip().lower()
+    if mode not in INSTRUCTION_RETRIEVAL_MODES:
+        raise ValueError(f"instruction_retrieval must be one of {', '.join(INSTRUCTION_RETRIEVAL_MODES)}")
+    return mode
 
 
 def load_search_provider(settings: Settings, cache: Path) -> SearchProvider:

@@ -19,7 +19,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,6 +258,22 @@ class LocalIndex:
                 self._db.execute("SELECT 1 FROM documents WHERE source = ? LIMIT 1", (source,)).fetchone()
                 is not None
             )
+
+
+def in_memory_indexes() -> Callable[[], LocalIndex]:
+    """Makes empty in-memory indexes (a session's instruction sections, ``Profile.passage_index``),
+    hybrid as the search index is. Their embedder is loaded on first use, once, and is not the search
+    index's: filling a session's index then never holds up a grounding search."""
+    lock = threading.Lock()
+    loaded: list[MiniLmEmbedder | None] = []
+
+    def make() -> LocalIndex:
+        with lock:
+            if not loaded:
+                loaded.append(_load_embedder())
+        return LocalIndex(Path(":memory:"), starter=False, embedder=loaded[0] or False)
+
+    return make
 
 
 def _load_embedder() -> MiniLmEmbedder | None:

@@ -33,6 +33,7 @@ from openlive.engine.history import (
     trim_to_budget,
     with_seen_note,
 )
+from openlive.engine.instruction_retrieval import InstructionRetrieval, fit_instruction
 from openlive.engine.language import base_language, guess_language, is_known_language_code
 from openlive.engine.listener import (
     InterimTranscript,
@@ -207,6 +208,8 @@ class LiveSession:
             raise invalid_argument(f"unsupported language code {self.language_code!r}")
         self.system_instruction = setup.system_instruction.text() if setup.system_instruction else ""
         self.tools = list(setup.tools)
+        # Set by _check_prompt_fits when only the instruction's relevant sections go in the prompts.
+        self._instructions: InstructionRetrieval | None = None
         self._check_prompt_fits()
         self.history: list[Content] = list(history)  # a resumed session starts with its conversation
         # Set when the client asked for sessionResumption: a new handle after each completed turn.
@@ -246,6 +249,8 @@ class LiveSession:
         self._started_at = self._clock()
         self._tasks.spawn(self._watch_connection_limit(), "connection-limit")
         self._tasks.spawn(self._watch_session_limit(), "session-limit")
+        if (retrieval := self._retrieval()) is not None:
+            retrieval.start(self._tasks)  # its index is filled off the event loop
         # The session's own system instruction, tools and resumed history are new to the LLM: it reads
         # them now, while the person has not started speaking yet, instead of on the first turn's path.
         self._prefill_request(self._chat_request())
@@ -847,13 +852,23 @@ class LiveSession:
         requested = self.setup.generation_config.max_output_tokens
         return min(requested or limit, limit)
 
-    def _system_text(self) -> str:
+    def _system_text(self, instruction: str | None = None) -> str:
         # Fixed text first, the client's instruction last: the fixed prefix then stays in the LLM's KV
         # cache across turns and sessions, which is what keeps the first token fast.
+        if instruction is None:  # the session's: only its rules and persona when it is retrieved
+            retrieval = self._retrieval()
+            instruction = retrieval.kept_text if retrieval is not None else self.system_instruction
         style = self.profile.spoken_style_prompt if self.modality is Modality.AUDIO else ""
         target = self._translation_target()
         persona = interpreter_prompt(target) if target else self.profile.system_prompt
-        return "\n\n".join(p for p in (persona, style, self.system_instruction, self._language_line()) if p)
+        return "\n\n".join(p for p in (persona, style, instruction, self._language_line()) if p)
+
+    def _retrieval(self) -> InstructionRetrieval | None:
+        """The instruction's retrieval, while the instruction is the one it was built for (a
+        contextUpdate's new instruction goes whole)."""
+        retrieval = self._instructions
+        current = retrieval is not None and retrieval.instruction == self.system_instruction
+        return retrieval if current else None
 
     def _chat_request(self, extra: Sequence[Content] = (), *, with_history: bool = True) -> ChatRequest:
         """The request for the session's history in its window (see ``_advance_window``), followed by
@@ -872,6 +887,8 @@ class LiveSession:
         # The window keeps the prompt under the trigger (and so the budget) between turns; this cut is
         # only a safety net for a turn that alone overflows it.
         messages = trim_to_budget(system, merge_user_messages(turns), budget, count)
+        if (retrieval := self._retrieval()) is not None:  # the budget kept room for these
+            messages = retrieval.with_relevant_sections(messages)
         return ChatRequest(
             messages=messages,
             tools=tools,
@@ -923,6 +940,7 @@ class LiveSession:
             self.profile.input_token_limit
             - self._max_output_tokens()
             - (count(_tools_json(tools)) if tools else 0)
+            - (retrieval.reserve_tokens if (retrieval := self._retrieval()) is not None else 0)
         )
 
     def _compression_window(self, budget: int) -> tuple[int, int]:
@@ -952,9 +970,18 @@ class LiveSession:
             needed = chars // 4
         else:
             needed = sum(self.profile.llm.count_tokens(t) for t in texts)
-        if needed > holds:
-            # Short enough for a close frame's 123 bytes; compatibility.md explains the numbers.
-            raise invalid_argument(f"the instruction and tools need {needed} tokens; the model holds {holds}")
+        # Whole, through retrieval (only the sections each turn needs), or refused with 1007 and the
+        # numbers (short enough for a close frame's 123 bytes; compatibility.md explains them).
+        self._instructions = fit_instruction(
+            mode=self.profile.instruction_retrieval,
+            session_id=self.session_id,
+            instruction=self.system_instruction,
+            needed=needed,
+            holds=holds,
+            fixed_text=[self._system_text(""), tools],
+            count_tokens=self.profile.llm.count_tokens,
+            index_factory=self.profile.passage_index,
+        )
 
     # ------------------------------------------------------------------ limits
 

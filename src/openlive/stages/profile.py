@@ -7,11 +7,12 @@ only on ``stages``; the engine, which runs sessions over a profile, imports it f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from openlive.stages.language_model import LanguageModel
-from openlive.stages.search import SearchProvider
+from openlive.stages.search import PassageIndex, SearchProvider
 from openlive.stages.speech import SpeechRecognizer, SpeechSynthesizer, TurnDetector, VoiceActivityDetector
 from openlive.stages.vision import FrameDescriber
 
@@ -35,6 +36,14 @@ class Profile:
     # The language model reads images itself (an OpenAI-compatible endpoint that accepts image_url
     # parts): the newest frame goes to it with the user's words, and ``frames`` is not used.
     llm_sees_images: bool = False
+    # An instruction too long for the context: "auto" puts only its rules, persona and the sections
+    # relevant to each turn in the prompt when the whole cannot fit, "always" does so for any
+    # instruction, "never" refuses it at setup (1007). See engine/instruction_retrieval.py. The
+    # server's profiles take the setting (default "auto"); a profile built in code opts in.
+    instruction_retrieval: str = "never"
+    # Makes an empty in-memory index a session retrieves those sections from (hybrid: BM25 and
+    # embeddings); None: the engine's own word-overlap ranking.
+    passage_index: Callable[[], PassageIndex] | None = None
     input_token_limit: int = 4096
     output_token_limit: int = 1024
     # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,4 +27,18 @@ class SearchProvider(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and files (server shutdown)."""
+        ...
+
+
+class PassageIndex(Protocol):
+    """An index a session fills with its own texts (an over-long instruction's sections, each under
+    its own uri) and searches as a ``SearchProvider`` does. Filling it blocks (run it off the event
+    loop); a search is quick (one query embedding) and may run on it."""
+
+    def add_documents(self, documents: Iterable[tuple[str, str, str]], *, source: str) -> int:
+        """Add (uri, title, text) documents; returns how many."""
+        ...
+
+    def search_now(self, query: str, *, limit: int = 3) -> list[Passage]:
+        """The passages most relevant to ``query``, best first; [] when nothing is relevant."""
         ...

@@ -1,0 +1,163 @@
+"""Instruction retrieval in the session: an instruction too long for the context is read in parts (fakes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable
+
+import pytest
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+from session_checks import assert_well_formed, until
+
+from openlive.engine.instruction_retrieval import PARTS_NOTE, RETRIEVED_PREAMBLE
+from openlive.engine.session import LiveSession, SessionLimits
+from openlive.protocol.errors import CloseCode, ProtocolError
+from openlive.protocol.messages import ClientContent, Content, GenerationConfig, Modality, Part, Setup
+from openlive.stages.search import Passage
+
+pytestmark = pytest.mark.looptime
+
+PERSONA = "You are Ava, the voice assistant of DevConf."
+RULES = "## Rules\nNever talk about ticket prices."
+WORKSHOP = "## Robotics workshop\nThe robotics workshop is in room B12 on the second floor."
+PARKING = "## Parking\nCars park in the north garage after 8 am."
+# ~4,700 words (39,000 characters): more than the fake profile holds for an instruction (3,008 'tokens').
+FILLER = [
+    f"## Talk {i}\n" + " ".join(f"talk{i} speaker{i} topic{i} detail{n}." for n in range(25))
+    for i in range(45)
+]
+LONG_GUIDE = "\n\n".join([PERSONA, RULES, *FILLER[:20], WORKSHOP, *FILLER[20:], PARKING])
+
+
+def make_session(
+    llm: ScriptedLanguageModel, instruction: str, *, mode: str = "auto", **profile_fields: object
+) -> tuple[LiveSession, RecordingOutbox]:
+    outbox = RecordingOutbox()
+    setup = Setup(
+        model="models/gemini-live-2.5-flash-native-audio",
+        generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
+        system_instruction=Content(parts=[Part(text=instruction)]),
+    )
+    profile = dataclasses.replace(fake_profile(llm), instruction_retrieval=mode, **profile_fields)  # type: ignore[arg-type]
+    session = LiveSession(setup, profile, outbox, session_id="r", limits=SessionLimits(audio_lead_s=60))
+    return session, outbox
+
+
+def user(text: str) -> ClientContent:
+    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+
+
+async def test_an_instruction_too_long_for_the_context_is_retrieved_instead_of_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    llm = ScriptedLanguageModel(replies=[["Room B12."], ["Sure."]])
+    with caplog.at_level(logging.INFO, logger="openlive.engine.instruction_retrieval"):
+        session, outbox = make_session(llm, LONG_GUIDE)
+    [logged] = [r.getMessage() for r in caplog.records if "instruction retrieval" in r.getMessage()]
+    assert re.search(r"need \d{4,} tokens, the model holds 3008; 2 kept sections", logged), logged
+    await session.handle(user("Where is the robotics workshop?"))
+    await outbox.wait_turn()
+    assert outbox.closed is None
+    system, *turns = llm.requests[0].messages
+    # The rules and persona stay in the system turn, whole; the rest of the instruction is not there.
+    assert system.content.startswith("You are openlive.\n\n" + PERSONA)
+    assert RULES in system.content and PARTS_NOTE in system.content
+    assert "Robotics" not in system.content and "talk3 " not in system.content
+    # The turn carries the section about its question, before the person's words, and no other.
+    last = turns[-1].content
+    assert last.startswith(RETRIEVED_PREAMBLE) and WORKSHOP in last
+    assert last.endswith("The person says: Where is the robotics workshop?")
+    assert "Parking" not in last and "## Talk" not in last
+    # The next turn gets its own section; the history keeps only what was said.
+    await session.handle(user("Where do cars park?"))
+    await outbox.wait_turn()
+    messages = llm.requests[1].messages
+    assert [m.content for m in messages[1:3]] == ["Where is the robotics workshop?", "Room B12."]
+    assert PARKING in messages[-1].content and WORKSHOP not in messages[-1].content
+    assert_well_formed(outbox)
+    await session.aclose()
+
+
+async def test_a_question_no_section_is_about_gets_only_the_rules_and_persona() -> None:
+    llm = ScriptedLanguageModel(replies=[["Hello."]])
+    session, outbox = make_session(llm, LONG_GUIDE)
+    await session.handle(user("Good morning!"))
+    await outbox.wait_turn()
+    assert [m.content for m in llm.requests[0].messages[1:]] == ["Good morning!"]
+    await session.aclose()
+
+
+def test_with_never_an_instruction_too_long_is_refused_at_setup_with_the_numbers() -> None:
+    with pytest.raises(ProtocolError) as refused:
+        make_session(ScriptedLanguageModel(), LONG_GUIDE, mode="never")
+    assert refused.value.code == CloseCode.INVALID_ARGUMENT
+    assert re.search(
+        r"the instruction and tools need \d{4,} tokens; the model holds 3008$", refused.value.reason
+    )
+
+
+def test_the_setup_is_refused_when_even_the_rules_and_persona_do_not_fit() -> None:
+    rules = "## Rules\n" + "Always be polite. " * 1200  # 3,600 words of rules: kept whole, too long
+    with pytest.raises(ProtocolError) as refused:
+        make_session(ScriptedLanguageModel(), "\n\n".join([PERSONA, rules, WORKSHOP]))
+    assert refused.value.code == CloseCode.INVALID_ARGUMENT
+    assert "rules and tools need" in refused.value.reason and "holds 3008" in refused.value.reason
+
+
+async def test_auto_sends_an_instruction_that_fits_whole_and_always_retrieves_it() -> None:
+    short = "\n\n".join([PERSONA, RULES, WORKSHOP, PARKING])
+    llm = ScriptedLanguageModel(replies=[["Room B12."], ["Room B12."]])
+    whole, outbox = make_session(llm, short)
+    await whole.handle(user("Where is the robotics workshop?"))
+    await outbox.wait_turn()
+    assert llm.requests[0].messages[0].content.endswith(short)
+    assert llm.requests[0].messages[-1].content == "Where is the robotics workshop?"
+    await whole.aclose()
+    parts, outbox = make_session(llm, short, mode="always")
+    await parts.handle(user("Where is the robotics workshop?"))
+    await outbox.wait_turn()
+    assert PARKING not in llm.requests[1].messages[0].content
+    assert WORKSHOP in llm.requests[1].messages[-1].content
+    await parts.aclose()
+
+
+@dataclasses.dataclass
+class FakePassageIndex:
+    """Unit-test fake of the profile's index: records what it is given, finds what it is told to."""
+
+    answers: dict[str, list[str]]  # query -> uris, best first
+    documents: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    queries: list[str] = dataclasses.field(default_factory=list)
+
+    def add_documents(self, documents: Iterable[tuple[str, str, str]], *, source: str) -> int:
+        added = list(documents)
+        self.documents += added
+        return len(added)
+
+    def search_now(self, query: str, *, limit: int = 3) -> list[Passage]:
+        self.queries.append(query)
+        by_uri = {uri: (title, text) for uri, title, text in self.documents}
+        uris = self.answers.get(query, [])[:limit]
+        return [Passage(text=by_uri[u][1], title=by_uri[u][0], uri=u) for u in uris]
+
+
+async def test_once_the_profiles_index_is_filled_its_ranking_chooses_the_sections() -> None:
+    index = FakePassageIndex(answers={})
+    llm = ScriptedLanguageModel(replies=[["North garage."]])
+    session, outbox = make_session(llm, LONG_GUIDE, passage_index=lambda: index)
+    await session.start()
+    await until(lambda: len(index.documents) == 47)  # every section but the persona and rules
+    assert all(text not in (PERSONA, RULES) for _, _, text in index.documents)
+    # A question worded unlike its section (the embeddings' part): the index's answer is used.
+    [parking_uri] = [uri for uri, _, text in index.documents if text == PARKING]
+    index.answers["Where can I leave my car?"] = [parking_uri]
+    retrieval = session._retrieval()
+    assert retrieval is not None
+    await until(lambda: retrieval.index_ready)
+    await session.handle(user("Where can I leave my car?"))
+    await outbox.wait_turn()
+    assert index.queries == ["Where can I leave my car?"]
+    assert PARKING in llm.requests[0].messages[-1].content
+    await session.aclose()
