@@ -58,6 +58,15 @@ def test_without_headings_blocks_are_sections_and_the_first_is_kept() -> None:
     ]
 
 
+def test_without_headings_or_blank_lines_each_line_is_a_section() -> None:
+    sections = split_sections("You are a guide.\nThe museum opens at 10.\nTickets cost 12 euros.\n")
+    assert [(s.text, s.kept) for s in sections] == [
+        ("You are a guide.", True),
+        ("The museum opens at 10.", False),
+        ("Tickets cost 12 euros.", False),
+    ]
+
+
 def test_a_long_section_is_cut_at_list_items_and_each_part_repeats_its_heading() -> None:
     items = "\n".join(
         f"- Talk {i}: a talk about subject {i} in room R{i}, with questions after." for i in range(60)

@@ -106,6 +106,27 @@ def test_the_setup_is_refused_when_even_the_rules_and_persona_do_not_fit() -> No
     assert "rules and tools need" in refused.value.reason and "holds 3008" in refused.value.reason
 
 
+def test_rules_far_too_long_are_refused_without_tokenizing_them() -> None:
+    llm = ScriptedLanguageModel()
+    counted: list[int] = []
+    count = llm.count_tokens
+    llm.count_tokens = lambda text: counted.append(len(text)) or count(text)  # type: ignore[method-assign]
+    rules = "## Rules\n" + "Always be polite. " * 20_000
+    with pytest.raises(ProtocolError) as refused:
+        make_session(llm, "\n\n".join([PERSONA, rules, WORKSHOP]))
+    assert re.search(r"rules and tools need \d+ tokens; the model holds 3008$", refused.value.reason)
+    assert all(n < 1000 for n in counted), counted  # the persona, the note: never the rules
+
+
+async def test_a_repeated_section_is_put_in_the_prompt_once() -> None:
+    llm = ScriptedLanguageModel(replies=[["Room B12."]])
+    session, outbox = make_session(llm, "\n\n".join([LONG_GUIDE, WORKSHOP, WORKSHOP]))
+    await session.handle(user("Where is the robotics workshop?"))
+    await outbox.wait_turn()
+    assert llm.requests[0].messages[-1].content.count(WORKSHOP) == 1
+    await session.aclose()
+
+
 async def test_auto_sends_an_instruction_that_fits_whole_and_always_retrieves_it() -> None:
     short = "\n\n".join([PERSONA, RULES, WORKSHOP, PARKING])
     llm = ScriptedLanguageModel(replies=[["Room B12."], ["Room B12."]])

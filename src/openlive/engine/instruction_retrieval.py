@@ -46,6 +46,8 @@ RETRIEVED_PREAMBLE = "From your instructions, the parts that concern this (follo
 # Said in the system turn, so the model knows the rest of its instruction comes with the turns.
 PARTS_NOTE = "Other parts of your instructions come with the person's messages when they concern them."
 _URI = "instruction-section:"
+# No tokenizer packs more characters than this into a token (the session's check uses the same bound).
+_MAX_CHARS_PER_TOKEN = 8
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS_LIST = """
     a an the of to in on at by for from with about as into is are was were be been am do does did
@@ -134,10 +136,14 @@ class InstructionRetrieval:
             return self._last[2]
         ranked = self._ranked_by_index(index, query) if index is not None else self._ranked_by_words(query)
         chosen: list[int] = []
+        texts: set[str] = set()
         used = 0
         for i in ranked:
             cost = self._section_tokens(i)
+            if self.sections[i].text in texts:
+                continue  # an instruction that repeats itself: once is enough
             if used + cost <= self.budget_tokens:
+                texts.add(self.sections[i].text)
                 chosen.append(i)
                 used += cost
         chosen.sort()
@@ -194,10 +200,15 @@ def fit_instruction(
             raise invalid_argument(f"the instruction and tools need {needed} tokens; the model holds {holds}")
         return None
     kept = "\n\n".join(s.text for s in sections if s.kept)
-    fixed = sum(count_tokens(t) for t in fixed_text if t) + count_tokens(kept) + count_tokens(PARTS_NOTE)
+    always_sent = [*fixed_text, kept, PARTS_NOTE]
+    chars = sum(len(t) for t in always_sent)
+    if chars > _MAX_CHARS_PER_TOKEN * holds:  # far too long: not tokenized on the event loop
+        fixed = chars // 4
+    else:
+        fixed = sum(count_tokens(t) for t in always_sent if t)
     if fixed > holds:
         raise invalid_argument(
-            f"the instruction's rules and tools need {fixed} tokens (all {needed}); the model holds {holds}"
+            f"the instruction's rules and tools need {fixed} tokens; the model holds {holds}"
         )
     budget = min(RETRIEVED_TOKENS, (holds - fixed) // 2)
     retrieved = sum(not s.kept for s in sections)

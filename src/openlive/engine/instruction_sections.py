@@ -5,12 +5,13 @@ each turn in the prompt (see instruction_retrieval.py). Which sections are cut, 
 kept whole, is decided here, deterministically:
 
 - **Sections.** A Markdown heading (``#`` to ``######``) starts a section that runs to the next heading.
-  Without headings, each blank-line block is a section. A section longer than ``SECTION_CHARS`` (about
-  300 tokens) is cut at its blank lines, then at its list items (``-``, ``*``, ``1.``), then at sentence
-  ends, into parts of at most that size (a line longer than that alone is cut at the bound); each part
-  after the first repeats the heading line, so a part found alone still says what it is about.
+  Without headings, each blank-line block is a section (with no blank line either, each line). A
+  section longer than ``SECTION_CHARS`` (about 300 tokens) is cut at its blank lines, then at its list
+  items (``-``, ``*``, ``1.``), then at sentence ends, into parts of at most that size (a sentence longer
+  than that alone is cut at the bound); each part after the first repeats the heading line, so a part
+  found alone still says what it is about.
 - **Always kept** (the instruction's rules and persona): the text before the first heading (with no
-  heading at all: the first block); every section whose own heading holds one of ``KEEP_WORDS``
+  heading at all: the first block or line); every section whose own heading holds one of ``KEEP_WORDS``
   (rules, persona, guidelines, instructions, style, tone, policy, ...); and every section that holds
   the marker ``<!-- openlive:keep -->`` (removed from the prompt's text). A kept section is never cut.
 """
@@ -56,7 +57,10 @@ def split_sections(instruction: str, *, max_chars: int = SECTION_CHARS) -> list[
             continue
         if heading is None and not has_headings:
             # No headings at all: the blank-line blocks are the sections, the first one the persona.
-            for n, block in enumerate(_blank_line_blocks(text)):
+            blocks_or_lines = _blank_line_blocks(text)
+            if len(blocks_or_lines) == 1:  # no blank line: its lines are its sections
+                blocks_or_lines = [line.strip() for line in text.splitlines() if line.strip()]
+            for n, block in enumerate(blocks_or_lines):
                 kept = (position == 0 and n == 0) or marked
                 parts = [block] if kept else _cut(block, max_chars)
                 sections += [Section(len(sections) + i, p, "", kept) for i, p in enumerate(parts)]
