@@ -66,4 +66,19 @@ def test_final_resets_for_the_next_utterance() -> None:
     assert t.pending
     t.final("a b c d")
     assert not t.pending
-    assert t.final("new words") == "new words"
+    # The next utterance's first chunk is set apart from the last one's: clients concatenate chunks.
+    assert t.final("new words") == " new words"
+
+
+def test_an_utterance_after_a_pause_does_not_run_into_the_one_before() -> None:
+    # Seen with google-genai: "I would like to book a table.It's for four people." after a 0.4 s pause.
+    t = IncrementalTranscript()
+    first = t.final("I would like to book a table.")
+    t.interim("It's for")
+    second = t.interim("It's for four") + t.final("It's for four people.")
+    assert first + second == "I would like to book a table. It's for four people."
+
+
+def test_the_first_utterance_has_no_leading_space() -> None:
+    t = IncrementalTranscript()
+    assert t.final("Hello there.") == "Hello there."

@@ -53,6 +53,9 @@ class IncrementalTranscript:
     def __init__(self) -> None:
         self._sent: list[str] = []
         self._previous: list[str] = []
+        # Whether an earlier utterance was sent: clients concatenate the chunks, and a turn the user
+        # goes on with after a pause (or the next turn) must not run into it ("a table.It's for four").
+        self._spoke_before = False
 
     @property
     def pending(self) -> bool:
@@ -77,12 +80,13 @@ class IncrementalTranscript:
         """
         units, sep = _units(text)
         chunk = self._emit(units[_resume_at(units, self._sent) :], sep)
+        self._spoke_before = self._spoke_before or bool(chunk) or bool(self._sent)
         self._sent, self._previous = [], []
         return chunk
 
     def _emit(self, units: list[str], sep: str) -> str:
         if not units:
             return ""
-        lead = sep if self._sent else ""
+        lead = sep if self._sent or self._spoke_before else ""
         self._sent.extend(units)
         return lead + sep.join(units)
