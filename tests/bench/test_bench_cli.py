@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from openlive.cli import UserError
-from openlive.cli.bench import output_paths
+from openlive.cli.bench import llm_env, output_paths
 from openlive.cli.main import build_parser, main
 
 
@@ -31,4 +31,16 @@ def test_a_bad_concurrency_list_is_a_user_error(capsys: pytest.CaptureFixture[st
     assert "--concurrency" in capsys.readouterr().err
     args = build_parser().parse_args(["bench", "--concurrency", "0"])
     with pytest.raises(UserError):
+        args._run(args)
+
+
+def test_text_sessions_and_a_remote_llm_are_flags() -> None:
+    args = build_parser().parse_args(
+        ["bench", "--text-sessions", "50", "--llm-url", "http://127.0.0.1:8000/v1", "--llm-model", "qwen"]
+    )
+    assert args.text_sessions == 50
+    assert llm_env(args) == {"OPENLIVE_LLM_URL": "http://127.0.0.1:8000/v1", "OPENLIVE_LLM_MODEL": "qwen"}
+    assert llm_env(build_parser().parse_args(["bench"])) == {}
+    args = build_parser().parse_args(["bench", "--text-sessions", "0"])
+    with pytest.raises(UserError, match="--text-sessions"):
         args._run(args)

@@ -164,6 +164,15 @@ def format_table(report: dict[str, Any]) -> str:
                 if m not in ("turns", "speech_end")
             )
             lines.append(f"{'':>8} server p50: {marks}")
+        realtime = lat.get("audio_realtime")
+        if realtime and realtime.get("turns"):
+            verdict = "kept up with real time" if realtime.get("kept_up") else "fell behind real time"
+            lines.append(
+                f"{'':>8} reply audio {verdict}: {_fmt(realtime.get('x_realtime'), '× real time', 2)}, "
+                f"{realtime.get('stalled_turns')}/{realtime.get('turns')} turns stalled "
+                f"(stalls {_fmt(realtime.get('stall_s'), ' s', 1)} "
+                f"in {_fmt(realtime.get('reply_audio_s'), ' s', 0)})"
+            )
         if lat.get("errors"):
             lines.append(f"{'':>8} errors: {'; '.join(lat['errors'])[:200]}")
     piper = report.get("piper_questions")

@@ -24,7 +24,7 @@ from openlive.bench.clips import Clip, ClipCache, ClipSet, bench_cache_dir, prep
 from openlive.bench.driver import LONG_ANSWERS, BenchSession, Playback
 from openlive.bench.metrics import corpus_wer, summarize
 from openlive.bench.report import build_report
-from openlive.bench.server import LocalServer, ServerUnderTest, http_url, wait_healthy
+from openlive.bench.server import LocalServer, ServerUnderTest, http_url, remote_llm_env, wait_healthy
 from openlive.bench.server_log import parse_turn_timings, summarize_marks
 
 Log = Callable[[str], None]
@@ -53,6 +53,9 @@ class BenchConfig:
     with_piper: bool = True
     grounding: bool = False  # googleSearch in every session's setup
     camera_fps: float = 0.0  # frames of a sign streamed alongside the microphone (0: none)
+    # The server this bench starts uses this OpenAI-compatible LLM server (its CPU is not counted).
+    llm_url: str | None = None
+    llm_model: str = ""
     tts_speed: bool = True
     log: Log = field(default=lambda _m: None)
     # Every session's timeline (clips sent, events received; no audio), for bench-events.jsonl.
@@ -196,9 +199,33 @@ async def latency_phase(
             summarize([v for t in r.turns if (v := t.v2v_ms) is not None])["p50"] for r in runs
         ],
         **turn_summary(turns),
+        "audio_realtime": audio_realtime(turns),
         **phase.as_dict(),
         "errors": [r.error for r in runs if r.error],
         "window": [window_start, time.time()],  # wall clock, to match the server log's stage lines
+    }
+
+
+# A turn whose reply audio, played from its first chunk, stalls for longer than this in all fell behind
+# real time (a stall under it is network jitter a client's playout buffer absorbs).
+STALL_MS = 100.0
+
+
+def audio_realtime(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """Whether reply audio kept up with real time: the turns whose playback would have stalled
+    (``playback_gaps_ms``, see ``analysis.playback_gaps_s``), and the share of a listener's time that
+    was reply audio rather than waiting for it (``x_realtime``, 1.0 when it never fell behind)."""
+    spoken = [t for t in turns if t.reply_audio_s > 0 and t.playback_gaps_ms is not None]
+    stalled = [t for t in spoken if (t.playback_gaps_ms or 0.0) > STALL_MS]
+    audio_s = sum(t.reply_audio_s for t in spoken)
+    stall_s = sum((t.playback_gaps_ms or 0.0) for t in spoken) / 1000
+    return {
+        "turns": len(spoken),
+        "stalled_turns": len(stalled),
+        "reply_audio_s": audio_s,
+        "stall_s": stall_s,
+        "x_realtime": audio_s / (audio_s + stall_s) if audio_s else None,
+        "kept_up": None if not spoken else not stalled,
     }
 
 
@@ -365,12 +392,18 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         results = asyncio.run(run_phases(server, clips, cfg))
     else:
         log("starting openlive serve")
-        with LocalServer(cfg.out_dir / "bench-server.log", startup_timeout_s=cfg.startup_timeout_s) as server:
+        with LocalServer(
+            cfg.out_dir / "bench-server.log",
+            startup_timeout_s=cfg.startup_timeout_s,
+            extra_env=remote_llm_env(cfg.llm_url, cfg.llm_model),
+        ) as server:
             log(f"server ready at {server.ws_url} after {server.startup_s:.1f} s (pid {server.pid})")
             results = asyncio.run(run_phases(server, clips, cfg))
         add_server_stages(results, server.log_path)
     # The machine's load before the run (the report's machine section has it at the end).
     results["loadavg_at_start"] = load_at_start
+    # Where the language model ran: in the server (its CPU counted above) or in a separate engine.
+    results["llm"] = {"url": cfg.llm_url, "model": cfg.llm_model} if cfg.llm_url else {"url": None}
     if cfg.tts_speed and not cfg.quick:
         log("TTS speed (in-process Piper)")
         try:
@@ -381,7 +414,11 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             results["tts"] = _phase_error("tts", exc, log)
     extras = [
         name
-        for name, on in (("grounding", cfg.grounding), (f"camera {cfg.camera_fps:g} fps", cfg.camera_fps))
+        for name, on in (
+            ("grounding", cfg.grounding),
+            (f"camera {cfg.camera_fps:g} fps", cfg.camera_fps),
+            ("remote LLM", cfg.llm_url),
+        )
         if on
     ]
     return build_report(

@@ -63,6 +63,16 @@ def wait_healthy(
             time.sleep(0.25)
 
 
+def remote_llm_env(llm_url: str | None, llm_model: str = "") -> dict[str, str]:
+    """The environment that points a server this bench starts at an OpenAI-compatible LLM server."""
+    if not llm_url:
+        return {}
+    env = {"OPENLIVE_LLM_URL": llm_url}
+    if llm_model:
+        env["OPENLIVE_LLM_MODEL"] = llm_model
+    return env
+
+
 @dataclass(slots=True)
 class ServerUnderTest:
     ws_url: str

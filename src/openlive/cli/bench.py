@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,19 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-piper", action="store_true", help="skip the Piper-voiced comparison questions")
     p.add_argument("--no-chart", action="store_true", help="write no PNG chart")
     p.add_argument("--grounding", action="store_true", help="googleSearch in every session's setup")
+    p.add_argument(
+        "--llm-url",
+        help="the server this bench starts uses this OpenAI-compatible LLM (e.g. http://127.0.0.1:8000/v1, "
+        "python -m llama_cpp.server) instead of its embedded one; with --url, start the server so yourself",
+    )
+    p.add_argument("--llm-model", default="", help="the model name the --llm-url server serves")
+    p.add_argument(
+        "--text-sessions",
+        type=int,
+        metavar="N",
+        help="instead of the latency phases: N concurrent TEXT sessions asking one short question each; "
+        "reports answered / refused / lost and the time to the last answer",
+    )
     p.add_argument(
         "--camera", type=float, default=0.0, metavar="FPS", help="stream frames of a sign at FPS (0: none)"
     )
@@ -88,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scenario:
         return run_scenario_command(args, json_path, log)
+    if args.text_sessions is not None:
+        return run_text_sessions_command(args, json_path, log)
 
     cfg = BenchConfig(
         url=args.url,
@@ -102,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         with_piper=not args.no_piper,
         grounding=args.grounding,
         camera_fps=args.camera,
+        llm_url=args.llm_url,
+        llm_model=args.llm_model,
         log=log,
     )
     try:
@@ -159,3 +177,49 @@ def run_scenario_command(args: argparse.Namespace, json_path: Path, log: Callabl
     log(f"wrote {json_path} and {trace_path}")
     print(format_scenario_table(report))
     return 0 if report.get("error") is None else 1
+
+
+def run_text_sessions_command(args: argparse.Namespace, json_path: Path, log: Callable[[str], None]) -> int:
+    """``--text-sessions N``: N concurrent TEXT sessions; writes text-sessions.json, prints the counts."""
+    import asyncio
+
+    from openlive.bench.report import machine_info, write_json
+    from openlive.bench.server import LocalServer, ServerStartError, http_url, wait_healthy
+    from openlive.bench.text_sessions import format_text_sessions, run_text_sessions, summarize_text_sessions
+    from openlive.cli import UserError
+
+    if args.text_sessions < 1:
+        raise UserError("--text-sessions needs at least 1 session")
+    if json_path.name == "bench.json":  # --out DIR
+        json_path = json_path.with_name("text-sessions.json")
+    # A replica with one embedded model answers the questions one after another: the last waits for all.
+    timeout_s = max(args.turn_timeout, 600.0)
+    load = [round(x, 2) for x in os.getloadavg()]
+    try:
+        if args.url:
+            wait_healthy(http_url(args.url), timeout_s=args.startup_timeout)
+            results = asyncio.run(run_text_sessions(args.url, args.text_sessions, timeout_s=timeout_s))
+        else:
+            log("starting openlive serve")
+            server_log = json_path.parent / "text-sessions-server.log"
+            with LocalServer(
+                server_log, startup_timeout_s=args.startup_timeout, extra_env=llm_env(args)
+            ) as server:
+                log(f"server ready at {server.ws_url}; {args.text_sessions} sessions")
+                run = run_text_sessions(server.ws_url, args.text_sessions, timeout_s=timeout_s)
+                results = asyncio.run(run)
+    except ServerStartError as exc:
+        raise UserError(str(exc)) from None
+    summary = summarize_text_sessions(results)
+    report = {"mode": "text-sessions", "machine": machine_info(), "loadavg_at_start": load, **summary}
+    write_json(report, json_path)
+    log(f"wrote {json_path}")
+    print(format_text_sessions(summary))
+    return 0 if summary["answered"] == summary["sessions"] else 1
+
+
+def llm_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment that points a server this bench starts at ``--llm-url``."""
+    from openlive.bench.server import remote_llm_env
+
+    return remote_llm_env(args.llm_url, args.llm_model)
