@@ -433,6 +433,74 @@ async def test_all_input_coverage_includes_audio_between_turns() -> None:
     await log.close()
 
 
+def tiered_vad(audio: np.ndarray) -> FakeVad:
+    """P(speech) per 32 ms frame: 1.0 for loud tone, 0.3 for quiet tone (speech the VAD is unsure of:
+    no onset), 0.0 for silence."""
+    frames = audio[: audio.size // 512 * 512].reshape(-1, 512)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return FakeVad(script=[1.0 if r > 0.1 else 0.3 if r > 0.02 else 0.0 for r in rms])
+
+
+@pytest.mark.parametrize(
+    ("coverage", "words"),
+    [(TurnCoverage.TURN_INCLUDES_ONLY_ACTIVITY, 4), (TurnCoverage.TURN_INCLUDES_ALL_INPUT, 8)],
+)
+async def test_all_input_coverage_recognises_quiet_speech_before_the_onset(
+    coverage: TurnCoverage, words: int
+) -> None:
+    """One second of speech the VAD does not take for an onset (P = 0.3), then a second it does: only
+    with TURN_INCLUDES_ALL_INPUT are the quiet words recognised into the turn (the fake recogniser
+    hears a word per 0.25 s of audible tone fed to its stream)."""
+    audio = np.concatenate([silence(1.0), tone(1.0, amp=0.05), silence(0.3), tone(1.0), silence(0.6)])
+    asr = FakeRecognizer(words=[f"w{i}" for i in range(12)])
+    listener, log = make(vad=tiered_vad(audio), asr=asr, turn=FakeTurnDetector(0.9), turn_coverage=coverage)
+    await stream(listener, audio)
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert len(ended.text.split()) == words, ended.text
+    assert log.of(SpeechStarted)[0].at_s == pytest.approx(2.3, abs=2 * FRAME_S)  # type: ignore[attr-defined]
+    await log.close()
+
+
+async def test_all_input_coverage_leaves_out_quiet_sound_while_a_reply_plays() -> None:
+    """Sound that arrives while the reply is played back may be its echo: not recognised into the turn."""
+    audio = np.concatenate([silence(1.0), tone(1.0, amp=0.05), silence(0.3), tone(1.0), silence(0.6)])
+    asr = FakeRecognizer(words=[f"w{i}" for i in range(12)])
+    listener, log = make(
+        vad=tiered_vad(audio),
+        asr=asr,
+        turn=FakeTurnDetector(0.9),
+        turn_coverage=TurnCoverage.TURN_INCLUDES_ALL_INPUT,
+    )
+    listener.note_playback(b"\x00\x10" * 24_000)  # a second of reply audio, just sent
+    await stream(listener, audio)
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert len(ended.text.split()) == 4, ended.text
+    await log.close()
+
+
+@pytest.mark.parametrize(
+    ("coverage", "text"),
+    [
+        (TurnCoverage.TURN_INCLUDES_ONLY_ACTIVITY, "front center is where"),
+        (TurnCoverage.TURN_INCLUDES_ALL_INPUT, "front center is where the speaker"),
+    ],
+)
+async def test_all_input_coverage_in_manual_mode_recognises_speech_before_activity_start(
+    coverage: TurnCoverage, text: str
+) -> None:
+    listener, log = make(vad=FakeVad(script=[]), disabled=True, turn_coverage=coverage)
+    await stream(listener, tone(0.5))  # before activityStart
+    listener.activity_start()
+    await stream(listener, tone(1.0))
+    listener.activity_end()
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.text == text
+    await log.close()
+
+
 async def test_speech_end_wall_time_and_clock() -> None:
     now = [100.0]
     config = RealtimeInputConfig()

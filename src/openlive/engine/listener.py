@@ -22,10 +22,17 @@ Manual mode (``automaticActivityDetection.disabled``): the audio between ``activ
 ``activity_end`` is the turn, nothing is decided by the VAD; ``activity_start`` also yields a
 ``SpeechStarted`` so the session handles barge-in the same way in both modes.
 
-``turnCoverage``: with ``TURN_INCLUDES_ONLY_ACTIVITY`` (the default) ``TurnEnded.audio`` is the
-utterance — the pre-roll, the speech and up to 200 ms after it. With ``TURN_INCLUDES_ALL_INPUT`` it is
-all input since the previous turn ended (at most the last 30 s). The transcript covers the speech in
-both cases: feeding non-speech to Whisper only adds hallucinations, and the language model reads text.
+``turnCoverage`` decides what the turn's words are recognised from (the language model reads words,
+so that is what the turn is made of). With ``TURN_INCLUDES_ONLY_ACTIVITY`` (the default, and the audio
+half of ``TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO``) it is the utterance: the pre-roll, the speech
+and up to 200 ms after it. With ``TURN_INCLUDES_ALL_INPUT`` the input since the previous turn ended
+(at most the last 30 s) that was not activity counts too: speech the VAD heard but did not take for an
+onset (quiet, P(speech) >= 0.25 only; a burst too short to be a turn) is recognised with the utterance
+that follows, from its first such frame; silence before that is left out, since Whisper only invents
+words in it. In manual mode (no VAD) everything since the previous turn is recognised. Input that may be
+the reply's own echo (audio arriving while a reply is played back) never counts as such speech.
+``TurnEnded.audio`` is the utterance, or with ``TURN_INCLUDES_ALL_INPUT`` all input since the previous
+turn.
 
 Noise is kept out three ways: the VAD must hear sustained speech before an onset, utterances shorter
 than 250 ms are dropped before recognition, and transcripts are filtered (see ``turn_filter``). The
@@ -78,6 +85,10 @@ SPECULATE_AFTER_SAMPLES = 2 * FRAME_SAMPLES
 TURN_MODEL_AUDIO_SAMPLES = 16 * SR
 TURN_AUDIO_TAIL_SAMPLES = int(0.2 * SR)
 ALL_INPUT_MAX_SAMPLES = 30 * SR
+# With TURN_INCLUDES_ALL_INPUT, a frame this likely to be speech is speech the turn includes, though the
+# VAD's onset needs more (0.5 or 0.7, for 64 or 192 ms): quiet or short speech. Silero gives silence and
+# steady noise well under 0.1.
+FAINT_SPEECH_PROBABILITY = 0.25
 # Let other tasks run after this many frames of inline VAD work (a backlog after a slow finish()).
 FRAMES_PER_YIELD = 16
 # The most audio (seconds) that may wait to be processed. A backlog builds only while the listener waits
@@ -209,6 +220,8 @@ class Listener:
         self._input_s = 0.0
         self._utt: _Utterance | None = None
         self._coverage_start = 0  # where the next turn's audio begins (turnCoverage ALL_INPUT)
+        # ALL_INPUT: the first frame since the previous turn heard as (faint) speech, not as echo.
+        self._first_voice: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._partials: set[asyncio.Task[None]] = set()  # in flight, to cancel on close
         self._closed = False
@@ -356,6 +369,8 @@ class Listener:
         end = self._tape.end
         probability = self._vad.process(frame)
         utt = self._utt
+        if self._all_input and utt is None and self._first_voice is None:
+            self._note_faint_speech(probability, end)
         if utt is not None:
             self._feed_utterance(utt, frame, speech=not self._segmenter.in_pause)
         decision = self._segmenter.push(probability, end)
@@ -383,6 +398,15 @@ class Listener:
             await self._end(decision.reason)
         if self._utt is None:
             self._trim_idle()
+
+    def _note_faint_speech(self, probability: float, end: int) -> None:
+        """ALL_INPUT: remember where speech that is not (yet) activity began, unless it may be echo."""
+        if probability < FAINT_SPEECH_PROBABILITY:
+            return
+        begin = end - FRAME_SAMPLES
+        if self.echo is not None and self.echo.may_echo(self.arrival_wall(begin / SR)):
+            return
+        self._first_voice = begin
 
     def _is_echo(self, end: int) -> bool:
         echo = self.echo
@@ -417,6 +441,12 @@ class Listener:
     # Utterances
 
     def _begin(self, speech_start: int, *, start: int) -> None:
+        if self._all_input:
+            # All input since the previous turn: in manual mode all of it, else from the first speech
+            # the VAD heard (see the module docstring); never before what the tape still holds.
+            earliest = self._coverage_start if self.manual else self._first_voice
+            if earliest is not None:
+                start = max(min(start, earliest), self._coverage_start, self._tape.start)
         stream = self._choice.new_stream()
         stream.feed(self._tape.slice(start, self._tape.end))
         self._utt = _Utterance(start=start, speech_start=speech_start, stream=stream)
@@ -502,8 +532,10 @@ class Listener:
             self._tape.end if self.manual else min(self._tape.end, speech_end + TURN_AUDIO_TAIL_SAMPLES)
         )
         audio = self._tape.slice(self._coverage_start if self._all_input else utt.start, audio_end)
-        self._coverage_start = audio_end
         speech_s = (speech_end - utt.speech_start) / SR
+        if self._all_input:  # if dropped, its speech is input the next turn includes
+            earlier = self._first_voice
+            self._first_voice = utt.speech_start if earlier is None else min(earlier, utt.speech_start)
         if voiced_s is not None and speech_s < MIN_SPEECH_S:
             self._emit(TurnDropped(speech_end / SR, f"{speech_s * 1000:.0f} ms of speech is too short"))
             return
@@ -515,6 +547,8 @@ class Listener:
             self._emit(TurnDropped(speech_end / SR, why))
             return
         self._choice.observe(result.language, speech_s)
+        # Only a turn ends the input a turn covers: a dropped utterance stays in the next turn's (ALL_INPUT).
+        self._coverage_start, self._first_voice = audio_end, None
         wall = self.arrival_wall(speech_end / SR)
         self.last_speech_end_wall = wall
         self._emit(
