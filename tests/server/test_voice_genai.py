@@ -559,3 +559,42 @@ async def test_vertex_express_client_gets_the_servers_voice_activity_signals(
     )
     first_audio = next(i for i, r in enumerate(rec.messages) if turn_audio([r]))
     assert eos < first_audio, why
+
+
+async def test_a_request_spoken_in_three_sentences_with_pauses_is_one_turn_and_one_answer(
+    server: ServeProcess, speech_dir: Path
+) -> None:
+    # Issue 11: a turn ended at a sentence pause, and the client got `interrupted` and an empty
+    # turnComplete while the user was still speaking. Natural pauses between sentences (0.7 s here) may
+    # end the turn inside the server, but the reply to the first sentence is withdrawn unseen when the
+    # user goes on; the client sees one turn, answered after the last sentence.
+    sentences = ["I would like to book a table.", "It is for four people.", "Tomorrow evening, please."]
+    parts = [espeak_pcm16k(s, speech_dir, voice="en-gb", words_per_minute=160) for s in sentences]
+    request = (silence(0.7)).join(parts)
+    async with (
+        connect(
+            server,
+            response_modalities=["AUDIO"],
+            input_audio_transcription={},
+            output_audio_transcription={},
+            system_instruction="You take table bookings. Confirm each booking in one short sentence.",
+        ) as session,
+        Recorder(session) as rec,
+        Microphone(session) as mic,
+    ):
+        mic.say(request)
+        await mic.drained()
+        spoken_until = time.monotonic()
+        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+        await asyncio.sleep(3.0)  # nothing more may follow
+    why = explain(rec, server)
+    assert finished, why
+    assert len(rec.turns()) == 1, why
+    assert not any(c.interrupted for _, c in rec.contents()), why
+    turn = rec.turns()[0]
+    assert turn_audio(turn), why  # the one turnComplete closes a turn with an answer, not an empty one
+    first_audio_at = next(r.at for r in turn if turn_audio([r]))
+    assert first_audio_at > spoken_until, why  # answered after the last sentence, not the first
+    heard = "".join(c.input_transcription.text or "" for _, c in rec.contents() if c.input_transcription)
+    assert re.search(r"table\.? +\S", heard, re.IGNORECASE), why  # sentences set apart, in order
+    assert "people" in heard.lower() and "tomorrow" in heard.lower(), why
