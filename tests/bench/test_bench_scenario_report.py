@@ -107,6 +107,7 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
     assert summary["v2v_ms"]["n"] == 2 and summary["v2v_ms"]["max"] == 1200.0  # not the first turn's 90 s
     assert summary["first_turn_v2v_ms"] == 90_000.0
     assert summary["first_answer_after_setup_s"] == 92.5
+    assert summary["asr_wer"] == 0.0  # the fake turns were heard as said; the unplayed one is left out
     # The unplayed turn fails tool use, instruction following and grounding.
     assert summary["pass_rates"]["grounding"] == {"passed": 1, "total": 3, "rate": 1 / 3}
     report = {

@@ -80,6 +80,7 @@ class ScenarioConfig:
     # The first turn may wait for the whole instruction to be read (~50 tokens/s on two cores).
     first_turn_timeout_s: float = 900.0
     gap_s: float = 0.6  # silence between a finished reply and the next turn
+    server_env: dict[str, str] = field(default_factory=dict)  # for the server the bench starts
     log: Log = field(default=lambda _m: None)
     trace: list[dict[str, Any]] = field(default_factory=list)
 
@@ -182,7 +183,9 @@ def run_scenario(cfg: ScenarioConfig) -> dict[str, Any]:
     else:
         log("starting openlive serve")
         log_path = cfg.out_dir / "scenario-server.log"
-        with LocalServer(log_path, startup_timeout_s=cfg.startup_timeout_s) as server:
+        with LocalServer(
+            log_path, startup_timeout_s=cfg.startup_timeout_s, extra_env=cfg.server_env
+        ) as server:
             log(f"server ready at {server.ws_url} after {server.startup_s:.1f} s (pid {server.pid})")
             played = asyncio.run(converse(server.ws_url, instruction, clips, cfg))
     turns: list[ScenarioTurn] = played["turns"]

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from openlive.bench.driver import Received
-from openlive.bench.metrics import summarize
+from openlive.bench.metrics import corpus_wer, summarize, wer
 from openlive.bench.scenario_checks import (
     CATEGORIES,
     GROUNDING,
@@ -29,6 +29,9 @@ class ScenarioTurn:
     name: str
     said: str  # the script's text (what espeak-ng spoke)
     heard: str  # the server's input transcription
+    # Word error rate of ``heard`` against ``said``: a failed turn with a high one may have failed in
+    # the ASR, not in the model.
+    heard_wer: float | None
     reply_text: str  # the output transcription of the reply
     calls: list[ObservedCall]
     checks: list[Check]
@@ -80,6 +83,7 @@ def scored_turn(
         name=turn.name,
         said=turn.text,
         heard=heard,
+        heard_wer=wer(turn.text, heard),
         reply_text=reply_text,
         calls=calls,
         checks=check_turn(turn, reply_text, calls),
@@ -97,6 +101,7 @@ def unplayed_turn(turn: ScriptedTurn, reason: str) -> ScenarioTurn:
         name=turn.name,
         said=turn.text,
         heard="",
+        heard_wer=None,
         reply_text="",
         calls=[],
         checks=[Check(c, False, f"not played: {reason}") for c in categories],
@@ -119,6 +124,8 @@ def summarize_scenario(turns: Sequence[ScenarioTurn], first_answer_s: float | No
         "turns": len(turns),
         "pass_rates": pass_rates([t.checks for t in turns]),
         "markup_turns": [t.name for t in turns if t.markup is not None],
+        # How well the server heard the script (espeak-ng through its ASR), over the turns played.
+        "asr_wer": corpus_wer([(t.said, t.heard) for t in turns if t.played]),
         "first_answer_after_setup_s": first_answer_s,
         "first_turn_v2v_ms": turns[0].v2v_ms if turns else None,
         "v2v_ms": summarize([v for t in later if (v := t.v2v_ms) is not None]),
@@ -129,6 +136,10 @@ def summarize_scenario(turns: Sequence[ScenarioTurn], first_answer_s: float | No
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
 
 
 def _rate(entry: dict[str, Any]) -> str:
@@ -169,7 +180,8 @@ def format_scenario_table(report: dict[str, Any]) -> str:
         "",
         f"turns passed: {summary.get('turns_passed')}/{summary.get('turns')}; "
         + "; ".join(f"{c}: {_rate(rates.get(c, {}))}" for c in CATEGORIES),
-        f"tool markup spoken in: {', '.join(summary.get('markup_turns') or []) or 'no turn'}",
+        f"tool markup spoken in: {', '.join(summary.get('markup_turns') or []) or 'no turn'}; "
+        f"ASR WER on the script: {_pct(summary.get('asr_wer'))}",
         f"voice-to-voice (turns 2..n, ms): median {_ms(v2v.get('p50'))}, p95 {_ms(v2v.get('p95'))}, "
         f"max {_ms(v2v.get('max'))} (n={v2v.get('n')}); first answer after setup: "
         + ("—" if first is None else f"{first:.1f} s"),

@@ -164,6 +164,7 @@ def run_scenario_command(args: argparse.Namespace, json_path: Path, log: Callabl
         instruction_chars=args.scenario_instruction_chars,
         startup_timeout_s=args.startup_timeout,
         turn_timeout_s=max(args.turn_timeout, 60.0),
+        server_env=llm_env(args),
         log=log,
     )
     try:
