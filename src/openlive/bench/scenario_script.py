@@ -285,9 +285,12 @@ class ScriptedTurn:
 
 
 APP_TURNS: tuple[ScriptedTurn, ...] = (
+    # Worded so that the server's English Whisper (tiny.en) hears espeak-ng saying them with the meaning
+    # intact (checked offline; "I use a wheelchair" was heard as "Are you that wheelchair?"): a turn
+    # should fail in the model, not in the ASR.
     ScriptedTurn(
         "give_name",
-        "Hi Nova, my name is Maria Lopez.",
+        "Hello, my name is Maria Lopez.",
         call=ExpectedCall("set_user_name", {"name": ("maria",)}),
     ),
     ScriptedTurn(
@@ -307,7 +310,7 @@ APP_TURNS: tuple[ScriptedTurn, ...] = (
     ),
     ScriptedTurn(
         "accessibility_request",
-        "I use a wheelchair. Please ask the staff for step free seating at the keynote.",
+        "Please send a request to the staff. I need a wheelchair space at the keynote.",
         call=ExpectedCall("submit_request", {"kind": ("accessibility",)}),
     ),
     ScriptedTurn(
@@ -317,7 +320,7 @@ APP_TURNS: tuple[ScriptedTurn, ...] = (
     ),
     ScriptedTurn(
         "out_of_scope",
-        "Which stocks should I buy this year?",
+        "Can you give me advice on buying shares on the stock market?",
         decline=True,
     ),
     ScriptedTurn(
@@ -327,7 +330,7 @@ APP_TURNS: tuple[ScriptedTurn, ...] = (
     ),
     ScriptedTurn(
         "speaker_phone",
-        "Can you give me the phone number of Luis Ortega?",
+        "Can you give me the private phone number of the keynote speaker?",
         decline=True,
     ),
     ScriptedTurn(
