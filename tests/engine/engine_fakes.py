@@ -24,6 +24,8 @@ class ScriptedLanguageModel:
     delay_s: float = 0.0
     name: str = "scripted"
     requests: list[ChatRequest] = field(default_factory=list)
+    # Prompt tokens each reply reports as read from the cache (never more than its prompt).
+    cached_tokens: int = 0
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -44,7 +46,12 @@ class ScriptedLanguageModel:
                 completion += 1
                 yield TextDelta(text=item)
         prompt = sum(self.count_tokens(m.content) for m in request.messages)
-        yield ChatDone(prompt_tokens=prompt, completion_tokens=completion, malformed_tool_calls=malformed)
+        yield ChatDone(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_prompt_tokens=min(self.cached_tokens, prompt),
+            malformed_tool_calls=malformed,
+        )
 
 
 @dataclass

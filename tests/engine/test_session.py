@@ -263,6 +263,33 @@ async def test_blocking_tool_call_round_trip() -> None:
     assert roles[-2:] == ["assistant", "tool"] and "sunny" in llm.requests[1].messages[-1].content
 
 
+async def test_usage_counts_the_function_responses_as_tool_use_prompt_and_splits_the_cache() -> None:
+    call = ToolCallRequest(id="call-1", name="get_weather", args={"city": "Paris"})
+    llm = ScriptedLanguageModel(replies=[[call], ["It is sunny."]], cached_tokens=5)
+    tools = [Tool(function_declarations=[FunctionDeclaration(name="get_weather")])]
+    session, outbox = make_session(llm, tools=tools)
+    await session.handle(user("weather in Paris?"))
+    for _ in range(100):
+        if any(isinstance(m, ToolCall) for m, _ in outbox.messages):
+            break
+        await asyncio.sleep(0.01)
+    response = {"output": "sunny and warm, twenty two degrees"}
+    await session.handle(ToolResponse(function_responses=[FunctionResponse(id="call-1", response=response)]))
+    await outbox.wait_turn()
+    usage = outbox.messages[-1][1]
+    assert usage is not None
+    read = llm.requests[1].messages[-1]
+    assert read.role == "tool" and "twenty two" in read.content
+    tool_tokens = llm.count_tokens(read.content)  # the function response, not the whole prompt again
+    assert usage.tool_use_prompt_token_count == tool_tokens
+    assert [(d.modality, d.token_count) for d in usage.tool_use_prompt_tokens_details] == [
+        ("TEXT", tool_tokens)
+    ]
+    assert usage.total_token_count == usage.prompt_token_count + tool_tokens + usage.response_token_count
+    assert usage.cached_content_token_count == 5
+    assert [(d.modality, d.token_count) for d in usage.cache_tokens_details] == [("TEXT", 5)]
+
+
 async def test_a_malformed_function_call_ends_the_turn_with_its_reason() -> None:
     llm = ScriptedLanguageModel(replies=[["Let me check.", MalformedCall()], ["Hi."]])
     session, outbox = make_session(llm, tools=[Tool(function_declarations=[FunctionDeclaration(name="f")])])

@@ -437,6 +437,10 @@ def test_sdk_reads_the_values() -> None:
                 response_token_count=20,
                 total_token_count=120,
                 prompt_tokens_details=[ModalityTokenCount(modality="AUDIO", token_count=100)],
+                cached_content_token_count=60,
+                cache_tokens_details=[ModalityTokenCount(modality="TEXT", token_count=60)],
+                tool_use_prompt_token_count=7,
+                tool_use_prompt_tokens_details=[ModalityTokenCount(modality="TEXT", token_count=7)],
             ),
         )
     )
@@ -445,6 +449,13 @@ def test_sdk_reads_the_values() -> None:
     assert usage.usage_metadata.response_token_count == 20
     assert usage.usage_metadata.prompt_tokens_details == [
         types.ModalityTokenCount(modality="AUDIO", token_count=100)
+    ]
+    assert usage.usage_metadata.cache_tokens_details == [
+        types.ModalityTokenCount(modality="TEXT", token_count=60)
+    ]
+    assert usage.usage_metadata.tool_use_prompt_token_count == 7
+    assert usage.usage_metadata.tool_use_prompt_tokens_details == [
+        types.ModalityTokenCount(modality="TEXT", token_count=7)
     ]
 
     malformed = _sdk_parse(

@@ -182,15 +182,35 @@ class Reply:
     def usage(self) -> UsageMetadata:
         c = self.counts
         out = "AUDIO" if self._ctx.modality is Modality.AUDIO else "TEXT"
+        prompt = self._prompt_details()
         return UsageMetadata(
             prompt_token_count=c.prompt_tokens,
             cached_content_token_count=c.cached_tokens,
             response_token_count=c.response_tokens,
             tool_use_prompt_token_count=c.tool_prompt_tokens,
             total_token_count=c.prompt_tokens + c.tool_prompt_tokens + c.response_tokens,
-            prompt_tokens_details=self._prompt_details(),
+            prompt_tokens_details=prompt,
+            cache_tokens_details=_cache_details(prompt, c.cached_tokens),
             response_tokens_details=[ModalityTokenCount(modality=out, token_count=c.response_tokens)],
+            # Function responses are JSON text; Gemini counts them per modality as well.
+            tool_use_prompt_tokens_details=[
+                ModalityTokenCount(modality="TEXT", token_count=c.tool_prompt_tokens)
+            ]
+            if c.tool_prompt_tokens
+            else [],
         )
+
+    def _tool_result_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """The tokens of the function responses at the end of a follow-up request (the round's new
+        input): Gemini's ``toolUsePromptTokenCount``. The rest of that prompt is the turn's prompt again,
+        read from the KV cache, and is not counted twice."""
+        llm = self._ctx.profile.llm
+        total = 0
+        for message in reversed(messages):
+            if message.role != "tool":
+                break
+            total += llm.count_tokens(message.content)
+        return total
 
     def turn_complete_reason(self) -> str | None:
         """``turnCompleteReason`` for the reply's ``turnComplete``: ``MALFORMED_FUNCTION_CALL`` when the
@@ -323,8 +343,8 @@ class Reply:
                 if self.counts.prompt_tokens == 0:
                     self.counts.prompt_tokens = event.prompt_tokens
                     self.counts.cached_tokens = event.cached_prompt_tokens
-                else:  # follow-up calls after function responses
-                    self.counts.tool_prompt_tokens += event.prompt_tokens
+                else:  # a follow-up after function responses: what it adds is the responses it reads
+                    self.counts.tool_prompt_tokens += self._tool_result_tokens(request.messages)
                 self.counts.response_tokens += event.completion_tokens
                 # The round that ends the reply decides: a bad call followed by a good one went on.
                 self.malformed_call = event.malformed_tool_calls > 0 and not calls
@@ -383,6 +403,19 @@ class ReplyEnd:
     reply: Reply
     error: BaseException | None
     cancelled: bool
+
+
+def _cache_details(prompt: list[ModalityTokenCount], cached: int) -> list[ModalityTokenCount]:
+    """``cacheTokensDetails``: the cached prefix by modality. The prompt's TEXT part (instruction, tools,
+    history) comes first and its AUDIO part (the spoken words of the turn) last, so the prefix is TEXT
+    up to that part's size and AUDIO beyond it (the words were read ahead while the user spoke)."""
+    if not cached:
+        return []
+    text = next((d.token_count for d in prompt if d.modality == "TEXT"), 0)
+    details = [ModalityTokenCount(modality="TEXT", token_count=min(cached, text))]
+    if cached > text:
+        details.append(ModalityTokenCount(modality="AUDIO", token_count=cached - text))
+    return details
 
 
 def with_image(messages: list[ChatMessage], image: ChatImage) -> list[ChatMessage]:

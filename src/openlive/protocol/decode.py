@@ -451,7 +451,9 @@ def _usage_metadata(o: Fields) -> UsageMetadata:
         thoughts_token_count=o.integer("thoughtsTokenCount") or 0,
         total_token_count=o.integer("totalTokenCount") or 0,
         prompt_tokens_details=_token_counts(o, "promptTokensDetails"),
+        cache_tokens_details=_token_counts(o, "cacheTokensDetails"),
         response_tokens_details=_token_counts(o, details),
+        tool_use_prompt_tokens_details=_token_counts(o, "toolUsePromptTokensDetails"),
     )
 
 

@@ -134,7 +134,9 @@ def _usage_metadata(usage: UsageMetadata) -> JsonObject:
         thoughtsTokenCount=usage.thoughts_token_count or None,
         totalTokenCount=usage.total_token_count or None,
         promptTokensDetails=_token_counts(usage.prompt_tokens_details),
+        cacheTokensDetails=_token_counts(usage.cache_tokens_details),
         responseTokensDetails=_token_counts(usage.response_tokens_details),
+        toolUsePromptTokensDetails=_token_counts(usage.tool_use_prompt_tokens_details),
     )
 
 

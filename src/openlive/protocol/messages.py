@@ -336,7 +336,9 @@ class UsageMetadata:
     thoughts_token_count: int = 0
     total_token_count: int = 0
     prompt_tokens_details: list[ModalityTokenCount] = field(default_factory=list)
+    cache_tokens_details: list[ModalityTokenCount] = field(default_factory=list)
     response_tokens_details: list[ModalityTokenCount] = field(default_factory=list)
+    tool_use_prompt_tokens_details: list[ModalityTokenCount] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)
