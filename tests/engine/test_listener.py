@@ -611,9 +611,11 @@ async def test_audio_waiting_past_its_bound_closes_with_1008_and_is_drained_as_p
     second = pcm(silence(1.0))
     for _ in range(int(MAX_QUEUED_AUDIO_S)):  # fed at once: nothing processed yet
         listener.feed(second, SR)
+    assert listener.queued_audio_s == pytest.approx(MAX_QUEUED_AUDIO_S)  # the backlog the metrics report
     with pytest.raises(ProtocolError) as refused:
         listener.feed(second, SR)
     assert refused.value.code == CloseCode.POLICY and "30 s of audio" in refused.value.reason
     await listener.drained()
+    assert listener.queued_audio_s == 0.0
     listener.feed(second, SR)  # processed: room again
     await listener.aclose()

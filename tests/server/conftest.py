@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from openlive.engine import Engine, LiveSession, Outbox, Profile, SessionLimits
+from openlive.engine.load import SessionLoad
 from openlive.protocol.errors import CloseCode
 from openlive.protocol.messages import (
     ClientContent,
@@ -58,6 +59,8 @@ class ScriptedSession(LiveSession):
         self.started = False
         self.closed = False
         self.cancelled = False
+        # What ``load()`` reports (the metrics' queue depths and lags); a test sets it.
+        self.load_now = SessionLoad()
 
     async def start(self) -> None:
         self.started = True
@@ -108,6 +111,9 @@ class ScriptedSession(LiveSession):
 
     async def aclose(self) -> None:
         self.closed = True
+
+    def load(self) -> SessionLoad:
+        return self.load_now
 
 
 class FakeEngine(Engine):

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import MODEL, LiveServer, ServerFactory
+from conftest import MODEL, LiveServer, ServerFactory, open_session
+from openlive.engine.load import SessionLoad
 from openlive.server import create_app
 from openlive.settings import Settings
 
@@ -122,3 +123,41 @@ async def test_models_accept_a_live_token_but_not_a_made_up_one(server_factory: 
         bogus = await http.get("/v1alpha/models", params={"access_token": "auth_tokens/nope"})
     assert ok.status_code == 200
     assert bogus.status_code == 401 and bogus.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def sample(text: str, name: str) -> float:
+    """One unlabelled sample's value in a Prometheus text page."""
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+async def test_metrics_report_queue_depths_and_lags_of_the_open_sessions(server: LiveServer) -> None:
+    async def scrape() -> str:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            resp = await http.get("/metrics")
+        assert resp.status_code == 200
+        return resp.text
+
+    names = [
+        "openlive_llm_waiting_sessions",
+        "openlive_llm_wait_max_seconds",
+        "openlive_audio_queued_seconds",
+        "openlive_audio_queued_max_seconds",
+        "openlive_session_inbox_depth",
+        "openlive_session_inbox_depth_max",
+    ]
+    idle = await scrape()
+    assert [sample(idle, n) for n in names] == [0, 0, 0, 0, 0, 0]
+    async with server.connect() as first, server.connect() as second:
+        await open_session(first)
+        await open_session(second)
+        a, b = server.engine.sessions
+        a.load_now = SessionLoad(inbox_depth=3, audio_queued_s=0.5, llm_wait_s=1.25)
+        b.load_now = SessionLoad(inbox_depth=1, audio_queued_s=2.0, llm_wait_s=None)
+        busy = await scrape()
+        assert [sample(busy, n) for n in names] == [1, 1.25, 2.5, 2.0, 4, 3]
+    # Closed sessions count no more.
+    async with asyncio.timeout(5):
+        while server.handle.state.connections:
+            await asyncio.sleep(0.01)
+    assert [sample(await scrape(), n) for n in names] == [0, 0, 0, 0, 0, 0]

@@ -227,6 +227,11 @@ class Listener:
         self._closed = False
         self.last_speech_end_wall: float | None = None  # speech_end_wall of the last TurnEnded
 
+    @property
+    def queued_audio_s(self) -> float:
+        """Seconds of audio received and not yet processed (the backlog, bounded by MAX_QUEUED_AUDIO_S)."""
+        return self._queued_s
+
     # ----------------------------------------------------------------------------------------------
     # Input (called from the session, on the event loop)
 

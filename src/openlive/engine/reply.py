@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from openlive.engine.clauses import ClauseSplitter
@@ -39,6 +39,7 @@ from openlive.protocol.messages import (
 )
 from openlive.stages.language_model import (
     ChatDone,
+    ChatEvent,
     ChatImage,
     ChatMessage,
     ChatRequest,
@@ -128,6 +129,9 @@ class Reply:
             self.released.set()
         # Something of it was (or is being) handed to the outbox: it can no longer be withdrawn unseen.
         self.seen = False
+        # When this reply asked the language model and has had nothing back yet (the session's clock),
+        # else None: the lag a replica's metrics report (``LiveSession.load``).
+        self.llm_asked_at: float | None = None
         # Set by the session when it cut or dropped the reply; its end then needs nothing more.
         self.cut = False
         self.pending_calls: dict[str, asyncio.Future[FunctionResponse]] = {}
@@ -323,7 +327,7 @@ class Reply:
         if not tools_allowed:
             # A small model can call the same tool again and again; after MAX_TOOL_ROUNDS it must answer.
             request.tools = []
-        async for event in self._ctx.profile.llm.stream(request):
+        async for event in self._waited_for(self._ctx.profile.llm.stream(request)):
             if isinstance(event, TextDelta):
                 self.mark("first_token")
                 if speaker is None:
@@ -351,6 +355,16 @@ class Reply:
         if speaker is not None and (rest := splitter.flush()):
             speaker.say(rest)
         return calls
+
+    async def _waited_for(self, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+        """``events``, with ``llm_asked_at`` set until the first of them arrives."""
+        self.llm_asked_at = self._ctx.clock()
+        try:
+            async for event in events:
+                self.llm_asked_at = None
+                yield event
+        finally:
+            self.llm_asked_at = None
 
     async def _finish_speaking(self) -> None:
         """Wait until this round's speaker has sent all it was given (nothing without one)."""

@@ -44,6 +44,7 @@ from openlive.engine.listener import (
     TurnDropped,
     TurnEnded,
 )
+from openlive.engine.load import SessionLoad
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
 from openlive.engine.reply import MAX_TOOL_ROUNDS, CallsMade, Reply, ReplyContext, ReplyEnd
@@ -838,6 +839,16 @@ class LiveSession:
             # read ahead, note included, is reused when the turn ends.
             request.messages = with_seen_note(request.messages, note)
         self._prefill_request(request)
+
+    def load(self) -> SessionLoad:
+        """How far behind the session is now (read by the server's metrics at scrape time)."""
+        reply, listener = self._reply, self._listener
+        asked = reply.llm_asked_at if reply is not None else None
+        return SessionLoad(
+            inbox_depth=self._inbox.qsize(),
+            audio_queued_s=listener.queued_audio_s if listener is not None else 0.0,
+            llm_wait_s=None if asked is None else max(0.0, self._clock() - asked),
+        )
 
     def _prefill_request(self, request: ChatRequest) -> None:
         """Hand ``request``'s prompt to an LLM that can read it ahead; not while a reply is generated."""

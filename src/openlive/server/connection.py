@@ -102,6 +102,8 @@ class LiveConnection:
         self.path = path
         self.session_id = uuid.uuid4().hex
         self.finished = asyncio.Event()
+        # The running session, while there is one (the metrics read its load at scrape time).
+        self.session: LiveSession | None = None
         self._queue: asyncio.Queue[bytes | _CloseRequest] = asyncio.Queue(OUTBOX_MAX_MESSAGES)
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -298,6 +300,7 @@ class LiveConnection:
     async def _run_session(self, session: LiveSession, token: EphemeralToken | None) -> None:
         metrics = self.state.metrics
         metrics.sessions_active.inc()
+        self.session = session
         metrics.sessions.inc()
         log.info(
             "session %s opened (model %s, %s)", self.session_id, session.setup.model, self.path.api_version
@@ -325,6 +328,7 @@ class LiveConnection:
             except Exception:
                 log.exception("session %s: error while closing", self.session_id)
             metrics.sessions_active.dec()
+            self.session = None
             log.info("session %s closed", self.session_id)
 
     async def _session_body(self, session: LiveSession) -> None:

@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openlive.engine import Engine
+from openlive.engine.load import SessionLoad
 from openlive.server.auth import KeyChecker
+from openlive.server.load_gauges import SessionLoadCollector
 from openlive.server.metrics import ENGINE_LOGGER, Metrics, StageMarks
 from openlive.server.tokens import TokenIssuer
 from openlive.settings import Settings
@@ -53,7 +56,12 @@ class ServerState:
         if tokens is not None:
             state.tokens = tokens
         state.metrics.sessions_max.set(settings.max_sessions)
+        state.metrics.registry.register(SessionLoadCollector(state.session_loads))
         return state
+
+    def session_loads(self) -> Iterator[SessionLoad]:
+        """Each running session's queue depths and lags (``openlive_llm_wait_max_seconds``, ...)."""
+        return (c.session.load() for c in list(self.connections) if c.session is not None)
 
     def watch_stage_marks(self) -> None:
         """Feed the engine's per-turn stage marks of this server's sessions into its histograms."""
