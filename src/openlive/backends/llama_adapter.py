@@ -96,6 +96,18 @@ class LlamaState:
         llm._requires_eval = True  # restored cells, but no logits: the next token must be evaluated
         return True
 
+    def grammar_compiles(self, grammar: str) -> bool:
+        """Whether llama.cpp accepts this GBNF (root rule ``root``) for this vocabulary.
+
+        Checked before sampling with it: llama-cpp-python hands a grammar llama.cpp refuses on to the
+        sampler chain as a null sampler, which crashes the process instead of raising.
+        """
+        sampler = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+        if not sampler:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
+
     def set_abort(self, should_abort: Callable[[], bool] | None) -> None:
         """Install (or remove, with None) a check llama.cpp calls between a batch's operations."""
         if should_abort is None:

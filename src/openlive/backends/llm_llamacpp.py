@@ -29,7 +29,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +47,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import llama_cpp
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from openlive.backends.llama_adapter import LlamaState, check_version, cpu_has_amx, without_extra_buffer_types
 from openlive.backends.llm_kv_snapshots import (
@@ -56,10 +57,13 @@ from openlive.backends.llm_kv_snapshots import (
     common_prefix,
     model_fingerprint,
 )
-from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser
+from openlive.backends.llm_prompt import TOOL_CALL_OPEN, ChatTemplate, ToolCallParser
 from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy, offered
+from openlive.backends.tool_grammar import tool_call_grammar
+from openlive.backends.tool_markup import bare_call_opening
 from openlive.protocol.errors import ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages.language_model import ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +172,10 @@ class LlamaCppLanguageModel:
             raise ValueError(f"{model_path} has no chat template in its metadata")
         self._template = ChatTemplate(template)
         self._state = LlamaState(self._llm)
+        # What opens a call in the model's own format (Qwen2.5: one token), put in place of a bare one.
+        self._call_open: list[int] = self._llm.tokenize(
+            TOOL_CALL_OPEN.encode("utf-8"), add_bos=False, special=True
+        )
         # Conversations' states after each request (small ones only, see SNAPSHOT_MAX_SHARE) ...
         self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
         # ... and long fixed prefixes (whole, or read in part), with the shared system prompt pinned.
@@ -187,6 +195,8 @@ class LlamaCppLanguageModel:
         # Fixed prefixes already computed, by system prompt and tools (tokenizing 40,000 characters
         # takes tens of milliseconds, on every request and interim prefill otherwise).
         self._prefix_memo: dict[tuple[str, str], list[int]] = {}
+        # Tool-call grammars by the tools they allow (built and checked once per set of tools).
+        self._grammars: dict[str, LlamaGrammar | None] = {}
         # Long prefixes whose background read a real request stopped; read on when the model is idle.
         self._unfinished: dict[tuple[int, ...], ChatRequest] = {}
         self.prefix_reads_done = 0  # long prefixes read whole and cached (for tests and logs)
@@ -575,28 +585,73 @@ class LlamaCppLanguageModel:
                 job.emit(call)
             n_calls += len(calls)
 
-        generator = self._llm.generate(
-            tokens,
-            temp=_or(sampling.temperature, QWEN_SAMPLING.temperature),
-            top_p=_or(sampling.top_p, QWEN_SAMPLING.top_p),
-            top_k=int(_or(sampling.top_k, QWEN_SAMPLING.top_k)),
-            repeat_penalty=DEFAULT_REPEAT_PENALTY,
-            presence_penalty=sampling.presence_penalty or 0.0,
-            frequency_penalty=sampling.frequency_penalty or 0.0,
-        )
+        # Once the model opens a call, its body is sampled under a grammar of the declared tools; the
+        # text around calls is sampled freely (see tool_grammar).
+        grammar = self._call_grammar(request.tools)
+        context = list(tokens)  # the prompt and the tokens sampled so far
+        constrained = False
+
+        def sample_from(context: list[int]) -> Generator[int, Sequence[int] | None, None]:
+            # All of ``context`` but its last sampled token is in the KV cache already: a new generator
+            # reads that one token (as the old one would have) and samples on under the new grammar.
+            return self._llm.generate(
+                context,
+                temp=_or(sampling.temperature, QWEN_SAMPLING.temperature),
+                top_p=_or(sampling.top_p, QWEN_SAMPLING.top_p),
+                top_k=int(_or(sampling.top_k, QWEN_SAMPLING.top_k)),
+                repeat_penalty=DEFAULT_REPEAT_PENALTY,
+                presence_penalty=sampling.presence_penalty or 0.0,
+                frequency_penalty=sampling.frequency_penalty or 0.0,
+                grammar=grammar if constrained else None,
+            )
+
+        # The start of the reply, held while it may be a bare JSON call (see bare_call_opening).
+        opening: str | None = "" if grammar is not None else None
+        raw: list[str] = []  # the reply as sampled, markup and all (for the debug log)
+        generator = sample_from(context)
         try:
-            for token in generator:
-                if job.cancel.is_set():
-                    return
-                if self._state.is_end_of_generation(token):
+            while True:
+                switch = False
+                for token in generator:
+                    if job.cancel.is_set():
+                        return
+                    if self._state.is_end_of_generation(token):
+                        break
+                    completion += 1
+                    context.append(token)
+                    piece = decoder.decode(self._llm.detokenize([token]))
+                    if opening is not None:
+                        opening += piece
+                        verdict = bare_call_opening(opening)
+                        if verdict == "wait" and completion < max_tokens:
+                            continue
+                        piece, opening = opening, None
+                        if verdict == "call":
+                            # A call written without its tag: the tokens sampled so far are replaced by
+                            # the trained opening, and the call goes on under the grammar like any other.
+                            # They were not read into the KV cache yet, so nothing is read again.
+                            context[len(tokens) :] = self._call_open
+                            completion = len(self._call_open)
+                            piece = TOOL_CALL_OPEN
+                    raw.append(piece)
+                    send(*parser.feed(piece))
+                    if completion >= max_tokens:
+                        finish = "length"
+                        break
+                    if grammar is not None and parser.in_call != constrained:
+                        switch = True  # a call opened (or closed): sample on with (or without) the grammar
+                        break
+                if not switch:
                     break
-                completion += 1
-                send(*parser.feed(decoder.decode(self._llm.detokenize([token]))))
-                if completion >= max_tokens:
-                    finish = "length"
-                    break
+                generator.close()
+                constrained = parser.in_call
+                generator = sample_from(context)
         finally:
             generator.close()
+        if opening:  # the reply ended while undecided: ordinary text
+            raw.append(opening)
+            send(*parser.feed(opening))
+        log.debug("reply as sampled: %.2000r", "".join(raw))
         tail, calls = parser.feed(decoder.decode(b"", final=True))
         send(tail, calls)
         send(*parser.finish())
@@ -611,6 +666,23 @@ class LlamaCppLanguageModel:
                 malformed_tool_calls=parser.malformed,
             )
         )
+
+    def _call_grammar(self, tools: Sequence[ToolSpec]) -> LlamaGrammar | None:
+        """The grammar of a call of one of ``tools`` (None: no tools, or llama.cpp refused it)."""
+        if not tools:
+            return None
+        key = repr(list(tools))
+        if key not in self._grammars:
+            text = tool_call_grammar(tools)
+            if self._state.grammar_compiles(text):
+                grammar: LlamaGrammar | None = LlamaGrammar.from_string(text)
+            else:
+                log.warning("llama.cpp refused the tool-call grammar; tool calls are sampled freely")
+                grammar = None
+            if len(self._grammars) >= 16:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[key] = grammar
+        return self._grammars[key]
 
     def _tokenize_prompt(self, text: str) -> list[int]:
         # special=True: the template's <|im_start|> markers are control tokens, not text.

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from openlive.backends import tool_markup
 from openlive.stages import ChatMessage, ToolCallRequest
 from openlive.stages.language_model import ToolSpec
 
@@ -164,6 +165,8 @@ class ToolCallParser:
         self._held_space = ""
         self._bare_json: str | None = None  # the held reply, while it may be a bare JSON tool call
         self._bare_possible = bool(self._tool_names)
+        self._skip_to = ""  # the end tag of a markup block being dropped (<tools>, <tool_response>)
+        self._squeeze = False  # markup was just dropped: the space before it may make the space after it
         # Tagged calls dropped because their body was not a call (``ChatDone.malformed_tool_calls``).
         self.malformed = 0
 
@@ -182,32 +185,96 @@ class ToolCallParser:
                 self._pending = ""
                 return "", []
         self._pending += text
+        visible, calls = self._drain(final=False)
+        return self._trim(visible), calls
+
+    @property
+    def in_call(self) -> bool:
+        """A ``<tool_call>`` has opened and its end has not come yet (the backend constrains its body)."""
+        return self._inside
+
+    def _drain(self, *, final: bool) -> tuple[str, list[ToolCallRequest]]:
+        """Cut calls and markup out of the pending text; what stays pending may still be markup."""
         visible: list[str] = []
         calls: list[ToolCallRequest] = []
-        while True:
+        while self._pending:
             if self._inside:
                 end = self._pending.find(TOOL_CALL_CLOSE)
                 if end < 0:
                     break
-                call = parse_tool_call(self._pending[:end])
+                call = self._declared(parse_tool_call(self._pending[:end]))
                 if call is not None:
                     calls.append(call)
-                else:
-                    self.malformed += 1
                 self._pending = self._pending[end + len(TOOL_CALL_CLOSE) :]
                 self._inside = False
                 continue
-            start = self._pending.find(TOOL_CALL_OPEN)
-            if start >= 0:
-                visible.append(self._pending[:start])
-                self._pending = self._pending[start + len(TOOL_CALL_OPEN) :]
-                self._inside = True
+            if self._skip_to:  # inside a <tools> or <tool_response> block: none of it is said
+                end = self._pending.find(self._skip_to)
+                if end < 0:
+                    keep = 0 if final else _partial_suffix(self._pending, self._skip_to)
+                    self._pending = self._pending[len(self._pending) - keep :]
+                    break
+                self._pending = self._pending[end + len(self._skip_to) :]
+                self._skip_to = ""
                 continue
-            keep = _partial_suffix(self._pending, TOOL_CALL_OPEN)
-            visible.append(self._pending[: len(self._pending) - keep])
-            self._pending = self._pending[len(self._pending) - keep :]
-            break
-        return self._trim("".join(visible)), calls
+            start = self._markup_start()
+            if start < 0:
+                self._show(visible, self._pending)
+                self._pending = ""
+                break
+            self._show(visible, self._pending[:start])
+            self._pending = self._pending[start:]
+            found = tool_markup.scan(self._pending, self._tool_names, final=final)
+            if isinstance(found, tool_markup.NeedMore):
+                break
+            if found is None:  # an ordinary "<" or backtick
+                self._show(visible, self._pending[0])
+                self._pending = self._pending[1:]
+                continue
+            self._squeeze = found.kind != "text"
+            if found.kind == "text":
+                self._show(visible, self._pending[: found.length])
+            elif found.kind == "call":
+                self._inside = True
+            elif found.kind == "block":
+                self._skip_to = found.end_tag
+            elif found.kind == "pseudo_call":
+                calls.append(ToolCallRequest(id=new_call_id(), name=found.name, args=found.args or {}))
+            elif found.malformed:
+                log.warning("dropping a malformed tool call: %.200r", self._pending[: found.length])
+                self.malformed += 1
+            self._pending = self._pending[found.length :]
+        return "".join(visible), calls
+
+    def _show(self, visible: list[str], piece: str) -> None:
+        """Append visible text; right after dropped markup, without doubling the space around it
+        ("by calling `f`." reads "by calling." and "Hi <tools></tools> there" "Hi there")."""
+        if self._squeeze and piece:
+            before = visible[-1] if visible else self._held_space or (" " if not self._started else "")
+            if before[-1:].isspace() and piece[0] in " \t":
+                piece = piece.lstrip(" \t")
+            elif before[-1:].isspace() and piece[0] in ".,;:!?":
+                if visible:
+                    visible[-1] = visible[-1].rstrip(" \t")
+                else:
+                    self._held_space = ""
+            self._squeeze = not piece
+        if piece:
+            visible.append(piece)
+
+    def _markup_start(self) -> int:
+        angle = self._pending.find("<")
+        tick = self._pending.find("`") if self._tool_names else -1
+        return min((i for i in (angle, tick) if i >= 0), default=-1)
+
+    def _declared(self, call: ToolCallRequest | None) -> ToolCallRequest | None:
+        """``call`` if it names a declared function (any name when none were given), else None (malformed)."""
+        if call is not None and (not self._tool_names or call.name in self._tool_names):
+            return call
+        if call is not None:
+            log.warning("dropping a call of %r, which is not a declared function", call.name)
+        self.malformed += 1
+        return None
 
     def finish(self) -> tuple[str, list[ToolCallRequest]]:
         """End of the reply: an unclosed tool call is parsed if it is complete JSON, otherwise dropped."""
@@ -222,15 +289,16 @@ class ToolCallParser:
                 more_text, more_calls = self.finish()
                 return text + more_text, calls + more_calls
         elif self._inside:
-            call = parse_tool_call(self._pending) if self._pending.strip() else None
+            # An opened call that never closed: made if its body is a whole call, else malformed.
+            call = self._declared(parse_tool_call(self._pending) if self._pending.strip() else None)
             if call is not None:
                 calls.append(call)
-            else:  # an opened call that never became one (cut off, or not JSON)
-                self.malformed += 1
         else:
-            text = self._trim(self._pending)
+            visible, calls = self._drain(final=True)
+            text = self._trim(visible)
         self._pending = ""
         self._inside = False
+        self._skip_to = ""
         self._bare_json = None
         self._held_space = ""  # trailing whitespace of the whole reply
         return text, calls
