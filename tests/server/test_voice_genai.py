@@ -1,6 +1,6 @@
 """Real-time voice through the real google-genai 3.6.1 client against a real ``openlive serve`` with its
 embedded models: spoken questions streamed at microphone pace, automatic and manual activity detection,
-barge-in, transcriptions, TEXT replies to speech, Japanese, noise, voices, session resumption, and a
+barge-in, transcriptions (with a custom vocabulary), TEXT replies to speech, Japanese, noise, voices, session resumption, and a
 NON_BLOCKING function whose result is answered after the turn that called it.
 
 The questions are spoken by voices other than the server's own (espeak-ng; Kokoro only for Japanese, see
@@ -319,6 +319,33 @@ async def test_spoken_question_gets_a_text_answer(server: ServeProcess, question
     turn = rec.turns()[0]
     assert "paris" in turn_text(turn).lower(), why
     assert not turn_audio(turn), why
+
+
+async def test_custom_vocabulary_spells_a_name_in_the_input_transcription(
+    server: ServeProcess, speech_dir: Path
+) -> None:
+    """inputAudioTranscription.customVocabulary through google-genai: a made-up name that Whisper hears
+    as "Rindlewick Tamron" without it (measured) is transcribed as given."""
+    said = espeak_pcm16k(
+        "Please book a table at Brindlewick Tavern tonight.", speech_dir, words_per_minute=160
+    )
+    async with (
+        connect(
+            server,
+            response_modalities=["TEXT"],
+            system_instruction=SHORT_ANSWERS,
+            speech_config={"language_code": "en-US"},
+            input_audio_transcription={"custom_vocabulary": ["Brindlewick Tavern"]},
+        ) as session,
+        Recorder(session) as rec,
+        Microphone(session) as mic,
+    ):
+        mic.say(said)
+        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+    why = explain(rec, server)
+    assert finished, why
+    heard = "".join(c.input_transcription.text or "" for _, c in rec.contents() if c.input_transcription)
+    assert "Brindlewick Tavern" in heard, why
 
 
 async def test_a_session_resumes_on_a_new_connection_with_its_handle(server: ServeProcess) -> None:
