@@ -1,7 +1,7 @@
 """Real-time voice through the real google-genai 3.6.1 client against a real ``openlive serve`` with its
 embedded models: spoken questions streamed at microphone pace, automatic and manual activity detection,
-barge-in, transcriptions (with a custom vocabulary), TEXT replies to speech, Japanese, noise, voices, session resumption, and a
-NON_BLOCKING function whose result is answered after the turn that called it.
+barge-in, transcriptions (with a custom vocabulary), TEXT replies to speech, Japanese, noise, voices,
+session resumption, and a NON_BLOCKING function whose result is answered after the turn that called it.
 
 The questions are spoken by voices other than the server's own (espeak-ng; Kokoro only for Japanese, see
 ``japanese_question``), generated at test time. Audio is sent as a live microphone sends it: 20 ms chunks
