@@ -69,7 +69,11 @@ async def test_the_recognizer_falls_back_to_the_full_window_when_the_short_one_i
     refused: list[int] = []
 
     def refuse(
-        self: whisper_window.WindowedWhisper, encoded: object, samples: int, language: str | None
+        self: whisper_window.WindowedWhisper,
+        encoded: object,
+        samples: int,
+        language: str | None,
+        vocabulary: str = "",
     ) -> None:
         refused.append(samples)
 
