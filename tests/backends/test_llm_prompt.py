@@ -155,14 +155,19 @@ def test_bare_json_in_a_code_block_naming_a_tool_is_a_call() -> None:
     assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
 
 
-@pytest.mark.parametrize(
-    "reply",
-    ['{"name": "unknown_tool", "arguments": {}}', "`ls` lists files.", '{"a": 1} is JSON'],
-)
+@pytest.mark.parametrize("reply", ["`ls` lists files.", '{"a": 1} is JSON'])
 def test_reply_that_is_not_a_known_tool_call_stays_text(reply: str) -> None:
     text, calls = feed_all(ToolCallParser(tool_names=["get_weather"]), [reply[:4], reply[4:]])
     assert text == reply
     assert calls == []
+
+
+def test_a_bare_call_of_an_undeclared_function_is_dropped_as_malformed_not_said() -> None:
+    # Issue 11: nothing that looks like tool markup reaches the speech or the transcript.
+    parser = ToolCallParser(tool_names=["get_weather"])
+    reply = '{"name": "unknown_tool", "arguments": {}}'
+    assert feed_all(parser, [reply[:4], reply[4:]]) == ("", [])
+    assert parser.malformed == 1
 
 
 def test_whitespace_around_the_reply_is_trimmed_but_kept_inside() -> None:

@@ -131,3 +131,34 @@ def test_without_declared_names_any_tagged_call_is_made() -> None:
 )
 def test_a_reply_that_starts_a_bare_call_is_recognised(start: str, verdict: str) -> None:
     assert bare_call_opening(start) == verdict
+
+
+def test_a_json_call_in_the_middle_of_a_reply_is_made_not_said() -> None:
+    text = 'Sure! {"name": "vote_for_session", "arguments": {"session_id": "S3"}} Done.'
+    visible, calls, malformed = reply(text)
+    assert visible == "Sure! Done."
+    assert [(c.name, c.args) for c in calls] == [("vote_for_session", {"session_id": "S3"})]
+    assert malformed == 0
+
+
+def test_doubled_braces_around_a_json_call_are_read_too() -> None:
+    text = 'OK {{"name": "get_weather", "arguments": {"city": "Paris"}}}'
+    assert [(c.name, c.args) for c in reply(text)[1]] == [("get_weather", {"city": "Paris"})]
+    assert reply(text)[0] == "OK"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Sure {"name": "delete_all", "arguments": {}} done',  # not a declared function
+        'Sure {"name": "get_weather", "arguments": {"city": ',  # cut off
+    ],
+)
+def test_a_broken_json_call_is_dropped_and_reported(text: str) -> None:
+    visible, calls, malformed = reply(text)
+    assert visible in ("Sure done", "Sure"), visible
+    assert (calls, malformed) == ([], 1)
+
+
+def test_other_braces_are_kept() -> None:
+    assert reply("Use {braces} and {} and {'a': 1}.") == ("Use {braces} and {} and {'a': 1}.", [], 0)

@@ -263,9 +263,10 @@ class ToolCallParser:
             visible.append(piece)
 
     def _markup_start(self) -> int:
-        angle = self._pending.find("<")
-        tick = self._pending.find("`") if self._tool_names else -1
-        return min((i for i in (angle, tick) if i >= 0), default=-1)
+        # Backticks and braces only start markup (pseudo-calls) when functions are declared.
+        marks = ("<", "`", "{") if self._tool_names else ("<",)
+        found = [i for i in (self._pending.find(mark) for mark in marks) if i >= 0]
+        return min(found, default=-1)
 
     def _declared(self, call: ToolCallRequest | None) -> ToolCallRequest | None:
         """``call`` if it names a declared function (any name when none were given), else None (malformed)."""

@@ -32,6 +32,7 @@ _CONTROL = re.compile(r"<\|[A-Za-z0-9_]{1,30}\|>")
 _CONTROL_START = re.compile(r"<\|[A-Za-z0-9_]{0,30}\|?")
 _TAG = re.compile(rf"<(/?)([A-Za-z_][A-Za-z0-9_.-]*)([^<>]{{0,{MAX_TAG_CHARS}}}?)(/?)>")
 _TAG_START = re.compile(r"<(/?)([A-Za-z_][A-Za-z0-9_.-]*)?")
+_JSON_CALL_START = re.compile(r'\{\{?\s*"name"\s*:\s*"')
 _FENCE_LANGUAGE = re.compile(r"[A-Za-z0-9_+-]*\n")
 
 
@@ -67,6 +68,8 @@ def scan(text: str, tool_names: frozenset[str], *, final: bool) -> Markup | Need
         return _scan_angle(text, tool_names, final=final)
     if text.startswith("`") and tool_names:
         return _scan_backticks(text, tool_names, final=final)
+    if text.startswith("{") and tool_names:
+        return _scan_json_call(text, tool_names, final=final)
     return None
 
 
@@ -138,6 +141,30 @@ def _scan_backticks(text: str, tool_names: frozenset[str], *, final: bool) -> Ma
     if call is not None:
         return Markup("pseudo_call", length, name=call[0], args=call[1])
     return Markup("drop", length, malformed=_looks_like_call(body, named))
+
+
+def _scan_json_call(text: str, tool_names: frozenset[str], *, final: bool) -> Markup | NeedMore | None:
+    """A bare ``{"name": ..., "arguments": ...}`` in the middle of a reply (or in doubled braces)."""
+    if _JSON_CALL_START.match(text) is None:
+        compact = re.sub(r"\s+", "", text[:40])
+        could = any(start.startswith(compact) for start in ('{"name":"', '{{"name":"'))
+        return NEED_MORE if could and not final else None
+    doubled = text.startswith("{{")
+    try:
+        value, end = json.JSONDecoder().raw_decode(text, 1 if doubled else 0)
+    except json.JSONDecodeError:  # not whole yet, or never will be
+        if not final and len(text) < MAX_SPAN_CHARS:
+            return NEED_MORE
+        return Markup("drop", len(text), malformed=True)
+    if doubled:
+        closing = re.match(r"\s*\}", text[end:])
+        if closing is None and not final and not text[end:].strip():
+            return NEED_MORE  # the outer brace may be next
+        end += closing.end() if closing is not None else 0
+    call = _pseudo_call(json.dumps(value), tool_names)
+    if call is None:
+        return Markup("drop", end, malformed=True)
+    return Markup("pseudo_call", end, name=call[0], args=call[1])
 
 
 def _named_functions(body: str, tool_names: frozenset[str]) -> list[str]:
