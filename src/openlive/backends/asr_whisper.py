@@ -276,8 +276,11 @@ class WhisperRecognizer:
 
 def vocabulary_text(vocabulary: Sequence[str]) -> str:
     """Custom vocabulary as the text Whisper reads before the utterance: the terms, comma-separated
-    (Whisper copies spellings it has just "heard"; a list reads as earlier speech naming them)."""
-    return ", ".join(term.strip() for term in vocabulary if term.strip())
+    (Whisper copies spellings it has just "heard"; a list reads as earlier speech naming them), ended
+    by a full stop. Without it the utterance reads as the end of that sentence and Whisper may leave out
+    its words up to the term: "…report to Kwazimir Zolbrecht tomorrow" came back as "tomorrow."."""
+    terms = [term.strip() for term in vocabulary if term.strip()]
+    return ", ".join(terms) + "." if terms else ""
 
 
 def _is_no_speech(segment: Any) -> bool:
