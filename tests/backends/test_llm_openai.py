@@ -463,3 +463,19 @@ async def test_a_call_to_a_function_that_is_not_allowed_is_not_made_and_counts_a
     assert not any(isinstance(e, ToolCallRequest) for e in out)
     done = out[-1]
     assert isinstance(done, ChatDone) and done.malformed_tool_calls == 1 and done.finish_reason == "stop"
+
+
+async def test_a_call_whose_name_is_repeated_in_every_chunk_is_one_call() -> None:
+    """llama-cpp-python's server, forcing a call (named tool_choice), repeats the name and id each time."""
+
+    def piece(arguments: str) -> str:
+        call = {"index": 0, "id": "call_1", "type": "function"}
+        return chunk({"tool_calls": [{**call, "function": {"name": "set_timer", "arguments": arguments}}]})
+
+    events = [piece('{"min'), piece('utes": 10}'), chunk({}, finish="tool_calls"), "[DONE]"]
+    async with FakeOpenAIServer(events=events) as server:
+        model = OpenAICompatibleLanguageModel(server.url, "m")
+        out = await collect(model.stream(request(tools=[*TOOL_CHOICE_TOOLS, ToolSpec(name="set_timer")])))
+    assert [e for e in out if isinstance(e, ToolCallRequest)] == [
+        ToolCallRequest(id="call_1", name="set_timer", args={"minutes": 10})
+    ]

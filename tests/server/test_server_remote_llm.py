@@ -2,6 +2,7 @@
 against llama-cpp-python's own server (tests/support/llama_server.py) serving the packaged Qwen2.5 1.5B,
 both started here on 127.0.0.1. Real google-genai conversations through it (streamed text, a tool call in
 OpenAI's ``tools`` format, usage; a spoken question answered aloud; a barge-in that stops the engine),
+``toolConfig`` as ``tool_choice`` over a raw WebSocket (google-genai's Live config has no ``tool_config``),
 and the engine dying mid-reply and being unreachable: a clear 1011, and the next session works once the
 engine is back.
 
@@ -158,6 +159,64 @@ async def test_a_tool_call_in_openai_form_and_the_answer_to_its_result(
         await session.send_tool_response(function_responses=[result])
         answer = "".join([m.text or "" async for m in session.receive()])
     assert "sunny" in answer.lower(), (answer, explain(server, engine))
+
+
+async def _tool_turn(server: ServeProcess, text: str, tool_config: dict[str, Any]) -> tuple[list[str], str]:
+    """One TEXT turn with two functions and ``tool_config``, over a raw WebSocket (google-genai's Live
+    config has no ``tool_config``): (names of the functions called, text received)."""
+    timer = {
+        "name": "set_timer",
+        "description": "Start a countdown timer.",
+        "parameters": {
+            "type": "OBJECT",
+            "properties": {"minutes": {"type": "NUMBER"}},
+            "required": ["minutes"],
+        },
+    }
+    weather = {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+    }
+    setup = {
+        "model": f"models/{MODEL}",
+        "generationConfig": {"responseModalities": ["TEXT"], "temperature": 0, "maxOutputTokens": 60},
+        "tools": [{"functionDeclarations": [weather, timer]}],
+        "toolConfig": tool_config,
+    }
+    calls: list[str] = []
+    texts: list[str] = []
+    async with ws_connect(f"{server.ws_url}{LIVE}?key={API_KEY}", open_timeout=10, close_timeout=5) as ws:
+        await ws.send(json.dumps({"setup": setup}))
+        assert "setupComplete" in json.loads(await ws.recv())
+        turn = {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": True}
+        await ws.send(json.dumps({"clientContent": turn}))
+        async with asyncio.timeout(TURN_TIMEOUT_S):
+            while True:
+                message = json.loads(await ws.recv())
+                if "toolCall" in message:
+                    return [c["name"] for c in message["toolCall"]["functionCalls"]], "".join(texts)
+                content = message.get("serverContent", {})
+                texts += [p.get("text", "") for p in content.get("modelTurn", {}).get("parts", [])]
+                if content.get("turnComplete"):
+                    return calls, "".join(texts)
+
+
+async def test_tool_config_reaches_the_engine_as_tool_choice(
+    server: ServeProcess, engine: LlamaServer
+) -> None:
+    """ANY with one allowed function: the engine is sent that function as ``tool_choice`` and calls it
+    even for a question words would answer; NONE: a question that calls under AUTO is answered in
+    words (no tools are sent)."""
+    forced = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["set_timer"]}}
+    calls, text = await _tool_turn(server, "Tell me a short joke.", forced)
+    assert calls == ["set_timer"], (text, explain(server, engine))
+    calls, text = await _tool_turn(server, "What is the weather in Paris?", {"functionCallingConfig": {}})
+    assert calls == ["get_weather"], (text, explain(server, engine))  # AUTO, for contrast
+    calls, text = await _tool_turn(
+        server, "What is the weather in Paris?", {"functionCallingConfig": {"mode": "NONE"}}
+    )
+    assert calls == [] and text.strip(), (text, explain(server, engine))
 
 
 async def _raw_turn(server: ServeProcess, text: str, *, on_first_text: Any = None) -> tuple[int, str, str]:

@@ -330,8 +330,10 @@ def _merge_tool_call_delta(calls: dict[int, _PartialCall], tc: dict[str, Any]) -
     if tc.get("id"):
         partial.id = tc["id"]
     function = tc.get("function") or {}
-    if function.get("name"):
-        partial.name += function["name"]
+    # OpenAI and vLLM send the name once; llama-cpp-python's server repeats it whole in every chunk of
+    # a call it forces (a named tool_choice). Pieces of a name are joined; the same name again is not.
+    if (name := function.get("name")) and name != partial.name:
+        partial.name += name
     if function.get("arguments"):
         args = function["arguments"]
         # Some servers (Ollama) send the arguments as an object rather than a JSON string.
