@@ -3,6 +3,8 @@
 openlive bench --out bench-out            # starts its own `openlive serve` on a free loopback port
 openlive bench --url ws://127.0.0.1:8765  # an already running server (no CPU/memory numbers)
 openlive bench --quick                    # one question, one recording, one session: a smoke test
+openlive bench --llm-url http://127.0.0.1:8000/v1 --llm-model qwen   # the LLM in a separate engine
+openlive bench --text-sessions 50         # 50 concurrent text sessions: answered / refused / lost
 """
 
 from __future__ import annotations
