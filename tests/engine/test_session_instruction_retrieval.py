@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
 from collections.abc import Iterable
 
+import numpy as np
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import FakePrefillingLanguageModel, RecordingOutbox, ScriptedLanguageModel, fake_profile
+from listener_fakes import SR, FakeRecognizer, FakeTurnDetector, FakeVad, pcm, silence, tone
 from session_checks import assert_well_formed, until
 
 from openlive.engine.instruction_retrieval import PARTS_NOTE, RETRIEVED_PREAMBLE
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.errors import CloseCode, ProtocolError
-from openlive.protocol.messages import ClientContent, Content, GenerationConfig, Modality, Part, Setup
+from openlive.protocol.messages import (
+    AudioTranscriptionConfig,
+    Blob,
+    ClientContent,
+    Content,
+    GenerationConfig,
+    Modality,
+    Part,
+    RealtimeInput,
+    Setup,
+    SpeechConfig,
+)
 from openlive.stages.search import Passage
 
 pytestmark = pytest.mark.looptime
@@ -32,14 +46,25 @@ LONG_GUIDE = "\n\n".join([PERSONA, RULES, *FILLER[:20], WORKSHOP, *FILLER[20:], 
 
 
 def make_session(
-    llm: ScriptedLanguageModel, instruction: str, *, mode: str = "auto", **profile_fields: object
+    llm: ScriptedLanguageModel,
+    instruction: str,
+    *,
+    mode: str = "auto",
+    listening: bool = False,
+    **profile_fields: object,
 ) -> tuple[LiveSession, RecordingOutbox]:
     outbox = RecordingOutbox()
     setup = Setup(
         model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
+        generation_config=GenerationConfig(
+            response_modalities=[Modality.TEXT], speech_config=SpeechConfig(language_code="en-US")
+        ),
         system_instruction=Content(parts=[Part(text=instruction)]),
+        input_audio_transcription=AudioTranscriptionConfig() if listening else None,
     )
+    if listening:  # the real listener over scripted speech stages
+        asr = FakeRecognizer(words=("where", "is", "the", "robotics", "workshop", "please"))
+        profile_fields |= {"asr": {"en": asr}, "vad": FakeVad(), "turn": FakeTurnDetector(0.9)}
     profile = dataclasses.replace(fake_profile(llm), instruction_retrieval=mode, **profile_fields)  # type: ignore[arg-type]
     session = LiveSession(setup, profile, outbox, session_id="r", limits=SessionLimits(audio_lead_s=60))
     return session, outbox
@@ -181,4 +206,32 @@ async def test_once_the_profiles_index_is_filled_its_ranking_chooses_the_section
     await outbox.wait_turn()
     assert index.queries == ["Where can I leave my car?"]
     assert PARKING in llm.requests[0].messages[-1].content
+    await session.aclose()
+
+
+async def speak(session: LiveSession, audio: np.ndarray) -> None:
+    """Send ``audio`` as realtime input in 20 ms chunks, letting the listener run between them."""
+    step = SR // 50
+    for i in range(0, audio.size, step):
+        blob = Blob(mime_type=f"audio/pcm;rate={SR}", data=pcm(audio[i : i + step]))
+        await session.handle(RealtimeInput(audio=blob))
+        await asyncio.sleep(0)
+    assert session._listener is not None
+    await session._listener.drained()
+    for _ in range(5):  # let queued listener events reach the session
+        await asyncio.sleep(0)
+
+
+async def test_the_prompt_read_ahead_while_the_user_speaks_has_the_sections_for_the_words_so_far() -> None:
+    llm = FakePrefillingLanguageModel(replies=[["Room B12."]])
+    session, outbox = make_session(llm, LONG_GUIDE, listening=True)
+    await speak(session, np.concatenate([silence(0.3), tone(1.3)]))  # still speaking: interims only
+    ahead = [r.messages[-1].content for r in llm.prefills]
+    assert any(WORKSHOP in m and m.endswith("where is the robotics") for m in ahead), ahead
+    await speak(session, silence(0.6))  # the pause ends the turn
+    await outbox.wait_turn()
+    # The reply's prompt is the one read ahead up to the user's words: its prefix is reused.
+    real = llm.requests[-1].messages
+    assert WORKSHOP in real[-1].content and real[-1].content.endswith("where is the robotics workshop")
+    assert [m.content for m in real[:-1]] == [m.content for m in llm.prefills[-1].messages[:-1]]
     await session.aclose()
