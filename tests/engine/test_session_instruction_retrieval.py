@@ -193,15 +193,16 @@ async def test_once_the_profiles_index_is_filled_its_ranking_chooses_the_section
     index = FakePassageIndex(answers={})
     llm = ScriptedLanguageModel(replies=[["North garage."]])
     session, outbox = make_session(llm, LONG_GUIDE, passage_index=lambda: index)
+    retrieval = session._retrieval()
+    assert retrieval is not None
     await session.start()
-    await until(lambda: len(index.documents) == 47)  # every section but the persona and rules
-    assert all(text not in (PERSONA, RULES) for _, _, text in index.documents)
+    await until(lambda: retrieval.index_ready)
+    # Every section but the persona and rules, once.
+    assert [text for _, _, text in index.documents] == [s.text for s in retrieval.sections if not s.kept]
+    assert len(index.documents) > 45 and all(text not in (PERSONA, RULES) for _, _, text in index.documents)
     # A question worded unlike its section (the embeddings' part): the index's answer is used.
     [parking_uri] = [uri for uri, _, text in index.documents if text == PARKING]
     index.answers["Where can I leave my car?"] = [parking_uri]
-    retrieval = session._retrieval()
-    assert retrieval is not None
-    await until(lambda: retrieval.index_ready)
     await session.handle(user("Where can I leave my car?"))
     await outbox.wait_turn()
     assert index.queries == ["Where can I leave my car?"]

@@ -42,7 +42,9 @@ RETRIEVED_TOKENS = 1500
 CANDIDATES = 12
 # Without the index: a section is relevant when it holds at least this share of the query's words.
 MIN_SHARE = 0.5
-RETRIEVED_PREAMBLE = "From your instructions, the parts that concern this (follow them):"
+RETRIEVED_PREAMBLE = (
+    "Parts of your instructions that concern the person's words (use them; do not mention them):"
+)
 # Said in the system turn, so the model knows the rest of its instruction comes with the turns.
 PARTS_NOTE = "Other parts of your instructions come with the person's messages when they concern them."
 _URI = "instruction-section:"

@@ -6,10 +6,10 @@ kept whole, is decided here, deterministically:
 
 - **Sections.** A Markdown heading (``#`` to ``######``) starts a section that runs to the next heading.
   Without headings, each blank-line block is a section (with no blank line either, each line). A
-  section longer than ``SECTION_CHARS`` (about 300 tokens) is cut at its blank lines, then at its list
-  items (``-``, ``*``, ``1.``), then at sentence ends, into parts of at most that size (a sentence longer
-  than that alone is cut at the bound); each part after the first repeats the heading line, so a part
-  found alone still says what it is about.
+  section longer than ``SECTION_CHARS`` (about 175 tokens) is cut into its paragraphs, then its list
+  items (``-``, ``*``, ``1.``) or lines, each a part of its own (one of them that is still too long: its
+  sentences, joined up to that size; a sentence longer than that alone is cut at the bound); each part
+  after the first repeats the heading line, so a part found alone still says what it is about.
 - **Always kept** (the instruction's rules and persona): the text before the first heading (with no
   heading at all: the first block or line); every section whose own heading holds one of ``KEEP_WORDS``
   (rules, persona, guidelines, instructions, style, tone, policy, ...); and every section that holds
@@ -21,8 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A section part is at most this many characters (~300 tokens of English at ~4 characters a token).
-SECTION_CHARS = 1200
+# A section part is at most this many characters (~175 tokens of English at ~4 characters a token; as
+# grounding's passages: what a prompt can afford per source).
+SECTION_CHARS = 700
 # The operator's marker for a section that must always be in the prompt.
 KEEP_MARKER = "<!-- openlive:keep -->"
 # Heading words that mark a section as the instruction's rules or persona (lower case, whole words).
@@ -111,7 +112,9 @@ def _cut(text: str, max_chars: int) -> list[str]:
     parts: list[str] = []
     current = ""
     for piece, separator in pieces:
-        if current and len(current) + len(separator) + len(piece) > max_chars:
+        # Paragraphs, list items and lines stay apart (a search then finds just the one it needs, and a
+        # turn's prompt holds little else); the sentences of a long one are joined up to the bound.
+        if current and (separator != " " or len(current) + len(separator) + len(piece) > max_chars):
             parts.append(current)
             current = ""
         current = f"{current}{separator}{piece}" if current else piece
