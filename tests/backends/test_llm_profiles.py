@@ -73,3 +73,13 @@ def test_embedded_profile_loads_every_stage() -> None:
     assert profile.llm.count_tokens("hello world") == 2
     assert profile.tts is not None and profile.vad is not None and profile.turn is not None
     assert "en" in profile.asr
+
+
+def test_instruction_retrieval_comes_from_the_environment_and_a_wrong_value_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert embedded.instruction_retrieval_mode(Settings()) == "auto"
+    monkeypatch.setenv("OPENLIVE_INSTRUCTION_RETRIEVAL", " Never")
+    assert embedded.instruction_retrieval_mode(Settings.load()) == "never"
+    with pytest.raises(ValueError, match="auto, always, never"):
+        embedded.instruction_retrieval_mode(Settings(instruction_retrieval="sometimes"))

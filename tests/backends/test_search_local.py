@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from openlive.backends.search_local import PASSAGE_CHARS, LocalIndex, split_passages
+from openlive.backends.search_local import PASSAGE_CHARS, LocalIndex, in_memory_indexes, split_passages
 
 
 def test_the_starter_corpus_answers_capitals_and_nothing_irrelevant(tmp_path: Path) -> None:
@@ -85,3 +85,14 @@ def test_meaning_finds_a_passage_that_words_alone_miss(tmp_path: Path) -> None:
     )
     assert lexical.search_now("Where is a coffeehouse?") == []
     assert hybrid.search_now("Tell me a joke, please.") == []
+
+
+def test_in_memory_indexes_are_empty_separate_hybrid_and_leave_no_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    make = in_memory_indexes()
+    first, second = make(), make()
+    assert first.documents() == [] and first._embedder is second._embedder is not None  # loaded once
+    first.add_documents([("section:1", "Cafe", "The cafe sells coffee and cake until six.")], source="s")
+    assert [p.uri for p in first.search_now("Where is a coffeehouse?")] == ["section:1"]  # by meaning
+    assert second.search_now("Where is a coffeehouse?") == []
+    assert list(tmp_path.iterdir()) == []

@@ -236,3 +236,26 @@ async def test_the_prompt_read_ahead_while_the_user_speaks_has_the_sections_for_
     assert WORKSHOP in real[-1].content and real[-1].content.endswith("where is the robotics workshop")
     assert [m.content for m in real[:-1]] == [m.content for m in llm.prefills[-1].messages[:-1]]
     await session.aclose()
+
+
+async def test_a_later_session_with_the_same_instruction_takes_the_filled_index() -> None:
+    made: list[FakePassageIndex] = []
+
+    def factory() -> FakePassageIndex:
+        made.append(FakePassageIndex(answers={}))
+        return made[-1]
+
+    first, _ = make_session(ScriptedLanguageModel(), LONG_GUIDE, passage_index=factory)
+    await first.start()
+    retrieval = first._retrieval()
+    assert retrieval is not None
+    await until(lambda: retrieval.index_ready)
+    await first.aclose()
+    second, _ = make_session(ScriptedLanguageModel(), LONG_GUIDE, passage_index=factory)
+    await second.start()
+    assert second._retrieval() is not None and second._retrieval().index_ready  # type: ignore[union-attr]
+    other, _ = make_session(ScriptedLanguageModel(), LONG_GUIDE + "\n\nOne more line.", passage_index=factory)
+    await other.start()
+    await until(lambda: len(made) == 2)  # another instruction: its own index
+    await second.aclose()
+    await other.aclose()

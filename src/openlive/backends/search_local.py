@@ -163,7 +163,8 @@ class LocalIndex:
             if self._matrix is None or self._matrix[0] != count:
                 rows = self._db.execute("SELECT passage, v FROM vectors ORDER BY passage").fetchall()
                 rowids = np.array([r[0] for r in rows], dtype=np.int64)
-                vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                raw = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                vectors = raw.reshape(len(rows), -1) if rows else raw.reshape(0, 0)  # (0, -1) is refused
                 self._matrix = (count, rowids, vectors)
             return self._matrix[1], self._matrix[2]
 

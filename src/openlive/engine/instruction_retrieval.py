@@ -21,8 +21,10 @@ retrieve, ``never`` refuses an instruction that does not fit at setup with 1007.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from openlive.engine.history import before_last_user_words
@@ -40,6 +42,9 @@ MODES = ("auto", "always", "never")
 RETRIEVED_TOKENS = 1500
 # How many ranked candidates a search returns (the token budget then decides how many are used).
 CANDIDATES = 12
+# Filled indexes kept for later sessions with the same instruction (an app's sessions share theirs), so
+# that only the first one embeds its sections (9 s for 170,000 characters in 556 sections, load 1.6).
+SHARED_INDEXES = 8
 # Without the index: a section is relevant when it holds at least this share of the query's words.
 MIN_SHARE = 0.5
 RETRIEVED_PREAMBLE = (
@@ -96,13 +101,24 @@ class InstructionRetrieval:
     # -- the index -------------------------------------------------------------------------------------
 
     def start(self, owner: TaskOwner) -> None:
-        """Fill the profile's index off the event loop (searches use word overlap meanwhile)."""
-        if self._index_factory is not None:
-            owner.spawn(self._build_index(self._index_factory), "instruction-index")
+        """Take the index an earlier session filled for this instruction, or fill the profile's off the
+        event loop (searches use word overlap meanwhile)."""
+        factory = self._index_factory
+        if factory is None:
+            return
+        key = _index_key(factory, self.instruction)
+        self._index = _filled.get(key)
+        if self._index is not None:
+            _filled.move_to_end(key)
+        else:
+            owner.spawn(self._build_index(factory, key), "instruction-index")
 
-    async def _build_index(self, factory: Callable[[], PassageIndex]) -> None:
-        self._index = await asyncio.to_thread(self._filled_index, factory)
+    async def _build_index(self, factory: Callable[[], PassageIndex], key: _IndexKey) -> None:
+        self._index = index = await asyncio.to_thread(self._filled_index, factory)
         self._last = None  # the next search uses it
+        _filled[key] = index
+        while len(_filled) > SHARED_INDEXES:
+            _filled.popitem(last=False)
 
     def _filled_index(self, factory: Callable[[], PassageIndex]) -> PassageIndex:
         index = factory()
@@ -222,6 +238,15 @@ def fit_instruction(
     return InstructionRetrieval(
         instruction, sections, count_tokens=count_tokens, budget_tokens=budget, index_factory=index_factory
     )
+
+
+# (the profile's factory, the instruction's SHA-256) -> its filled index, least recently used first.
+_IndexKey = tuple[Callable[[], PassageIndex], str]
+_filled: OrderedDict[_IndexKey, PassageIndex] = OrderedDict()
+
+
+def _index_key(factory: Callable[[], PassageIndex], instruction: str) -> _IndexKey:
+    return factory, hashlib.sha256(instruction.encode()).hexdigest()
 
 
 def _content_words(text: str) -> list[str]:
