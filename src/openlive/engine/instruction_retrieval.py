@@ -10,8 +10,10 @@ tools then stay the same from turn to turn, so their KV state is read once and r
 reads only its own sections.
 
 The index is the profile's (``Profile.passage_index``: SQLite FTS5 and MiniLM embeddings, the hybrid
-search of grounding) and is filled off the event loop when the session starts; until it is ready, and
-in profiles without one, sections are ranked by the share of the user's content words they hold.
+search of grounding) and is filled off the event loop when the session starts, once per instruction (a
+later session with the same one takes it); until it is ready, and in profiles without one, sections are
+ranked by the share of the user's content words they hold. A search runs on the event loop: one query
+embedding, 6-12 ms, and the last query's answer is kept (the prompt read ahead and the reply repeat it).
 
 ``instruction_retrieval`` (``OPENLIVE_INSTRUCTION_RETRIEVAL``) chooses: ``auto`` (the server's default)
 only when the whole instruction and tools cannot fit, ``always`` for every instruction with sections to
