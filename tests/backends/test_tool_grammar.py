@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from openlive.backends.tool_grammar import tool_call_grammar
+from openlive.backends.tool_grammar import (
+    CALL_NAME,
+    CALL_NAME_GRAMMAR,
+    NO_CALL_START_GRAMMAR,
+    CallGrammars,
+    call_arguments_grammar,
+)
 from openlive.stages.language_model import ToolSpec
 
 if TYPE_CHECKING:  # imported in the fixture: collecting this file must not need the model
@@ -33,41 +39,41 @@ def rules(grammar: str) -> dict[str, str]:
     return dict(line.split(" ::= ", 1) for line in grammar.strip().splitlines())
 
 
-def test_the_call_is_one_of_the_declared_functions_then_the_end_tag() -> None:
-    grammar = rules(tool_call_grammar([VOTE, END]))
-    assert grammar["root"] == '"\\n"? call "\\n"? "</tool_call>"'
-    assert grammar["call"] == "call-0 | call-1"
-    assert grammar["call-0-name"] == '"\\"vote_for_session\\""'
-    assert grammar["call-1-name"] == '"\\"end_session\\""'
-    # name first, then arguments: the order the model was trained on
-    assert grammar["call-0"].index("name-kv") < grammar["call-0"].index("arguments-kv")
+def test_the_name_step_allows_any_function_name_in_the_calls_shape() -> None:
+    # Any name: a function that does not exist shows what the model meant (the call is taken back).
+    assert rules(CALL_NAME_GRAMMAR)["root"].endswith('"\\"" [A-Za-z0-9_.:-]{1,64} "\\""')
+    assert CALL_NAME.match('\n{"name": "vote_for_session"') is not None
 
 
-def test_arguments_follow_the_schema() -> None:
-    grammar = rules(tool_call_grammar([VOTE]))
-    arguments = grammar["call-0-arguments"]
-    assert arguments.startswith('"{" space call-0-arguments-session-id-kv')  # required, so first and always
-    assert grammar["call-0-arguments-stars"] == '"1" | "2" | "3" | "4" | "5"'
+def test_the_arguments_follow_the_functions_schema_then_the_end_tag() -> None:
+    grammar = rules(call_arguments_grammar(VOTE))
+    assert grammar["root"].startswith('space "," space "\\"arguments\\"" space ":" space arguments "}"')
+    assert grammar["root"].endswith('"</tool_call>"')
+    assert grammar["arguments"].startswith('"{" space arguments-session-id-kv')  # required: first, always
+    assert grammar["arguments-stars"] == '"1" | "2" | "3" | "4" | "5"'
 
 
 def test_a_string_cannot_hold_a_raw_control_character() -> None:
     # JSON does not allow a raw newline in a string, and json.loads would refuse the call.
-    assert rules(tool_call_grammar([VOTE]))["char"].startswith(r'[^"\\\x00-\x1F]')
+    assert rules(call_arguments_grammar(VOTE))["char"].startswith(r'[^"\\\x00-\x1F]')
 
 
 def test_a_function_without_parameters_takes_any_object() -> None:
-    assert rules(tool_call_grammar([END]))["call-0-arguments"] == "object"
+    assert rules(call_arguments_grammar(END))["arguments"] == "object"
 
 
-def test_a_schema_the_converter_does_not_know_allows_any_object_for_that_function_only() -> None:
-    grammar = rules(tool_call_grammar([VOTE, ODD]))
-    assert grammar["call-1-arguments"] == "object"
-    assert "session-id" in grammar["call-0-arguments"]
+def test_a_schema_the_converter_does_not_know_allows_any_object() -> None:
+    assert rules(call_arguments_grammar(ODD))["arguments"] == "object"
 
 
-def test_no_tools_no_grammar() -> None:
-    with pytest.raises(ValueError):
-        tool_call_grammar([])
+def test_a_reply_under_the_no_call_start_cannot_begin_with_markup() -> None:
+    assert rules(NO_CALL_START_GRAMMAR)["root"] == "[ \\t\\n]* [^<{`\\x00 \\t\\n] [^\\x00]*"
+
+
+def test_one_set_of_grammars_per_request() -> None:
+    grammars = CallGrammars.of([VOTE, END])
+    assert set(grammars.arguments) == {"vote_for_session", "end_session"}
+    assert len(grammars.all()) == 4
 
 
 @pytest.fixture(scope="module")
@@ -84,5 +90,5 @@ def vocabulary() -> Iterator[LlamaState]:
 
 @pytest.mark.models
 def test_llama_cpp_accepts_the_grammar_and_refuses_a_broken_one(vocabulary: LlamaState) -> None:
-    assert vocabulary.grammar_compiles(tool_call_grammar([VOTE, END, ODD]))
+    assert all(vocabulary.grammar_compiles(g) for g in CallGrammars.of([VOTE, END, ODD]).all())
     assert not vocabulary.grammar_compiles('root ::= "unclosed')

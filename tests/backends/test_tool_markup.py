@@ -162,3 +162,20 @@ def test_a_broken_json_call_is_dropped_and_reported(text: str) -> None:
 
 def test_other_braces_are_kept() -> None:
     assert reply("Use {braces} and {} and {'a': 1}.") == ("Use {braces} and {} and {'a': 1}.", [], 0)
+
+
+def test_a_fenced_json_call_of_an_undeclared_function_is_dropped_and_reported() -> None:
+    # Seen in tests/backends/tool_call_bench.py without the grammar: the model invented a function.
+    call = '{\n  "name": "get_meal_start_time",\n  "arguments": {"day": "Tuesday"}\n}'
+    text = f"Let me check.\n```json\n{call}\n```"
+    assert reply(text) == ("Let me check.", [], 1)
+
+
+def test_a_function_name_said_as_a_word_is_dropped_other_words_stay() -> None:
+    # Seen under hot sampling: after one call the model wrote the next one as words and tags.
+    text = "Registered. register_attendee <arguments></arguments> I can register you, and vote."
+    assert reply(text, names=("register_attendee", "vote")) == (
+        "Registered. I can register you, and vote.",
+        [],
+        0,
+    )

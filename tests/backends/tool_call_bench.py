@@ -223,11 +223,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-grammar", action="store_true", help="the model alone (the former behaviour)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--raw", action="store_true", help="also print each reply as sampled")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.raw:  # what the model wrote, markup and all, before the parser
+        logging.getLogger("openlive.backends.llm_llamacpp").setLevel(logging.DEBUG)
+        logging.getLogger("openlive.backends.llm_llamacpp").addFilter(
+            lambda record: record.getMessage().startswith("reply as sampled")
+        )
     model = LlamaCppLanguageModel(llm_gguf_path(cache_dir()), n_ctx=8192, n_threads=2)
     if args.no_grammar:
-        model._call_grammar = lambda tools: None  # type: ignore[method-assign]
+        model._call_grammars = lambda tools: None  # type: ignore[method-assign]
     system = instruction()
     print(
         f"instruction: {len(system)} characters, {model.count_tokens(system)} tokens; "

@@ -59,8 +59,9 @@ from openlive.backends.llm_kv_snapshots import (
 )
 from openlive.backends.llm_prompt import TOOL_CALL_OPEN, ChatTemplate, ToolCallParser
 from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy, offered
-from openlive.backends.tool_grammar import tool_call_grammar
+from openlive.backends.tool_grammar import CallGrammars
 from openlive.backends.tool_markup import bare_call_opening
+from openlive.backends.tool_steering import CallSteering, Steer
 from openlive.protocol.errors import ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 from openlive.stages.language_model import ToolSpec
@@ -196,7 +197,7 @@ class LlamaCppLanguageModel:
         # takes tens of milliseconds, on every request and interim prefill otherwise).
         self._prefix_memo: dict[tuple[str, str], list[int]] = {}
         # Tool-call grammars by the tools they allow (built and checked once per set of tools).
-        self._grammars: dict[str, LlamaGrammar | None] = {}
+        self._grammars: dict[str, CallGrammars | None] = {}
         # Long prefixes whose background read a real request stopped; read on when the model is idle.
         self._unfinished: dict[tuple[int, ...], ChatRequest] = {}
         self.prefix_reads_done = 0  # long prefixes read whole and cached (for tests and logs)
@@ -585,15 +586,16 @@ class LlamaCppLanguageModel:
                 job.emit(call)
             n_calls += len(calls)
 
-        # Once the model opens a call, its body is sampled under a grammar of the declared tools; the
-        # text around calls is sampled freely (see tool_grammar).
-        grammar = self._call_grammar(request.tools)
+        # Once the model opens a call, it is sampled under grammars of the declared tools; the text
+        # around calls is sampled freely (see tool_steering).
+        grammars = self._call_grammars(request.tools)
+        steering = CallSteering(grammars) if grammars is not None else None
         context = list(tokens)  # the prompt and the tokens sampled so far
-        constrained = False
 
-        def sample_from(context: list[int]) -> Generator[int, Sequence[int] | None, None]:
-            # All of ``context`` but its last sampled token is in the KV cache already: a new generator
-            # reads that one token (as the old one would have) and samples on under the new grammar.
+        def sample_from(grammar: str | None) -> Generator[int, Sequence[int] | None, None]:
+            # All of ``context`` but its last token is in the KV cache already (or more, after a call was
+            # taken back): a new generator reads that one token, as the old one would have, and samples
+            # on under the new grammar.
             return self._llm.generate(
                 context,
                 temp=_or(sampling.temperature, QWEN_SAMPLING.temperature),
@@ -602,16 +604,16 @@ class LlamaCppLanguageModel:
                 repeat_penalty=DEFAULT_REPEAT_PENALTY,
                 presence_penalty=sampling.presence_penalty or 0.0,
                 frequency_penalty=sampling.frequency_penalty or 0.0,
-                grammar=grammar if constrained else None,
+                grammar=LlamaGrammar.from_string(grammar) if grammar is not None else None,
             )
 
         # The start of the reply, held while it may be a bare JSON call (see bare_call_opening).
-        opening: str | None = "" if grammar is not None else None
+        opening: str | None = "" if steering is not None else None
         raw: list[str] = []  # the reply as sampled, markup and all (for the debug log)
-        generator = sample_from(context)
+        generator = sample_from(None)
         try:
             while True:
-                switch = False
+                steer: Steer | None = None
                 for token in generator:
                     if job.cancel.is_set():
                         return
@@ -628,7 +630,7 @@ class LlamaCppLanguageModel:
                         piece, opening = opening, None
                         if verdict == "call":
                             # A call written without its tag: the tokens sampled so far are replaced by
-                            # the trained opening, and the call goes on under the grammar like any other.
+                            # the trained opening, and the call goes on under the grammars like any other.
                             # They were not read into the KV cache yet, so nothing is read again.
                             context[len(tokens) :] = self._call_open
                             completion = len(self._call_open)
@@ -638,14 +640,23 @@ class LlamaCppLanguageModel:
                     if completion >= max_tokens:
                         finish = "length"
                         break
-                    if grammar is not None and parser.in_call != constrained:
-                        switch = True  # a call opened (or closed): sample on with (or without) the grammar
-                        break
-                if not switch:
+                    if steering is not None:
+                        steer = steering.after_token(piece, parser, completion)
+                        if steer is not None:
+                            break
+                if steer is None or steer.stop:
                     break
                 generator.close()
-                constrained = parser.in_call
-                generator = sample_from(context)
+                if steer.rewind_to is not None:  # a call taken back, or a bare one to open properly
+                    del context[len(tokens) + steer.rewind_to :]
+                    decoder.reset()
+                    raw.append(" [rewound] ")
+                    if steer.open_call:
+                        context += self._call_open
+                        parser.feed(TOOL_CALL_OPEN)
+                        raw.append(TOOL_CALL_OPEN)
+                    completion = len(context) - len(tokens)
+                generator = sample_from(steer.grammar)
         finally:
             generator.close()
         if opening:  # the reply ended while undecided: ordinary text
@@ -667,21 +678,19 @@ class LlamaCppLanguageModel:
             )
         )
 
-    def _call_grammar(self, tools: Sequence[ToolSpec]) -> LlamaGrammar | None:
-        """The grammar of a call of one of ``tools`` (None: no tools, or llama.cpp refused it)."""
+    def _call_grammars(self, tools: Sequence[ToolSpec]) -> CallGrammars | None:
+        """The grammars of calls of ``tools`` (None: no tools, or llama.cpp refused one of them)."""
         if not tools:
             return None
         key = repr(list(tools))
         if key not in self._grammars:
-            text = tool_call_grammar(tools)
-            if self._state.grammar_compiles(text):
-                grammar: LlamaGrammar | None = LlamaGrammar.from_string(text)
-            else:
-                log.warning("llama.cpp refused the tool-call grammar; tool calls are sampled freely")
-                grammar = None
+            grammars = CallGrammars.of(tools)
+            compiled = all(self._state.grammar_compiles(g) for g in grammars.all())
+            if not compiled:
+                log.warning("llama.cpp refused a tool-call grammar; tool calls are sampled freely")
             if len(self._grammars) >= 16:
                 self._grammars.pop(next(iter(self._grammars)))
-            self._grammars[key] = grammar
+            self._grammars[key] = grammars if compiled else None
         return self._grammars[key]
 
     def _tokenize_prompt(self, text: str) -> list[int]:

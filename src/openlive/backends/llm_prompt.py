@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
+# Where a word starts (a declared function's name may be said as one).
+_WORD_START = re.compile(r"(?<![\w.])[A-Za-z_]")
 
 
 def new_call_id() -> str:
@@ -166,6 +168,7 @@ class ToolCallParser:
         self._bare_json: str | None = None  # the held reply, while it may be a bare JSON tool call
         self._bare_possible = bool(self._tool_names)
         self._skip_to = ""  # the end tag of a markup block being dropped (<tools>, <tool_response>)
+        self._identifiers = tool_markup.identifiers(self._tool_names)
         self._squeeze = False  # markup was just dropped: the space before it may make the space after it
         # Tagged calls dropped because their body was not a call (``ChatDone.malformed_tool_calls``).
         self.malformed = 0
@@ -192,6 +195,27 @@ class ToolCallParser:
     def in_call(self) -> bool:
         """A ``<tool_call>`` has opened and its end has not come yet (the backend constrains its body)."""
         return self._inside
+
+    @property
+    def call_text(self) -> str:
+        """The open call's text so far ("" outside a call)."""
+        return self._pending if self._inside else ""
+
+    @property
+    def held_text(self) -> str:
+        """Text held back outside a call, while it may still be markup ("" inside a call or a block)."""
+        return "" if self._inside or self._skip_to else self._pending
+
+    @property
+    def at_rest(self) -> bool:
+        """Nothing is held back: all text fed so far was shown, dropped or made into calls."""
+        return not (self._pending or self._inside or self._skip_to or self._bare_json is not None)
+
+    def abandon_call(self) -> None:
+        """Forget the open call's text: the backend takes the call back and samples the reply on from
+        where the parser was last at rest."""
+        self._inside = False
+        self._pending = ""
 
     def _drain(self, *, final: bool) -> tuple[str, list[ToolCallRequest]]:
         """Cut calls and markup out of the pending text; what stays pending may still be markup."""
@@ -263,9 +287,14 @@ class ToolCallParser:
             visible.append(piece)
 
     def _markup_start(self) -> int:
-        # Backticks and braces only start markup (pseudo-calls) when functions are declared.
+        # Backticks and braces only start markup (pseudo-calls) when functions are declared, and words
+        # only when a declared name reads as code (it may be said as a word: dropped too).
         marks = ("<", "`", "{") if self._tool_names else ("<",)
         found = [i for i in (self._pending.find(mark) for mark in marks) if i >= 0]
+        if self._identifiers:
+            word = _WORD_START.search(self._pending)
+            if word is not None:
+                found.append(word.start())
         return min(found, default=-1)
 
     def _declared(self, call: ToolCallRequest | None) -> ToolCallRequest | None:

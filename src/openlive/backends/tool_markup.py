@@ -22,7 +22,11 @@ from typing import Any, Final, Literal
 # The chat format's own tags. A <tools> or <tool_response> block is dropped whole, up to its end tag.
 CALL_TAG: Final = "tool_call"
 BLOCK_TAGS: Final = frozenset({"tools", "tool_response"})
-FORMAT_TAGS: Final = frozenset({CALL_TAG, "tool_calls", *BLOCK_TAGS})
+# Other tags small models wrap calls or their parts in (dropped, never said).
+FORMAT_TAGS: Final = frozenset(
+    {CALL_TAG, "tool_calls", "tool", "function", "functions", "function_call", "function_calls"}
+    | {"arguments", "parameters", *BLOCK_TAGS}
+)
 # How far text is held back while it may still be markup: a tag's attributes, a backticked span.
 MAX_TAG_CHARS = 300
 MAX_SPAN_CHARS = 600
@@ -32,7 +36,9 @@ _CONTROL = re.compile(r"<\|[A-Za-z0-9_]{1,30}\|>")
 _CONTROL_START = re.compile(r"<\|[A-Za-z0-9_]{0,30}\|?")
 _TAG = re.compile(rf"<(/?)([A-Za-z_][A-Za-z0-9_.-]*)([^<>]{{0,{MAX_TAG_CHARS}}}?)(/?)>")
 _TAG_START = re.compile(r"<(/?)([A-Za-z_][A-Za-z0-9_.-]*)?")
-_JSON_CALL_START = re.compile(r'\{\{?\s*"name"\s*:\s*"')
+_WORD = re.compile(r"[A-Za-z_][\w.]*")
+# The start of a call written as a bare JSON object ({"name": "..., or in doubled braces).
+JSON_CALL_START = re.compile(r'\{\{?\s*"name"\s*:\s*"')
 _FENCE_LANGUAGE = re.compile(r"[A-Za-z0-9_+-]*\n")
 
 
@@ -70,7 +76,25 @@ def scan(text: str, tool_names: frozenset[str], *, final: bool) -> Markup | Need
         return _scan_backticks(text, tool_names, final=final)
     if text.startswith("{") and tool_names:
         return _scan_json_call(text, tool_names, final=final)
+    if text[:1].isalpha() or text.startswith("_"):
+        return _scan_word(text, identifiers(tool_names), final=final)
     return None
+
+
+def identifiers(tool_names: frozenset[str]) -> frozenset[str]:
+    """The declared names that read as code (``vote_for_session``), not as a word (``search``)."""
+    return frozenset(n for n in tool_names if "_" in n or "." in n)
+
+
+def _scan_word(text: str, names: frozenset[str], *, final: bool) -> Markup | NeedMore | None:
+    """A function's name said as a word ("by calling vote_for_session"): dropped."""
+    word = _WORD.match(text)
+    if word is None or not names:
+        return None
+    name = word.group(0).rstrip(".")
+    if word.end() == len(text) and not final and any(n.startswith(name) for n in names):
+        return NEED_MORE
+    return Markup("drop", len(name)) if name in names else Markup("text", word.end())
 
 
 def _scan_angle(text: str, tool_names: frozenset[str], *, final: bool) -> Markup | NeedMore | None:
@@ -136,7 +160,9 @@ def _scan_backticks(text: str, tool_names: frozenset[str], *, final: bool) -> Ma
             body = body[language.end() :]
     named = _named_functions(body, tool_names)
     if not named:
-        return Markup("text", length)
+        # A call of a function that does not exist, in a code block: dropped too.
+        is_call = JSON_CALL_START.match(body.strip()) is not None
+        return Markup("drop", length, malformed=True) if is_call else Markup("text", length)
     call = _pseudo_call(body.strip(), tool_names)
     if call is not None:
         return Markup("pseudo_call", length, name=call[0], args=call[1])
@@ -145,7 +171,7 @@ def _scan_backticks(text: str, tool_names: frozenset[str], *, final: bool) -> Ma
 
 def _scan_json_call(text: str, tool_names: frozenset[str], *, final: bool) -> Markup | NeedMore | None:
     """A bare ``{"name": ..., "arguments": ...}`` in the middle of a reply (or in doubled braces)."""
-    if _JSON_CALL_START.match(text) is None:
+    if JSON_CALL_START.match(text) is None:
         compact = re.sub(r"\s+", "", text[:40])
         could = any(start.startswith(compact) for start in ('{"name":"', '{{"name":"'))
         return NEED_MORE if could and not final else None
