@@ -73,7 +73,7 @@ def test_a_reply_under_the_no_call_start_cannot_begin_with_markup() -> None:
 def test_one_set_of_grammars_per_request() -> None:
     grammars = CallGrammars.of([VOTE, END])
     assert set(grammars.arguments) == {"vote_for_session", "end_session"}
-    assert len(grammars.all()) == 4
+    assert len(grammars.all()) == 5  # name, declared name, no-call start, two argument grammars
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,8 @@ def vocabulary() -> Iterator[LlamaState]:
 def test_llama_cpp_accepts_the_grammar_and_refuses_a_broken_one(vocabulary: LlamaState) -> None:
     assert all(vocabulary.grammar_compiles(g) for g in CallGrammars.of([VOTE, END, ODD]).all())
     assert not vocabulary.grammar_compiles('root ::= "unclosed')
+
+
+def test_a_required_call_names_only_a_declared_function() -> None:
+    grammar = rules(CallGrammars.of([VOTE, END]).declared_name)
+    assert grammar["root"].endswith('("\\"vote_for_session\\"" | "\\"end_session\\"")')

@@ -80,3 +80,10 @@ def test_a_bare_json_call_after_some_text_is_taken_back_and_opened_properly() ->
     assert reply.parser.held_text == ""  # the object's text is never shown
     assert reply.steering.phase == "name"
     assert reply.shown == "Done."
+
+
+def test_a_required_call_opens_the_reply_with_a_declared_name_only() -> None:
+    reply = Reply()
+    assert reply.steering.require_call() == GRAMMARS.declared_name
+    reply.parser.feed("<tool_call>")  # as the backend opens it
+    assert reply.token('{"name": "vote_for_session"') == Steer(GRAMMARS.arguments["vote_for_session"])

@@ -610,7 +610,16 @@ class LlamaCppLanguageModel:
         # The start of the reply, held while it may be a bare JSON call (see bare_call_opening).
         opening: str | None = "" if steering is not None else None
         raw: list[str] = []  # the reply as sampled, markup and all (for the debug log)
-        generator = sample_from(None)
+        first_grammar: str | None = None
+        if steering is not None and request.tool_choice.mode == "required":
+            # toolConfig ANY: the reply opens with a call of one of the (allowed) declared functions.
+            context += self._call_open
+            completion = len(self._call_open)
+            parser.feed(TOOL_CALL_OPEN)
+            raw.append(TOOL_CALL_OPEN)
+            opening = None
+            first_grammar = steering.require_call()
+        generator = sample_from(first_grammar)
         try:
             while True:
                 steer: Steer | None = None

@@ -49,14 +49,26 @@ class CallGrammars:
 
     name: str
     arguments: dict[str, str]
+    # The name step when a call is required (toolConfig ANY): only a declared function's name.
+    declared_name: str = ""
     no_call_start: str = NO_CALL_START_GRAMMAR
 
     @classmethod
     def of(cls, tools: Sequence[ToolSpec]) -> CallGrammars:
-        return cls(name=CALL_NAME_GRAMMAR, arguments={t.name: call_arguments_grammar(t) for t in tools})
+        names = " | ".join(_literal(f'"{t.name}"') for t in tools)
+        return cls(
+            name=CALL_NAME_GRAMMAR,
+            arguments={t.name: call_arguments_grammar(t) for t in tools},
+            declared_name=f'root ::= "\\n"? "{{" " "? "\\"name\\"" " "? ":" " "? ({names})\n',
+        )
 
     def all(self) -> list[str]:
-        return [self.name, self.no_call_start, *self.arguments.values()]
+        return [self.name, self.declared_name, self.no_call_start, *self.arguments.values()]
+
+
+def _literal(text: str) -> str:
+    """``text`` as a GBNF string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def call_arguments_grammar(tool: ToolSpec) -> str:

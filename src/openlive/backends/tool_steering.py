@@ -44,6 +44,12 @@ class CallSteering:
         self._rest = 0  # the reply's length in tokens when the parser last held nothing back
         self.takebacks = 0
 
+    def require_call(self) -> str:
+        """The reply must be a call (toolConfig ANY): it opens with one, named from the declared functions
+        only (nothing to take back). Returns the grammar its first token is sampled under."""
+        self.phase = "name"
+        return self._grammars.declared_name
+
     def after_token(self, piece: str, parser: ToolCallParser, reply_tokens: int) -> Steer | None:
         """What changes after a token (``piece``, fed to ``parser``); the reply is ``reply_tokens`` long."""
         if self.phase in ("free", "no_call"):
