@@ -210,11 +210,33 @@ def log_lines(server: ServeProcess, marker: str) -> list[str]:
     return [line for line in server.log_path.read_text(errors="replace").splitlines() if marker in line]
 
 
+# The 1.5B model, at its default temperature and with five tools, does not answer every time: it may
+# describe a function call instead (seen in a fresh-clone CI run: "you can use the following function
+# call: ... This function will return the name of the boat"). Sessions after the first start at once from
+# the cached instruction, so the question is asked again, up to this many sessions in all, and one
+# answer from the instruction's last third must come.
+ANSWER_TRIES = 3
+
+
+@dataclass
+class FirstAnswers:
+    first: Answer  # the first session's: it waited for the instruction to be read
+    all: list[Answer]
+
+    @property
+    def seconds(self) -> float:
+        return self.first.seconds
+
+
 @pytest.fixture(scope="module")
-def first_answer(server: ServeProcess) -> Answer:
-    answer = asyncio.run(ask(server, QUESTION, FIRST_ANSWER_TIMEOUT_S))
-    print(f"\nfirst session: answered after {answer.seconds:.0f} s: {answer.text!r}")
-    return answer
+def first_answer(server: ServeProcess) -> FirstAnswers:
+    first = asyncio.run(ask(server, QUESTION, FIRST_ANSWER_TIMEOUT_S))
+    print(f"\nfirst session: answered after {first.seconds:.0f} s: {first.text!r}")
+    answers = [first]
+    while not any(ANSWER.search(a.text) for a in answers) and len(answers) < ANSWER_TRIES:
+        answers.append(asyncio.run(ask(server, QUESTION, CACHED_ANSWER_TIMEOUT_S)))
+        print(f"session {len(answers)}: {answers[-1].text!r}")
+    return FirstAnswers(first, answers)
 
 
 def test_the_instruction_is_long_and_the_fact_is_in_its_last_third() -> None:
@@ -224,10 +246,11 @@ def test_the_instruction_is_long_and_the_fact_is_in_its_last_third() -> None:
 
 
 def test_a_question_answered_only_by_the_last_third_is_answered(
-    server: ServeProcess, first_answer: Answer
+    server: ServeProcess, first_answer: FirstAnswers
 ) -> None:
-    assert ANSWER.search(first_answer.text), (first_answer, server.log_tail())
-    assert not first_answer.calls
+    answered = [a for a in first_answer.all if ANSWER.search(a.text)]
+    assert answered, (first_answer.all, server.log_tail())
+    assert not answered[0].calls
     # The whole instruction was read once, and its state kept.
     read = log_lines(server, "(instruction and tools) read")
     assert len(read) == 1, server.log_tail()
@@ -236,7 +259,7 @@ def test_a_question_answered_only_by_the_last_third_is_answered(
 
 
 def test_a_second_session_with_the_same_instruction_does_not_read_it_again(
-    server: ServeProcess, first_answer: Answer
+    server: ServeProcess, first_answer: FirstAnswers
 ) -> None:
     used_before = len(log_lines(server, "cached prompt prefix used"))
     answer = asyncio.run(ask(server, QUESTION, CACHED_ANSWER_TIMEOUT_S))
@@ -250,9 +273,9 @@ def test_a_second_session_with_the_same_instruction_does_not_read_it_again(
 
 
 def test_a_restarted_server_takes_the_instruction_from_the_disk_cache(
-    tmp_path: Path, prefix_dir: Path, first_answer: Answer
+    tmp_path: Path, prefix_dir: Path, first_answer: FirstAnswers
 ) -> None:
-    assert ANSWER.search(first_answer.text)
+    # first_answer: the instruction's state is on disk once the first session has had its answer.
     with serve(tmp_path, prefix_dir) as restarted:
         answer = asyncio.run(ask(restarted, QUESTION, CACHED_ANSWER_TIMEOUT_S))
         assert answer.text.strip(), (answer, restarted.log_tail())  # see the test above
