@@ -45,6 +45,8 @@ API_KEY = "languages-genai-test-key"
 MODEL = "gemini-3.8-live"  # today's generally available Live model id (issue 13)
 # A whole sentence: a one-word answer ("Berlin.") shows no language.
 SHORT_ANSWERS = "You are a voice assistant. Answer in one short, complete sentence."
+# A reply that shows no language (one word) is asked for again in a new session, this many times.
+ONE_WORD_RETRIES = 2
 TURN_TIMEOUT_S = 90.0  # espeak speech and two Whisper passes on two shared cores
 SPOKEN = [lang for lang, (_, voice) in WHISPER_LANGUAGES.items() if voice]  # what the server may detect
 
@@ -125,25 +127,32 @@ async def test_a_spoken_question_is_answered_in_its_language(
 ) -> None:
     speech = espeak_pcm16k(question, tmp_path, voice=language, words_per_minute=140)
     speech_config = {"language_code": language_code} if language_code else None
-    async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            speech_config=speech_config,
-            system_instruction=SHORT_ANSWERS,
-        ) as session,
-        Recorder(session) as rec,
-        Microphone(session) as mic,
-    ):
-        mic.say(speech)
-        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
-    why = f"{rec.explain()}\n{server.log_tail()}"
-    assert finished, why
-    turn = rec.turns()[0]
+    for attempt in range(1, ONE_WORD_RETRIES + 2):
+        async with (
+            connect(
+                server,
+                response_modalities=["AUDIO"],
+                input_audio_transcription={},
+                output_audio_transcription={},
+                speech_config=speech_config,
+                system_instruction=SHORT_ANSWERS,
+            ) as session,
+            Recorder(session) as rec,
+            Microphone(session) as mic,
+        ):
+            mic.say(speech)
+            finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+        why = f"{rec.explain()}\n{server.log_tail()}"
+        assert finished, why
+        turn = rec.turns()[0]
+        said = transcription(turn, "output_transcription")
+        if guess_language(said) is not None:
+            break
+        # A reply that shows no language ("Berlin.", seen in a fresh-clone CI run despite the
+        # instruction) is the 1.5B model's choice at its temperature: the question is asked again. A
+        # reply in a wrong language is not retried: it fails below.
+        print(f"\n{language}: attempt {attempt}'s reply shows no language: {said!r}")
     heard = transcription(rec.messages, "input_transcription")
-    said = transcription(turn, "output_transcription")
     pcm = b"".join(blob.data or b"" for blob in turn_audio(turn))
     assert len(pcm) > REPLY_BYTES_PER_S // 2, why  # more than half a second of speech ("Paris.")
 

@@ -150,6 +150,7 @@ class Answer:
     text: str
     seconds: float
     calls: list[str]
+    cached_tokens: int = 0  # usageMetadata.cachedContentTokenCount: the prompt's tokens not read again
 
 
 @pytest.fixture(scope="module")
@@ -190,20 +191,29 @@ async def ask(
     """One session: the typed question, and the reply's text (and any calls) until turnComplete."""
     text: list[str] = []
     calls: list[str] = []
+    cached = 0
     async with connect(server, instruction, tools) as session:
         started = time.monotonic()
         await session.send_realtime_input(text=question)
         async with asyncio.timeout(timeout_s):
             async for message in session.receive():
-                if message.tool_call:  # the turn waits for its result: not this test's business
-                    calls += [c.name or "" for c in message.tool_call.function_calls or []]
-                    break
+                if message.tool_call:  # answered as an app would, so that the turn completes
+                    called = message.tool_call.function_calls or []
+                    calls += [c.name or "" for c in called]
+                    await session.send_tool_response(
+                        function_responses=[
+                            types.FunctionResponse(id=c.id, name=c.name, response={"result": "done"})
+                            for c in called
+                        ]
+                    )
+                if message.usage_metadata:
+                    cached = max(cached, message.usage_metadata.cached_content_token_count or 0)
                 content = message.server_content
                 if content and content.model_turn:
                     text += [p.text for p in content.model_turn.parts or [] if p.text]
                 if content and content.turn_complete:
                     break
-        return Answer("".join(text), time.monotonic() - started, calls)
+        return Answer("".join(text), time.monotonic() - started, calls, cached)
 
 
 def log_lines(server: ServeProcess, marker: str) -> list[str]:
@@ -267,14 +277,17 @@ def test_a_question_answered_only_by_the_last_third_is_answered(
 def test_a_second_session_with_the_same_instruction_does_not_read_it_again(
     server: ServeProcess, first_answer: FirstAnswers
 ) -> None:
-    used_before = len(log_lines(server, "cached prompt prefix used"))
     answer = asyncio.run(ask(server, QUESTION, CACHED_ANSWER_TIMEOUT_S))
     # What is tested here is that the instruction is not read again; whether the small model answers
     # from it or echoes its tool list as text (it sometimes does, at its default temperature) is the
     # first test's and the tool-use work's business.
     assert answer.text.strip(), (answer, server.log_tail())
-    assert len(log_lines(server, "cached prompt prefix used")) > used_before, server.log_tail()
-    assert len(log_lines(server, "(instruction and tools) read")) == 1, server.log_tail()
+    # What the client is told (usageMetadata): the instruction's tokens were cached, not read. (The
+    # server's "cached prompt prefix used" line is logged only by a session's opening prefill, which a
+    # question sent at once overtakes: seen in a fresh-clone CI run.)
+    [read] = log_lines(server, "(instruction and tools) read")
+    tokens = int(re.search(r"prompt prefix of (\d+) tokens", read).group(1))  # type: ignore[union-attr]
+    assert answer.cached_tokens >= tokens, (answer, read, server.log_tail())
     assert answer.seconds < first_answer.seconds / 3, (answer.seconds, first_answer.seconds)
 
 
