@@ -619,3 +619,37 @@ async def test_audio_waiting_past_its_bound_closes_with_1008_and_is_drained_as_p
     assert listener.queued_audio_s == 0.0
     listener.feed(second, SR)  # processed: room again
     await listener.aclose()
+
+
+async def test_a_statement_ended_by_the_turn_model_holds_its_reply_for_the_reply_gap() -> None:
+    # Smart Turn is sure at the end of any sentence; a reply heard 160 ms into a sentence pause would
+    # be cut by the user's next sentence. Held 700 ms from the end of speech, it is still unseen then.
+    listener, log = make(turn=FakeTurnDetector(0.9), asr=FakeRecognizer(final_text="I want a table."))
+    await stream(listener, np.concatenate([silence(0.5), tone(1.5), silence(1.0)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert listener.policy.reply_gap_ms == 700
+    assert ended.speak_after_wall == pytest.approx(ended.speech_end_wall + 0.7)
+    await log.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "p_end", "aad", "gap_ms"),
+    [
+        ("What time is lunch?", 0.9, {}, 0),  # a question asks for its answer now
+        ("昼食は何時ですか？", 0.9, {}, 0),
+        ("I want a table.", 0.1, {}, 0),  # ended by 1 s of silence, not in a short pause
+        ("I want a table.", 0.9, {"end_of_speech_sensitivity": EndSensitivity.LOW}, 900),
+        ("I want a table.", 0.9, {"silence_duration_ms": 300}, 300),  # never more than the app's silence
+    ],
+)
+async def test_the_reply_gap_by_question_ending_and_configuration(
+    text: str, p_end: float, aad: dict[str, object], gap_ms: int
+) -> None:
+    listener, log = make(turn=FakeTurnDetector(p_end), asr=FakeRecognizer(final_text=text), **aad)
+    await stream(listener, np.concatenate([silence(0.5), tone(1.5), silence(1.5)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    held = ended.speak_after_wall - ended.speech_end_wall if ended.speak_after_wall else 0.0
+    assert held == pytest.approx(gap_ms / 1000), (text, aad, listener.policy)
+    await log.close()

@@ -132,6 +132,8 @@ class TurnEnded:
     speech_end_wall: float = 0.0  # clock() when the audio at speech_end_s had arrived (feed())
     decided_wall: float = 0.0  # clock() when the end of the turn was decided, before the final ASR
     decided_s: float = 0.0  # stream time at which it was decided (decided_s - speech_end_s: the wait)
+    # clock() before which no reply to this turn may be heard (0: at once); see TurnPolicy.holds_reply.
+    speak_after_wall: float = 0.0
 
 
 @dataclass(slots=True)
@@ -556,6 +558,9 @@ class Listener:
         self._coverage_start, self._first_voice = audio_end, None
         wall = self.arrival_wall(speech_end / SR)
         self.last_speech_end_wall = wall
+        # Only a turn the end-of-turn model ended in a short pause is held: silence, the length limit,
+        # the client's audioStreamEnd or activityEnd say the user is done.
+        held = reason == "end_of_turn_model" and self.policy.holds_reply(text)
         self._emit(
             TurnEnded(
                 text=text,
@@ -565,6 +570,7 @@ class Listener:
                 speech_end_wall=wall,
                 decided_wall=decided,
                 decided_s=decided_s,
+                speak_after_wall=wall + self.policy.reply_gap_ms / 1000 if held else 0.0,
             )
         )
 

@@ -125,8 +125,12 @@ class Reply:
         # A speculative reply's user turn (not in the history until the session releases the reply).
         self.tentative = tentative
         self.released = asyncio.Event()
+        # The gate of everything the client is sent: opens at release, or later when the reply is held
+        # (``speak_at``: a reply to a statement waits out a short pause; see turn_policy.REPLY_GAP_MS).
+        self.audible = asyncio.Event()
         if tentative is None:
             self.released.set()
+            self.audible.set()
         # Something of it was (or is being) handed to the outbox: it can no longer be withdrawn unseen.
         self.seen = False
         # When this reply asked the language model and has had nothing back yet (the session's clock),
@@ -153,10 +157,29 @@ class Reply:
         self._task.add_done_callback(lambda task: on_done(self, task))
         self.mark("start")
 
-    def release(self) -> None:
+    def release(self, speak_at: float = 0.0) -> None:
+        """The turn this reply answers has ended; the client may be sent it from ``speak_at`` on (the
+        session's clock; 0: at once)."""
         self.mark("released")
         self.tentative = None
         self.released.set()
+        self.hold(speak_at)
+
+    def hold(self, speak_at: float) -> None:
+        """Send the client nothing of this reply before ``speak_at`` (the session's clock). Until then it
+        is unseen, so a user who goes on speaking withdraws it without a trace."""
+        delay = speak_at - self._ctx.clock()
+        if delay <= 0 or self.seen:
+            self.audible.set()
+            return
+        self.audible.clear()
+        self.mark("held")
+        self._owner.spawn(self._open_after(delay), f"reply-{self.id}-hold")
+
+    async def _open_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.mark("audible")
+        self.audible.set()
 
     def interrupt(self) -> None:
         """Stop generating and speaking (idempotent; a finished reply is left as it is)."""
@@ -261,7 +284,7 @@ class Reply:
                 rounds += 1
                 if not await self._call_tools(calls):
                     break  # NON_BLOCKING calls only: the turn ends, their results are answered later
-            await self.released.wait()
+            await self.audible.wait()
             if self.passages:
                 metadata = grounding_metadata(self.query, self.passages, self.heard_text())
                 await self._ctx.outbox.send(ServerContent(grounding_metadata=metadata))
@@ -305,7 +328,7 @@ class Reply:
             lead_s=ctx.audio_lead_s,
             clock=ctx.clock,
             on_audio=on_audio,
-            gate=self.released,
+            gate=self.audible,
         )
         speaker.start(self._owner)
         return speaker
@@ -331,7 +354,7 @@ class Reply:
             if isinstance(event, TextDelta):
                 self.mark("first_token")
                 if speaker is None:
-                    await self.released.wait()
+                    await self.audible.wait()
                     self.seen = True
                     self._text_sent.append(event.text)
                     await self._ctx.outbox.send(
@@ -380,7 +403,7 @@ class Reply:
         With only NON_BLOCKING calls, returns False at once: the model turn (what was said and the
         calls) is recorded and ends; their results are answered when they come.
         """
-        await self.released.wait()
+        await self.audible.wait()
         spoken = self.heard_text()
         # What was said before the call is recorded with it, not again at the end of the reply.
         self._speaker, self._text_sent = None, []

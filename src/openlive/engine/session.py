@@ -230,6 +230,8 @@ class LiveSession:
         # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
         self._consumed = 0
         self._started_at: float | None = None  # when start() ran, on the session's clock
+        # While a spoken turn's end is performed: the clock time before which its reply is not heard.
+        self._speak_after = 0.0
         # The history's first turn the prompt still holds (contextWindowCompression's sliding window).
         self._window_start = 0
         self._video_seen = False  # video frames or images arrived: the shorter session limit applies
@@ -388,7 +390,7 @@ class LiveSession:
                 assert reply.tentative is not None
                 self.history.append(reply.tentative)
                 self._spoken_turns.clear()  # the ended turn is the tentative one, already counted
-                reply.release()
+                reply.release(self._speak_after)
                 await self._send_not_resumable()
             elif isinstance(action, Discard | Withdraw):
                 # Unseen by the client: cut without a trace (a discarded reply's tentative user turn
@@ -407,6 +409,8 @@ class LiveSession:
                 self._spoken_turns.clear()  # only turns still waiting could be in it
                 language = self._reply_language(text, spoken=action.spoken)
                 self._start_reply(action.reply_id, language, spoken, query=text)
+                if self._speak_after and self._reply is not None:
+                    self._reply.hold(self._speak_after)
                 await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
@@ -735,11 +739,16 @@ class LiveSession:
                 self._spoken_turns.add(id(turn[0]))  # its tokens are the prompt's AUDIO part
             seen = self._reply_seen()
             before = self._reply
-            await self._perform(
-                core.handle(
-                    SpokenTurnEnded(event.text, self._reply_language(event.text, spoken=True), turn, seen)
+            # A reply this turn's end releases or starts is heard no sooner than the listener says.
+            self._speak_after = event.speak_after_wall
+            try:
+                await self._perform(
+                    core.handle(
+                        SpokenTurnEnded(event.text, self._reply_language(event.text, spoken=True), turn, seen)
+                    )
                 )
-            )
+            finally:
+                self._speak_after = 0.0
             reply = self._reply
             answered = reply is not None and (reply is not before or "released" in reply.marks)
             if reply is not None and answered and event.speech_end_wall:

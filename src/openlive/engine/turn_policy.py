@@ -30,6 +30,16 @@ sensitivity's minimum speech duration (at least one 32 ms frame), and the audio 
 is the larger of it and 300 ms (look-back costs nothing but a little ASR time, and clipped first
 words cost accuracy).
 
+A reply to a statement is not heard before the pause has lasted ``reply_gap_ms`` (700 ms; 900 ms with
+LOW end sensitivity; never more than an explicit ``silenceDurationMs``). Smart Turn gives 0.86–0.97 at
+the end of any finished sentence, so a request spoken in several sentences ("I'd like to book a room.
+For Tuesday. For five people.") ends its turn ~160 ms into the first sentence pause, and a reply read
+ahead during that pause is ready ~0.3 s later: heard at once, the user's next sentence would cut it.
+Held, it is still unseen when the user goes on (speech is committed ~100 ms after it resumes, so a
+pause shorter than ~0.6 s withdraws it without a trace and one reply answers the whole request). A
+question ("…?" as Whisper writes it) is answered at once: it asks for the answer; and the hold costs
+nothing where the reply is slower than the gap, as most are on two cores (voice-to-voice ~1 s).
+
 ``silenceDurationMs`` is the upper bound: after that much non-speech the turn ends even if the
 end-of-turn model still thinks the speaker will go on. The model may end it sooner — that is what
 keeps voice-to-voice latency low. A pause counts as non-speech once P(speech) falls below the start
@@ -52,6 +62,9 @@ HYSTERESIS = 0.15
 # that never pauses (music, a television) must not grow without bound.
 MAX_TURN_MS = 30_000
 SHORT_SPEECH_MS = 600
+# The least pause before a reply to a statement may be heard (HIGH, LOW end sensitivity): see above.
+REPLY_GAP_MS = (700, 900)
+QUESTION_MARKS = ("?", "？", "؟", ";")  # ";" is the Greek question mark
 
 
 def frames_for_ms(ms: int) -> int:
@@ -71,6 +84,11 @@ class TurnPolicy:
     silence_frames: int  # non-speech frames that end the turn regardless
     max_turn_frames: int
     uses_turn_model: bool
+    reply_gap_ms: int = 0  # the least pause before a reply to a statement is heard (0: none)
+
+    def holds_reply(self, text: str) -> bool:
+        """Whether a reply to this turn (ended by the end-of-turn model) waits out ``reply_gap_ms``."""
+        return self.reply_gap_ms > 0 and not text.rstrip().endswith(QUESTION_MARKS)
 
 
 def turn_policy(aad: AutomaticActivityDetection, *, has_turn_model: bool) -> TurnPolicy:
@@ -103,4 +121,5 @@ def turn_policy(aad: AutomaticActivityDetection, *, has_turn_model: bool) -> Tur
         silence_frames=frames_for_ms(silence_ms),
         max_turn_frames=frames_for_ms(MAX_TURN_MS),
         uses_turn_model=has_turn_model,
+        reply_gap_ms=min(REPLY_GAP_MS[low_end], silence_ms),
     )
