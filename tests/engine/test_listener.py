@@ -623,13 +623,13 @@ async def test_audio_waiting_past_its_bound_closes_with_1008_and_is_drained_as_p
 
 async def test_a_statement_ended_by_the_turn_model_holds_its_reply_for_the_reply_gap() -> None:
     # Smart Turn is sure at the end of any sentence; a reply heard 160 ms into a sentence pause would
-    # be cut by the user's next sentence. Held 700 ms from the end of speech, it is still unseen then.
+    # be cut by the user's next sentence. Held 800 ms from the end of speech, it is still unseen then.
     listener, log = make(turn=FakeTurnDetector(0.9), asr=FakeRecognizer(final_text="I want a table."))
     await stream(listener, np.concatenate([silence(0.5), tone(1.5), silence(1.0)]))
     await log.settle()
     (ended,) = log.of(TurnEnded)
-    assert listener.policy.reply_gap_ms == 700
-    assert ended.speak_after_wall == pytest.approx(ended.speech_end_wall + 0.7)
+    assert listener.policy.reply_gap_ms == 800
+    assert ended.speak_after_wall == pytest.approx(ended.speech_end_wall + 0.8)
     await log.close()
 
 
@@ -639,7 +639,7 @@ async def test_a_statement_ended_by_the_turn_model_holds_its_reply_for_the_reply
         ("What time is lunch?", 0.9, {}, 0),  # a question asks for its answer now
         ("昼食は何時ですか？", 0.9, {}, 0),
         ("I want a table.", 0.1, {}, 0),  # ended by 1 s of silence, not in a short pause
-        ("I want a table.", 0.9, {"end_of_speech_sensitivity": EndSensitivity.LOW}, 900),
+        ("I want a table.", 0.9, {"end_of_speech_sensitivity": EndSensitivity.LOW}, 1000),
         ("I want a table.", 0.9, {"silence_duration_ms": 300}, 300),  # never more than the app's silence
     ],
 )

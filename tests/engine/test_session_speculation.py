@@ -171,7 +171,7 @@ async def speak_in_time(session: LiveSession, audio: np.ndarray) -> None:
 
 async def test_a_reply_to_a_statement_waits_out_a_short_pause_and_going_on_leaves_one_reply() -> None:
     # A request in two sentences, 0.45 s apart: the turn model ends the turn 160 ms into the pause and
-    # the reply read ahead in it is ready at once; held for the reply gap (700 ms from the end of the
+    # the reply read ahead in it is ready at once; held for the reply gap (800 ms from the end of the
     # speech), it is still unseen when the user goes on, and is withdrawn without a trace.
     llm = ScriptedLanguageModel(replies=[["Too", " early", "."], ["Paris."]])
     session, outbox = session_with(llm, FakeStableRecognizer(words=WORDS))
@@ -195,6 +195,6 @@ async def test_a_held_reply_is_heard_once_the_pause_reaches_the_reply_gap() -> N
     await outbox.wait_turn()
     reply = session.last_reply
     assert reply is not None and "held" in reply.marks
-    # Heard 700 ms after the end of the speech, not before.
-    assert reply.marks["audible"] - reply.marks["speech_end"] == pytest.approx(0.7, abs=0.03)
+    # Heard 800 ms after the end of the speech, not before.
+    assert reply.marks["audible"] - reply.marks["speech_end"] == pytest.approx(0.8, abs=0.03)
     await session.aclose()

@@ -87,6 +87,16 @@ def speech_onset_s(pcm: bytes, threshold: float = 300.0) -> float:
     raise AssertionError("no speech in the audio")
 
 
+def without_trailing_silence(pcm: bytes, threshold: float = 300.0, keep_s: float = 0.04) -> bytes:
+    """``pcm`` (16 kHz) up to ``keep_s`` after its last 20 ms chunk louder than ``threshold`` RMS: espeak-ng
+    ends each clip with ~0.3 s of quiet, which would lengthen a pause put after it."""
+    loud = [i for i in range(0, len(pcm), CHUNK_BYTES) if rms(pcm[i : i + CHUNK_BYTES]) > threshold]
+    last = loud[-1] if loud else -1
+    if last < 0:
+        raise AssertionError("no speech in the audio")
+    return pcm[: min(len(pcm), last + CHUNK_BYTES + int(keep_s * RATE) * 2)]
+
+
 class Microphone:
     """Sends 16 kHz audio in 20 ms chunks at real-time pace, as a live microphone does: what was queued
     with ``say``, and silence in between (unless ``idle_silence`` is off), so that the server's automatic

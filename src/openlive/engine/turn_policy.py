@@ -30,15 +30,19 @@ sensitivity's minimum speech duration (at least one 32 ms frame), and the audio 
 is the larger of it and 300 ms (look-back costs nothing but a little ASR time, and clipped first
 words cost accuracy).
 
-A reply to a statement is not heard before the pause has lasted ``reply_gap_ms`` (700 ms; 900 ms with
+A reply to a statement is not heard before the pause has lasted ``reply_gap_ms`` (800 ms; 1000 ms with
 LOW end sensitivity; never more than an explicit ``silenceDurationMs``). Smart Turn gives 0.86–0.97 at
 the end of any finished sentence, so a request spoken in several sentences ("I'd like to book a room.
 For Tuesday. For five people.") ends its turn ~160 ms into the first sentence pause, and a reply read
 ahead during that pause is ready ~0.3 s later: heard at once, the user's next sentence would cut it.
 Held, it is still unseen when the user goes on (speech is committed ~100 ms after it resumes, so a
-pause shorter than ~0.6 s withdraws it without a trace and one reply answers the whole request). A
-question ("…?" as Whisper writes it) is answered at once: it asks for the answer; and the hold costs
-nothing where the reply is slower than the gap, as most are on two cores (voice-to-voice ~1 s).
+pause shorter than ~0.7 s withdraws it without a trace and one reply answers the whole request; a
+longer pause still ends the turn, as it does with Gemini). A question ("…?" as Whisper writes it) is
+answered at once: it asks for the answer; and the hold costs nothing where the reply is slower than the
+gap, as most are on two cores (voice-to-voice ~1 s). A three-sentence espeak-ng request with 0.77 s
+pauses (tests/server/test_voice_genai.py, untrimmed clips) was cut in 3 of 4 runs with no gap (0.55 s
+pauses: 0 of 3), 3 of 4 at 700 ms and 1 of 4 at 800 ms: the price of a longer gap is paid by every
+quick reply to a statement, so it stays at 800 ms.
 
 ``silenceDurationMs`` is the upper bound: after that much non-speech the turn ends even if the
 end-of-turn model still thinks the speaker will go on. The model may end it sooner — that is what
@@ -63,7 +67,7 @@ HYSTERESIS = 0.15
 MAX_TURN_MS = 30_000
 SHORT_SPEECH_MS = 600
 # The least pause before a reply to a statement may be heard (HIGH, LOW end sensitivity): see above.
-REPLY_GAP_MS = (700, 900)
+REPLY_GAP_MS = (800, 1000)
 QUESTION_MARKS = ("?", "？", "؟", ";")  # ";" is the Greek question mark
 
 
