@@ -80,3 +80,20 @@ def test_offered_keeps_the_allowed_tools_and_the_hint_says_a_call_is_required() 
     assert auto is every and EMBEDDED_POLICY.messages(auto)[0].content == f"Be brief.\n\n{TOOL_USE_HINT}"
     silent = offered(replace(request, tool_choice=ToolChoice(mode="none")))
     assert silent.tools == [] and EMBEDDED_POLICY.messages(silent)[0].content == "Be brief."
+
+
+def test_the_turn_hint_follows_every_user_message_while_functions_are_offered() -> None:
+    policy = PromptPolicy(tool_turn_hint="[hint]")
+    messages = [
+        ChatMessage(role="system", content="Be brief."),
+        ChatMessage(role="user", content="first"),
+        ChatMessage(role="assistant", content="ok"),
+        ChatMessage(role="user", content="second"),
+    ]
+    tools = [ToolSpec(name="get_weather")]
+    hinted = policy.messages(ChatRequest(messages=messages, tools=tools))
+    assert [m.content for m in hinted if m.role == "user"] == ["first [hint]", "second [hint]"]
+    assert policy.messages(ChatRequest(messages=messages)) == messages  # no functions: no hint
+    required = ChatRequest(messages=messages, tools=tools, tool_choice=ToolChoice(mode="required"))
+    assert [m.content for m in policy.messages(required) if m.role == "user"] == ["first", "second"]
+    assert EMBEDDED_POLICY.tool_turn_hint == ""  # measured and not adopted (see TOOL_TURN_HINT)

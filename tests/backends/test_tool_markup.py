@@ -125,6 +125,13 @@ def test_without_declared_names_any_tagged_call_is_made() -> None:
         ("<tools>\n{", "call"),
         ("<tools></tools>", "text"),  # the echoed tool list: dropped by the parser, no call
         ("<tool_call>", "text"),  # the trained format: the parser opens it
+        ("<tool_resp", "wait"),
+        ('<tool_response>\n{"ok": true, "name": "submit_request"', "call"),  # a result it imagines
+        ("(", "wait"),
+        ("(\n", "call"),  # then often the end of the reply: the call it meant is sampled
+        ('(\n{\n    "name"', "call"),
+        ("(Hello", "text"),
+        ("( ", "wait"),
         ("Sure", "text"),
         ("`vote", "text"),
     ],

@@ -233,15 +233,23 @@ def bare_call_opening(reply: str) -> Literal["call", "text", "wait"]:
     """Whether a reply that starts like ``reply`` is a tool call written without ``<tool_call>``.
 
     The 1.5B model, given tools, often answers with a bare JSON object (``{"name": ...}``, sometimes
-    doubled braces, several objects), in a fenced block, or inside the wrong tag (``<tools>{...}</tools>``,
-    the tag of the prompt's tool list) instead of its trained format. Such a reply is a call that has
-    started ("call"); "wait" until its first characters decide it.
+    doubled braces, several objects), in a fenced block, inside the wrong tag (``<tools>{...}</tools>``,
+    the tag of the prompt's tool list; ``<tool_response>{"ok": true, "name": …}``, a result it imagines
+    for the call it means) or after a parenthesis and a line break, instead of its trained format. Such a
+    reply is a call that has started ("call"); "wait" until its first characters decide it.
     """
     head = reply.lstrip()
     if not head:
         return "wait"
     if head[0] == "{":
         return "call"
+    if head[0] == "(":
+        # "(" and a line break: how the model opened calls with the per-turn tool hint in its prompt
+        # ("(\n{"name": …", and as often "(\n" and the end of the reply). No spoken reply starts so.
+        parenthesis = re.match(r"\([ \t]*([\s\S]?)", head)
+        assert parenthesis is not None
+        after = parenthesis.group(1)
+        return "wait" if not after else "call" if after in "\n{" else "text"
     opener = _WRONG_OPENER.match(head)
     if opener is None:
         return "wait" if _could_open(head) else "text"
@@ -252,10 +260,13 @@ def bare_call_opening(reply: str) -> Literal["call", "text", "wait"]:
 
 
 # A fence (with its language), or a tag other than <tool_call> that the model puts its calls in.
-_WRONG_OPENER = re.compile(r"(?:```[A-Za-z]{0,12}|<(?:tools|tool_calls|functions?|function_calls?)>)\s*")
+_WRONG_OPENER = re.compile(
+    r"(?:```[A-Za-z]{0,12}|<(?:tools|tool_calls|tool_response|functions?|function_calls?)>)\s*"
+)
 _OPENERS = (
     "```",
     "<tools>",
+    "<tool_response>",
     "<tool_calls>",
     "<function>",
     "<functions>",
