@@ -5,19 +5,16 @@ Driven through the real listener over scripted speech stages (see listener_fakes
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import numpy as np
 import pytest
 from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 from listener_fakes import (
-    SR,
     FakeRecognitionStream,
     FakeRecognizer,
     FakeTurnDetector,
     FakeVad,
-    pcm,
     silence,
     tone,
 )
@@ -27,10 +24,8 @@ from test_session_races import model_text
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.messages import (
     AudioTranscriptionConfig,
-    Blob,
     GenerationConfig,
     Modality,
-    RealtimeInput,
     Setup,
     SpeechConfig,
 )
@@ -160,23 +155,16 @@ async def test_a_turn_that_ends_with_other_words_gets_a_fresh_reply() -> None:
     await session.aclose()
 
 
-async def speak_in_time(session: LiveSession, audio: np.ndarray) -> None:
-    """Send ``audio`` as a microphone does: 20 ms chunks, 20 ms apart (virtual time)."""
-    step = SR // 50
-    for i in range(0, audio.size, step):
-        blob = Blob(mime_type=f"audio/pcm;rate={SR}", data=pcm(audio[i : i + step]))
-        await session.handle(RealtimeInput(audio=blob))
-        await asyncio.sleep(0.02)
-
-
 async def test_a_reply_to_a_statement_waits_out_a_short_pause_and_going_on_leaves_one_reply() -> None:
     # A request in two sentences, 0.45 s apart: the turn model ends the turn 160 ms into the pause and
     # the reply read ahead in it is ready at once; held for the reply gap (800 ms from the end of the
     # speech), it is still unseen when the user goes on, and is withdrawn without a trace.
     llm = ScriptedLanguageModel(replies=[["Too", " early", "."], ["Paris."]])
     session, outbox = session_with(llm, FakeStableRecognizer(words=WORDS))
-    await speak_in_time(
-        session, np.concatenate([silence(0.3), tone(1.3), silence(0.45), tone(0.4), silence(1.5)])
+    await speak(
+        session,
+        np.concatenate([silence(0.3), tone(1.3), silence(0.45), tone(0.4), silence(1.5)]),
+        pace_s=0.02,
     )
     await outbox.wait_turn()
     assert len(llm.requests) >= 2, llm.requests  # the first sentence was answered, then withdrawn
@@ -190,7 +178,7 @@ async def test_a_reply_to_a_statement_waits_out_a_short_pause_and_going_on_leave
 async def test_a_held_reply_is_heard_once_the_pause_reaches_the_reply_gap() -> None:
     llm = ScriptedLanguageModel(replies=[["Paris."]])
     session, outbox = session_with(llm, FakeStableRecognizer(words=WORDS))
-    await speak_in_time(session, np.concatenate([silence(0.3), tone(1.6), silence(0.3)]))
+    await speak(session, np.concatenate([silence(0.3), tone(1.6), silence(0.3)]), pace_s=0.02)
     assert "text" not in kinds(outbox), kinds(outbox)  # the turn has ended; the reply waits
     await outbox.wait_turn()
     reply = session.last_reply
