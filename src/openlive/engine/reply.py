@@ -124,12 +124,10 @@ class Reply:
         self.note_recorded = False
         # A speculative reply's user turn (not in the history until the session releases the reply).
         self.tentative = tentative
-        self.released = asyncio.Event()
         # The gate of everything the client is sent: opens at release, or later when the reply is held
         # (``speak_at``: a reply to a statement waits out a short pause; see turn_policy.REPLY_GAP_MS).
         self.audible = asyncio.Event()
         if tentative is None:
-            self.released.set()
             self.audible.set()
         # Something of it was (or is being) handed to the outbox: it can no longer be withdrawn unseen.
         self.seen = False
@@ -162,7 +160,6 @@ class Reply:
         session's clock; 0: at once)."""
         self.mark("released")
         self.tentative = None
-        self.released.set()
         self.hold(speak_at)
 
     def hold(self, speak_at: float) -> None:

@@ -408,9 +408,7 @@ class LiveSession:
                 spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
                 self._spoken_turns.clear()  # only turns still waiting could be in it
                 language = self._reply_language(text, spoken=action.spoken)
-                self._start_reply(action.reply_id, language, spoken, query=text)
-                if self._speak_after and self._reply is not None:
-                    self._reply.hold(self._speak_after)
+                self._start_reply(action.reply_id, language, spoken, query=text, speak_at=self._speak_after)
                 await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
@@ -433,7 +431,10 @@ class LiveSession:
         *,
         query: str = "",
         tentative: Content | None = None,
+        speak_at: float = 0.0,
     ) -> None:
+        """Start a reply; a speculative one (``tentative``) sends nothing until released, any other
+        nothing before ``speak_at`` (the session's clock; 0: at once)."""
         if self.modality is Modality.AUDIO and self.profile.asr and self.profile.vad is not None:
             # Its audio may come back through the client's microphone: the listener must exist to
             # keep the echo reference, even before the client sends audio (see _note_playback).
@@ -448,6 +449,8 @@ class LiveSession:
         )
         self._reply = self.last_reply = reply
         reply.start(self._tasks, self._reply_task_done)
+        if speak_at:
+            reply.hold(speak_at)
 
     def _reply_task_done(self, reply: Reply, task: asyncio.Task[None]) -> None:
         error = None if task.cancelled() else task.exception()
