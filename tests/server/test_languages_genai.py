@@ -22,9 +22,8 @@ from serve_process import ServeProcess
 from voice_audio import (
     NOISE_WAV,
     REPLY_BYTES_PER_S,
-    Microphone,
-    Recorder,
     espeak_pcm16k,
+    one_spoken_turn,
     transcription,
     turn_audio,
 )
@@ -128,20 +127,15 @@ async def test_a_spoken_question_is_answered_in_its_language(
     speech = espeak_pcm16k(question, tmp_path, voice=language, words_per_minute=140)
     speech_config = {"language_code": language_code} if language_code else None
     for attempt in range(1, ONE_WORD_RETRIES + 2):
-        async with (
-            connect(
-                server,
-                response_modalities=["AUDIO"],
-                input_audio_transcription={},
-                output_audio_transcription={},
-                speech_config=speech_config,
-                system_instruction=SHORT_ANSWERS,
-            ) as session,
-            Recorder(session) as rec,
-            Microphone(session) as mic,
-        ):
-            mic.say(speech)
-            finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+        connection = connect(
+            server,
+            response_modalities=["AUDIO"],
+            input_audio_transcription={},
+            output_audio_transcription={},
+            speech_config=speech_config,
+            system_instruction=SHORT_ANSWERS,
+        )
+        rec, finished = await one_spoken_turn(connection, speech, TURN_TIMEOUT_S)
         why = f"{rec.explain()}\n{server.log_tail()}"
         assert finished, why
         turn = rec.turns()[0]

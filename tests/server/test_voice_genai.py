@@ -35,6 +35,7 @@ from voice_audio import (
     Recorder,
     espeak_pcm16k,
     noise_pcm16k,
+    one_spoken_turn,
     rms,
     send_pcm,
     silence,
@@ -465,20 +466,15 @@ async def test_japanese_question_gets_a_japanese_answer(
     server: ServeProcess, japanese_question: bytes, language_code: str | None
 ) -> None:
     speech_config = {"language_code": language_code} if language_code else None
-    async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            speech_config=speech_config,
-            system_instruction=SHORT_ANSWERS,
-        ) as session,
-        Recorder(session) as rec,
-        Microphone(session) as mic,
-    ):
-        mic.say(japanese_question)
-        finished = await rec.wait_turns(1, TURN_TIMEOUT_S)
+    connection = connect(
+        server,
+        response_modalities=["AUDIO"],
+        input_audio_transcription={},
+        output_audio_transcription={},
+        speech_config=speech_config,
+        system_instruction=SHORT_ANSWERS,
+    )
+    rec, finished = await one_spoken_turn(connection, japanese_question, TURN_TIMEOUT_S)
     why = explain(rec, server)
     assert finished, why
     turn = rec.turns()[0]

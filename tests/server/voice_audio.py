@@ -13,6 +13,7 @@ import subprocess
 import time
 import wave
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,10 +92,9 @@ def without_trailing_silence(pcm: bytes, threshold: float = 300.0, keep_s: float
     """``pcm`` (16 kHz) up to ``keep_s`` after its last 20 ms chunk louder than ``threshold`` RMS: espeak-ng
     ends each clip with ~0.3 s of quiet, which would lengthen a pause put after it."""
     loud = [i for i in range(0, len(pcm), CHUNK_BYTES) if rms(pcm[i : i + CHUNK_BYTES]) > threshold]
-    last = loud[-1] if loud else -1
-    if last < 0:
+    if not loud:
         raise AssertionError("no speech in the audio")
-    return pcm[: min(len(pcm), last + CHUNK_BYTES + int(keep_s * RATE) * 2)]
+    return pcm[: min(len(pcm), loud[-1] + CHUNK_BYTES + int(keep_s * RATE) * 2)]
 
 
 class Microphone:
@@ -293,3 +293,14 @@ def transcription(messages: list[Received], name: str) -> str:
         if value is not None and value.text:
             texts.append(value.text)
     return "".join(texts)
+
+
+async def one_spoken_turn(
+    connection: AbstractAsyncContextManager[live.AsyncSession], speech: bytes, timeout_s: float
+) -> tuple[Recorder, bool]:
+    """Say ``speech`` into a new session (``connection``: a live ``connect(...)``) and record until its
+    first turn completes or ``timeout_s`` passes; returns the recording and whether the turn completed."""
+    async with connection as session, Recorder(session) as rec, Microphone(session) as mic:
+        mic.say(speech)
+        finished = await rec.wait_turns(1, timeout_s)
+    return rec, finished
