@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
+import numpy as np
+import numpy.typing as npt
 
 PINNED_VERSION = "0.3.36"
 
@@ -56,6 +58,12 @@ class LlamaState:
     def logits_live(self) -> bool:
         """The logits of the last token in the cache are current (the next token can be sampled)."""
         return not self._llm._requires_eval
+
+    def last_logits(self) -> npt.NDArray[np.float32]:
+        """The logits after the last token evaluated (a view: valid until the next ``eval``)."""
+        llm = self._llm
+        logits = llm._ctx.get_logits()  # type: ignore[no-untyped-call]
+        return np.ctypeslib.as_array(logits, shape=(llm._n_vocab,))
 
     def keep(self, n: int) -> bool:
         """Keep the first ``n`` tokens of the cache, drop the rest; False when the cache cannot do it

@@ -25,6 +25,7 @@ import asyncio
 import codecs
 import contextlib
 import logging
+import math
 import os
 import random
 import threading
@@ -58,7 +59,15 @@ from openlive.backends.llm_kv_snapshots import (
     model_fingerprint,
 )
 from openlive.backends.llm_prompt import TOOL_CALL_OPEN, ChatTemplate, ToolCallParser
-from openlive.backends.prompt_policy import EMBEDDED_POLICY, QWEN_SAMPLING, PromptPolicy, offered
+from openlive.backends.prompt_policy import (
+    CALL_DECISION_LABEL,
+    CALL_DECISION_NONE,
+    EMBEDDED_POLICY,
+    QWEN_SAMPLING,
+    PromptPolicy,
+    decision_line,
+    offered,
+)
 from openlive.backends.tool_grammar import CallGrammars
 from openlive.backends.tool_markup import bare_call_opening
 from openlive.backends.tool_steering import CallSteering, Steer
@@ -195,7 +204,7 @@ class LlamaCppLanguageModel:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-prefix-writer")
         # Fixed prefixes already computed, by system prompt and tools (tokenizing 40,000 characters
         # takes tens of milliseconds, on every request and interim prefill otherwise).
-        self._prefix_memo: dict[tuple[str, str], list[int]] = {}
+        self._prefix_memo: dict[tuple[str, str, int], list[int]] = {}
         # Tool-call grammars by the tools they allow (built and checked once per set of tools).
         self._grammars: dict[str, CallGrammars | None] = {}
         # Long prefixes whose background read a real request stopped; read on when the model is idle.
@@ -437,15 +446,17 @@ class LlamaCppLanguageModel:
     # -- long fixed prefixes ---------------------------------------------------------------------------
 
     def _prefix_length(self, request: ChatRequest, tokens: Sequence[int]) -> int:
-        """How many of ``tokens`` are the request's fixed prefix (the system turn with the tools, up to
-        its end marker) when that is long enough to cache on its own; else 0."""
+        """How many of ``tokens`` are the request's fixed prefix (the system turn with the tools, and the
+        call decision's opener, up to its end marker) when that is long enough to cache on its own;
+        else 0."""
         messages = self.policy.messages(request)
         if not messages or messages[0].role != "system":
             return 0
-        key = (messages[0].content, repr(list(request.tools)))
+        fixed = self.policy.fixed_messages(request)
+        key = (messages[0].content, repr(list(request.tools)), fixed)
         prefix = self._prefix_memo.get(key)
         if prefix is None:
-            text = self._template.render(messages[:1], request.tools, add_generation_prompt=False)
+            text = self._template.render(messages[:fixed], request.tools, add_generation_prompt=False)
             prefix = self._tokenize_prompt(text)
             if len(self._prefix_memo) >= 16:
                 self._prefix_memo.pop(next(iter(self._prefix_memo)))
@@ -619,6 +630,20 @@ class LlamaCppLanguageModel:
             raw.append(TOOL_CALL_OPEN)
             opening = None
             first_grammar = steering.require_call()
+        elif steering is not None and self.policy.decides_calls(request):
+            # The reply opens with the call decision, sampled here and never shown (see prompt_policy).
+            called = self._decide_call(context, request, raw)
+            completion = len(context) - len(tokens)
+            if called is not None:
+                opened = f'{TOOL_CALL_OPEN}\n{{"name": "{called}"'
+                context += self._call_open + self._llm.tokenize(
+                    opened[len(TOOL_CALL_OPEN) :].encode("utf-8"), add_bos=False, special=False
+                )
+                completion = len(context) - len(tokens)
+                parser.feed(opened)
+                raw.append(opened)
+                opening = None
+                first_grammar = steering.decided(called)
         generator = sample_from(first_grammar)
         try:
             while True:
@@ -687,6 +712,53 @@ class LlamaCppLanguageModel:
             )
         )
 
+    def _decide_call(self, context: list[int], request: ChatRequest, raw: list[str]) -> str | None:
+        """Put the reply's call decision onto ``context`` (the prompt, which ends with the decision's label
+        and is in the KV cache with its logits): a name or none, and a line break; returns the function
+        named, or None.
+
+        A reply to a function's result decides none without asking: the model says the result, and
+        asking again invites the same call in a loop.
+        """
+        names = [t.name for t in request.tools if t.name != CALL_DECISION_NONE]
+        answered = bool(request.messages) and request.messages[-1].role == "tool"
+        bias = self.policy.none_bias(request)
+        chosen = self._pick_decision(names, bias) if names and not answered else None
+        context += self._decision_tokens(chosen)
+        raw.append(decision_line(chosen) + "\n")
+        return chosen
+
+    def _pick_decision(self, names: list[str], none_bias: float) -> str | None:
+        """The option (a name, or None) whose tokens the model prefers, greedily, token by token.
+
+        Each option is its tokens and the line break, so no option is a prefix of another; options share
+        tokens only at their start, and the model is asked only where they part. "none" gets
+        ``none_bias`` added at every choice it is part of (see ``PromptPolicy.none_bias``).
+        """
+        live: dict[str | None, list[int]] = {None: self._decision_tokens(None)}
+        live.update({name: self._decision_tokens(name) for name in names})
+        step = 0
+        while len(live) > 1:
+            logits = self._state.last_logits()
+            scores: dict[int, float] = {}
+            for option, tokens in live.items():
+                token = tokens[step]
+                bias = none_bias if option is None else 0.0
+                scores[token] = max(scores.get(token, -math.inf), float(logits[token]) + bias)
+            token = max(scores, key=lambda t: scores[t])
+            log.debug("call decision, step %d: %s", step, _ranked(scores, live, step))
+            live = {option: tokens for option, tokens in live.items() if tokens[step] == token}
+            step += 1
+            if len(live) > 1:  # still undecided: read the shared token, and choose among what follows
+                self._llm.eval([token])
+        (option,) = live
+        return option
+
+    def _decision_tokens(self, name: str | None) -> list[int]:
+        """The tokens of a decision after its label: `` <name or none>`` and the line break."""
+        text = f" {name or CALL_DECISION_NONE}\n"
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def _call_grammars(self, tools: Sequence[ToolSpec]) -> CallGrammars | None:
         """The grammars of calls of ``tools`` (None: no tools, or llama.cpp refused one of them)."""
         if not tools:
@@ -712,9 +784,13 @@ class LlamaCppLanguageModel:
         warning) if it would not fit, and refuses what cannot (1007). The engine trims long
         conversations itself; this only keeps a request that slipped past it from failing outright."""
         rendered: dict[int, list[int]] = {}
+        # The reply's call decision opens with its label, which is part of the prompt: a prefill reads it
+        # with the user's turn, and the decision is read from the prompt's own logits.
+        label = CALL_DECISION_LABEL if self.policy.decides_calls(request) else ""
 
         def count(messages: list[ChatMessage]) -> int:
-            rendered[len(messages)] = self._tokenize_prompt(self._template.render(messages, request.tools))
+            text = self._template.render(messages, request.tools) + label
+            rendered[len(messages)] = self._tokenize_prompt(text)
             return len(rendered[len(messages)])
 
         messages = self.policy.messages(request)
@@ -814,6 +890,12 @@ class LlamaCppLanguageModel:
             log.log(
                 level, "cached prompt prefix used: %d tokens (instruction and tools) from %s", prefix, source
             )
+
+
+def _ranked(scores: dict[int, float], options: dict[str | None, list[int]], step: int) -> str:
+    """The options' scores at one step of the call decision, best first (for the debug log)."""
+    named = sorted(((scores[t[step]], n or CALL_DECISION_NONE) for n, t in options.items()), reverse=True)
+    return ", ".join(f"{name} {score:.1f}" for score, name in named)
 
 
 def _or(value: float | None, default: float | None) -> float:

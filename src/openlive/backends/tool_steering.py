@@ -50,6 +50,12 @@ class CallSteering:
         self.phase = "name"
         return self._grammars.declared_name
 
+    def decided(self, name: str) -> str:
+        """The call decision named a declared function: the reply is its call, opened and named already;
+        returns the grammar its arguments are sampled under."""
+        self.phase = "arguments"
+        return self._grammars.arguments[name]
+
     def after_token(self, piece: str, parser: ToolCallParser, reply_tokens: int) -> Steer | None:
         """What changes after a token (``piece``, fed to ``parser``); the reply is ``reply_tokens`` long."""
         if self.phase in ("free", "no_call"):
