@@ -22,7 +22,7 @@ from speech_samples import (
 )
 
 from openlive.backends import whisper_window
-from openlive.backends.asr_whisper import PARTIAL_MIN_NEW_S, WhisperRecognizer
+from openlive.backends.asr_whisper import PARTIAL_MIN_NEW_S, WhisperRecognizer, without_repeated_sentences
 from openlive.backends.tts_stream import split_segments
 from openlive.backends.voices import VoiceChoice
 from openlive.stages.speech import Audio
@@ -207,3 +207,15 @@ async def test_language_id_chooses_only_among_the_languages_the_profile_speaks(t
     result = await multilingual.transcribe(english)
     assert result.language == "en" and "days" in words(result.text), result
     assert await recognizers()["en"].detect_language(japanese) == {"en": 1.0}  # English only: nothing to ask
+
+
+def test_a_sentence_decoded_twice_over_is_kept_once() -> None:
+    assert (
+        without_repeated_sentences("What time is lunch served? What time is lunch served?")
+        == "What time is lunch served?"
+    )
+    assert without_repeated_sentences("Hello. hello! How are you?") == "Hello. How are you?"
+    assert without_repeated_sentences("ランチは何時？ランチは何時？") == "ランチは何時？"
+    # Not a repeat: kept as decoded, spacing and all.
+    assert without_repeated_sentences("No. No way.  Really?") == "No. No way.  Really?"
+    assert without_repeated_sentences("") == ""

@@ -22,7 +22,6 @@ from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.stages import ChatMessage, ChatRequest, SamplingParams, ToolCallRequest
 from openlive.stages.language_model import ToolChoice, ToolSpec
 
-
 # The embedded policy's hints, without the call decision (tested on its own below).
 HINTS_ONLY = replace(EMBEDDED_POLICY, call_decision=False)
 

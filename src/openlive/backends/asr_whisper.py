@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -201,7 +202,7 @@ class WhisperRecognizer:
             vad_filter=False,  # the session's VAD already cut the utterance
             hotwords=vocabulary.strip() or None,  # before every segment, as the previous text
         )
-        text = _join_speech(segments)
+        text = without_repeated_sentences(_join_speech(segments))
         detected = _ISO_639_1.get(info.language, info.language) if info.language else None
         return _Decoded(text=text, language=detected, language_probability=float(info.language_probability))
 
@@ -223,7 +224,7 @@ class WhisperRecognizer:
         if result is None:
             return None
         return _Decoded(
-            text="" if _is_no_speech(result) else result.text,
+            text="" if _is_no_speech(result) else without_repeated_sentences(result.text),
             language=_ISO_639_1.get(model_language, model_language),
             language_probability=probability,
         )
@@ -291,6 +292,29 @@ def _is_no_speech(segment: Any) -> bool:
 def _join_speech(segments: Iterable[Any]) -> str:
     texts = [segment.text.strip() for segment in segments if not _is_no_speech(segment)]
     return " ".join(t for t in texts if t)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!。？！])\s*")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def without_repeated_sentences(text: str) -> str:
+    """``text`` without a sentence that only repeats the one before it.
+
+    Whisper sometimes decodes an utterance followed by silence twice over ("What time is lunch served?
+    What time is lunch served?", seen in the app scenario on every run); a person does not say the
+    same sentence twice in a row within one breath, and the transcript and the model should not get it
+    twice.
+    """
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    kept: list[str] = []
+    for sentence in sentences:
+        key = _NOT_WORD.sub("", sentence.lower())
+        if kept and key and key == _NOT_WORD.sub("", kept[-1].lower()):
+            continue
+        kept.append(sentence)
+    joiner = "" if any(c in text for c in "。？！") else " "
+    return joiner.join(kept) if len(kept) < len(sentences) else text
 
 
 def _rms(x: Audio) -> float:
