@@ -121,3 +121,50 @@ async def test_every_started_call_is_a_declared_function_with_schema_valid_argum
         calls += made
     # Calls were made at all (so the grammar was used), and mostly the one asked for.
     assert len(calls) >= 3, calls
+
+
+EVENT = (
+    "You are the voice assistant of a small conference. Keynote: 9 AM in Hall A. Robotics workshop: "
+    "11 AM in Room C, session S12. Lunch: noon in the foyer. Rooms A, B and C can be booked."
+)
+# A spoken-style conversation: questions answered in words, requests made as calls, a goodbye that
+# ends the session. (user, the function it asks for, or None)
+CONVERSATION = [
+    ("When is the keynote?", None),
+    ("Please vote for the robotics workshop, five stars.", "vote_for_session"),
+    ("Where is lunch?", None),
+    ("Book room B for two hours, please.", "book_room"),
+    ("Thanks, that's all. Goodbye!", "end_session"),
+]
+
+
+async def test_a_conversation_calls_what_is_asked_for_and_answers_questions_in_words(
+    model: LlamaCppLanguageModel,
+) -> None:
+    # Without the call decision the model wrote what it would call in prose and called nothing in
+    # such conversations (docs/benchmarks.md, "The call decision").
+    messages = [ChatMessage(role="system", content=f"{SPOKEN_STYLE_PROMPT}\n\n{EVENT}")]
+    outcomes: list[tuple[str, str | None, list[str], str]] = []
+    for turn, (user, wanted) in enumerate(CONVERSATION):
+        messages.append(ChatMessage(role="user", content=user))
+        calls: list[str] = []
+        text = ""
+        for _ in range(2):  # the turn, and the words after its call's result
+            request = ChatRequest(
+                messages=list(messages), tools=TOOLS, sampling=SamplingParams(seed=turn, max_tokens=60)
+            )
+            events = [event async for event in model.stream(request)]
+            said = "".join(e.text for e in events if isinstance(e, TextDelta))
+            made = [e for e in events if isinstance(e, ToolCallRequest)]
+            messages.append(ChatMessage(role="assistant", content=said, tool_calls=made))
+            text += said
+            calls += [call.name for call in made]
+            if not made:
+                break
+            for call in made:
+                messages.append(ChatMessage(role="tool", content='{"ok": true}', tool_call_id=call.id))
+        outcomes.append((user, wanted, calls, text))
+    right = [calls == ([wanted] if wanted else []) for _, wanted, calls, _ in outcomes]
+    assert sum(right) >= 4, outcomes
+    assert all(text.strip() for _, wanted, _, text in outcomes if wanted is None), outcomes
+    assert not any(mark in text for *_, text in outcomes for mark in ("Function:", "<", "{")), outcomes
