@@ -336,6 +336,38 @@ async def test_prefill_of_the_final_text_leaves_nothing_to_read(model: LlamaCppL
     assert first < 0.5, first
 
 
+async def test_with_tools_a_prefill_reads_the_call_decision_with_the_prompt(
+    model: LlamaCppLanguageModel,
+) -> None:
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}"
+    question = spoken_turn(
+        system,
+        "How far away is the moon?",
+        tools=TOOLS,
+        sampling=SamplingParams(temperature=0.0, max_tokens=8),
+    )
+    model.prefill(question)
+    await model.idle()
+    text, events, first = await run(model, question)
+    done = done_of(events)
+    # The decision ("none") was read with the prompt, and its label's logits kept: nothing to read.
+    assert done.cached_prompt_tokens == done.prompt_tokens, done
+    assert text and not any(isinstance(e, ToolCallRequest) for e in events), events
+    assert "Function" not in text
+    assert first < 0.5, first
+    # A request for what a function does, prefilled, then another prompt read in between: the call is
+    # decided from this prompt's own logits, and the "none" read with it is taken back.
+    ask = spoken_turn(system, "What's the weather in Paris right now?", tools=TOOLS, sampling=GREEDY)
+    model.prefill(ask)
+    await model.idle()
+    await run(model, chat("Be brief.", "Say yes.", sampling=SamplingParams(temperature=0.0, max_tokens=4)))
+    text, events, _ = await run(model, ask)
+    calls = [e for e in events if isinstance(e, ToolCallRequest)]
+    assert [c.name for c in calls] == ["get_weather"], (text, events)
+    assert "paris" in str(calls[0].args.get("city", "")).lower()
+    assert not text.strip(), text
+
+
 async def test_a_stream_cancels_a_running_prefill(model: LlamaCppLanguageModel) -> None:
     # A prompt no cache holds, long enough that reading it takes seconds: a prefill still running.
     facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))

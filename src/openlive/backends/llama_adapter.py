@@ -10,7 +10,7 @@ an upgrade fails at load with a clear message instead of misbehaving in the midd
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,26 @@ class LlamaState:
     def last_logits(self) -> npt.NDArray[np.float32]:
         """The logits after the last token evaluated (a view: valid until the next ``eval``)."""
         llm = self._llm
-        logits = llm._ctx.get_logits()  # type: ignore[no-untyped-call]
+        logits = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(logits, shape=(llm._n_vocab,))
+
+    def eval_keeping_logits(self, tokens: Sequence[int], at: int) -> npt.NDArray[np.float32]:
+        """Evaluate ``tokens`` (one batch) after the cache, as ``Llama.eval`` does, and return a copy
+        of the logits after ``tokens[at]`` as well as leaving the last token's live: two outputs of
+        one batch, which costs no more than one (``Llama.eval`` keeps only the last)."""
+        llm = self._llm
+        if not 0 <= at < len(tokens) <= llm.n_batch:
+            raise ValueError(f"cannot keep the logits at {at} of a batch of {len(tokens)}")
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        n_past = llm.n_tokens
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+        llm._batch.batch.logits[at] = True
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(tokens)] = tokens
+        llm.n_tokens += len(tokens)
+        llm._requires_eval = False
+        kept = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, at)
+        return np.ctypeslib.as_array(kept, shape=(llm._n_vocab,)).copy()
 
     def keep(self, n: int) -> bool:
         """Keep the first ``n`` tokens of the cache, drop the rest; False when the cache cannot do it

@@ -48,6 +48,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import llama_cpp
+import numpy as np
+import numpy.typing as npt
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from openlive.backends.llama_adapter import LlamaState, check_version, cpu_has_amx, without_extra_buffer_types
@@ -186,6 +188,10 @@ class LlamaCppLanguageModel:
         self._call_open: list[int] = self._llm.tokenize(
             TOOL_CALL_OPEN.encode("utf-8"), add_bos=False, special=True
         )
+        # The call decision's usual ending, read with the prompt (see _decision_at), and the logits
+        # after its label: (the prompt up to the label, the logits).
+        self._none_tokens = self._decision_tokens(None)
+        self._decision: tuple[tuple[int, ...], npt.NDArray[np.float32]] | None = None
         # Conversations' states after each request (small ones only, see SNAPSHOT_MAX_SHARE) ...
         self._snapshots = KvSnapshotCache(kv_snapshot_bytes)
         # ... and long fixed prefixes (whole, or read in part), with the shared system prompt pinned.
@@ -406,6 +412,7 @@ class LlamaCppLanguageModel:
                     self._remember_unfinished(tokens[:prefix], job.request)
                 return
             slice_tokens = self._slice_tokens(tokens, prefix, PREFILL_SLICE_TOKENS)
+            decision_at = self._decision_at(job.request, tokens)
             # The session's first prefill (no turn yet) says whether its instruction was read before.
             announce = all(m.role == "system" for m in job.request.messages)
             with self._abortable(job.cancel):
@@ -416,6 +423,7 @@ class LlamaCppLanguageModel:
                     prefix=prefix,
                     request=job.request,
                     announce=announce,
+                    decision_at=decision_at,
                 )
             if not job.cancel.is_set() and not job.background:
                 self.prefills_done += 1
@@ -570,14 +578,22 @@ class LlamaCppLanguageModel:
         sampling = self.policy.sampling(request.sampling)
         tokens = self._fit_prompt(request)
         prefix = self._prefix_length(request, tokens)
+        decision_at = self._decision_at(request, tokens)
         slice_tokens = self._slice_tokens(tokens, prefix, PROMPT_SLICE_TOKENS)
         if slice_tokens == PREFIX_SLICE_TOKENS:  # a long read: a cancellation stops it inside a batch
             with self._abortable(job.cancel):
                 cached = self._eval_prompt(
-                    tokens, job.cancel, slice_tokens=slice_tokens, prefix=prefix, request=request
+                    tokens,
+                    job.cancel,
+                    slice_tokens=slice_tokens,
+                    prefix=prefix,
+                    request=request,
+                    decision_at=decision_at,
                 )
         else:
-            cached = self._eval_prompt(tokens, job.cancel, prefix=prefix, request=request)
+            cached = self._eval_prompt(
+                tokens, job.cancel, prefix=prefix, request=request, decision_at=decision_at
+            )
         if job.cancel.is_set():
             return
         room = self.n_ctx - len(tokens)
@@ -630,9 +646,9 @@ class LlamaCppLanguageModel:
             raw.append(TOOL_CALL_OPEN)
             opening = None
             first_grammar = steering.require_call()
-        elif steering is not None and self.policy.decides_calls(request):
-            # The reply opens with the call decision, sampled here and never shown (see prompt_policy).
-            called = self._decide_call(context, request, raw)
+        elif steering is not None and decision_at is not None:
+            # The reply opens with the call decision, taken here and never shown (see prompt_policy).
+            called = self._decide_call(context, request, raw, decision_at)
             completion = len(context) - len(tokens)
             if called is not None:
                 opened = f'{TOOL_CALL_OPEN}\n{{"name": "{called}"'
@@ -712,34 +728,44 @@ class LlamaCppLanguageModel:
             )
         )
 
-    def _decide_call(self, context: list[int], request: ChatRequest, raw: list[str]) -> str | None:
-        """Put the reply's call decision onto ``context`` (the prompt, which ends with the decision's label
-        and is in the KV cache with its logits): a name or none, and a line break; returns the function
-        named, or None.
+    def _decide_call(
+        self, context: list[int], request: ChatRequest, raw: list[str], decision_at: int
+    ) -> str | None:
+        """Take the reply's call decision: ``context`` is the prompt, read into the KV cache, with the
+        decision's label at ``decision_at`` and "none" after it (see ``_decision_at``). Returns the
+        function named, or None; for a call, ``context`` then ends with its name and line break instead.
 
         A reply to a function's result decides none without asking: the model says the result, and
         asking again invites the same call in a loop.
         """
         names = [t.name for t in request.tools if t.name != CALL_DECISION_NONE]
         answered = bool(request.messages) and request.messages[-1].role == "tool"
-        bias = self.policy.none_bias(request)
-        chosen = self._pick_decision(names, bias) if names and not answered else None
-        context += self._decision_tokens(chosen)
+        chosen = None
+        if names and not answered:
+            chosen = self._pick_decision(context, names, self.policy.none_bias(request), decision_at)
+        if chosen is not None:
+            if not self._state.keep(decision_at + 1):
+                self._state.reset()  # read again by the generation: slow, but right
+            del context[decision_at + 1 :]
+            context += self._decision_tokens(chosen)
         raw.append(decision_line(chosen) + "\n")
         return chosen
 
-    def _pick_decision(self, names: list[str], none_bias: float) -> str | None:
+    def _pick_decision(
+        self, context: list[int], names: list[str], none_bias: float, decision_at: int
+    ) -> str | None:
         """The option (a name, or None) whose tokens the model prefers, greedily, token by token.
 
         Each option is its tokens and the line break, so no option is a prefix of another; options share
         tokens only at their start, and the model is asked only where they part. "none" gets
         ``none_bias`` added at every choice it is part of (see ``PromptPolicy.none_bias``).
         """
-        live: dict[str | None, list[int]] = {None: self._decision_tokens(None)}
+        live: dict[str | None, list[int]] = {None: self._none_tokens}
         live.update({name: self._decision_tokens(name) for name in names})
+        assert self._decision is not None and self._decision_kept(context, decision_at)
+        logits = self._decision[1]
         step = 0
         while len(live) > 1:
-            logits = self._state.last_logits()
             scores: dict[int, float] = {}
             for option, tokens in live.items():
                 token = tokens[step]
@@ -748,9 +774,13 @@ class LlamaCppLanguageModel:
             token = max(scores, key=lambda t: scores[t])
             log.debug("call decision, step %d: %s", step, _ranked(scores, live, step))
             live = {option: tokens for option, tokens in live.items() if tokens[step] == token}
-            step += 1
             if len(live) > 1:  # still undecided: read the shared token, and choose among what follows
+                if step == 0 and not self._state.keep(decision_at + 1):
+                    self._state.reset()
+                    self._llm.eval(context[: decision_at + 1])
                 self._llm.eval([token])
+                logits = self._state.last_logits()
+            step += 1
         (option,) = live
         return option
 
@@ -797,7 +827,21 @@ class LlamaCppLanguageModel:
         kept, _ = self.policy.fit(messages, count, self.n_ctx - MIN_REPLY_TOKENS)
         if len(kept) < len(messages):
             log.warning("prompt exceeded the context: dropped %d oldest messages", len(messages) - len(kept))
-        return rendered[len(kept)]
+        # ... and the decision most replies take, "none", is read with the prompt (see _decision_at).
+        return rendered[len(kept)] + (self._none_tokens if label else [])
+
+    def _decision_at(self, request: ChatRequest, tokens: Sequence[int]) -> int | None:
+        """Where in ``tokens`` (``_fit_prompt``'s) the call decision's label ends, when the reply opens
+        with one: the decision is read from the logits after that token.
+
+        The prompt goes on with " none" and a line break, the decision most replies take, so that they
+        are read in the same batch as the user's words (one batch costs about one decode step however
+        short, ~100 ms with a 3k-token context on 2 cores) and the first word is sampled at once; the
+        label's logits are kept from that batch. A call takes the two tokens back.
+        """
+        if not self.policy.decides_calls(request):
+            return None
+        return len(tokens) - len(self._none_tokens) - 1
 
     def _eval_prompt(
         self,
@@ -808,6 +852,7 @@ class LlamaCppLanguageModel:
         prefix: int = 0,
         request: ChatRequest | None = None,
         announce: bool = False,
+        decision_at: int | None = None,
     ) -> int:
         """Bring the KV cache to exactly ``tokens``, reusing the longest common prefix; returns its length.
 
@@ -818,10 +863,14 @@ class LlamaCppLanguageModel:
         ``prefix`` is the length of the request's long fixed prefix (0: none): it is looked up on disk
         when neither the live cache nor a snapshot holds it, kept once read whole, and when the read
         stops part way, what was read is kept for ``request``'s background read to resume.
+
+        ``decision_at``: the index of the call decision's label (see ``_decision_at``); the logits after
+        it are kept too, from the batch that reads it (and it is read again when they were not).
         """
         llm, state = self._llm, self._state
         in_cache = common_prefix(state.tokens(), tokens)
-        if in_cache == len(tokens) == state.n_tokens and state.logits_live:
+        decided = decision_at is None or self._decision_kept(tokens, decision_at)
+        if in_cache == len(tokens) == state.n_tokens and state.logits_live and decided:
             # Exactly this prompt was the last thing evaluated (a prefill of this turn): its last logits
             # are still live, so nothing is read again (one token would cost ~100 ms on 2 cores).
             log.debug("prompt: all %d tokens cached with their logits", in_cache)
@@ -837,6 +886,8 @@ class LlamaCppLanguageModel:
             in_cache = matched if self._restore(snapshot) else 0
             source = "a KV snapshot in memory" if source == "the live KV cache" else source
         reused = min(in_cache, len(tokens) - 1)
+        if decision_at is not None and not decided:
+            reused = min(reused, decision_at)
         if not state.keep(reused):  # the logits are of a token now dropped, until the next eval
             state.reset()
             reused = 0
@@ -856,7 +907,11 @@ class LlamaCppLanguageModel:
                 )
                 break
             try:
-                llm.eval(tokens[position:end])
+                if decision_at is not None and position <= decision_at < end:
+                    logits = state.eval_keeping_logits(tokens[position:end], decision_at - position)
+                    self._decision = (tuple(tokens[: decision_at + 1]), logits)
+                else:
+                    llm.eval(tokens[position:end])
             except RuntimeError:
                 if not cancel.is_set():
                     raise
@@ -878,6 +933,15 @@ class LlamaCppLanguageModel:
         if prefix and position < prefix:
             self._keep_progress(tokens[:prefix], request)
         return reused
+
+    def _decision_kept(self, tokens: Sequence[int], decision_at: int) -> bool:
+        """Whether the logits after the label at ``decision_at`` are kept for this prompt."""
+        kept = self._decision
+        return (
+            kept is not None
+            and len(kept[0]) == decision_at + 1
+            and kept[0] == tuple(tokens[: decision_at + 1])
+        )
 
     def _best_snapshot(self, tokens: Sequence[int]) -> tuple[int, KvSnapshot | None]:
         prefixes = self._prefixes.best_match(tokens)
