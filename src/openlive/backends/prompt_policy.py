@@ -51,19 +51,21 @@ TOOL_RESULT_HINT = "Answer the person with this result; do not call the function
 # "Tell me a joke." with a weather tool got an empty reply. So EMBEDDED_POLICY leaves it off.
 TOOL_TURN_HINT = "[Use a <tool_call> if a function does what I ask.]"
 # The call decision: every reply (past ones as rendered, the new one as sampled) opens with this label and
-# the name of the function the person's last message asks for, or "none". A backend that uses it samples
-# the name itself under a grammar of the offered names (llm_llamacpp), so the model weighs a call at the
-# one token where it decides, instead of writing the call in prose. Measured with a probe on the app
-# scenario's twelve turns and 18 more requests and questions (docs/benchmarks.md "The call decision",
-# 2026-12-03): the right decision 27 of 30 times with past replies rendered with theirs, 11 of 30
-# without (the model then calls for nearly every message), 24 of 30 with the question asked in a system
-# message of its own (and ~0.4 s more per turn); the conversation as it stood made no call at all.
+# the name of the function the person's last message asks for, or "none". A backend that uses it reads
+# the choice from the model's logits over the offered names itself (llm_llamacpp), so the model weighs a
+# call at the one token where it decides, instead of writing the call in prose. Measured with a probe on
+# the app scenario's twelve turns and 18 more requests and questions (docs/benchmarks.md "The call
+# decision", 2026-12-03): the right decision 27 of 30 times with past replies rendered with theirs, 11 of
+# 30 without (the model then calls for nearly every message), 24 of 30 with the question asked in a
+# system message of its own (and ~0.4 s more per turn); the conversation as it stood made no call at
+# all. The rule once said "questions, thanks and small talk are answered in words": one held-out decision
+# fewer, and the model answered a question its instruction told it to decline.
 CALL_DECISION_LABEL = "Function:"
 CALL_DECISION_NONE = "none"
 CALL_DECISION_HINT = (
     f"Begin every reply with a line '{CALL_DECISION_LABEL} ' and the name of the function the person's "
-    f"last message asks you to perform, or {CALL_DECISION_NONE}. Most messages need {CALL_DECISION_NONE}: "
-    "questions, thanks and small talk are answered in words. Then make the call, or answer in words."
+    f"last message asks you to perform, or {CALL_DECISION_NONE}. Most messages need {CALL_DECISION_NONE}. "
+    "Then make the call, or reply in words."
 )
 # Added to "none"'s log-probability where the decision is taken: a call the person did not ask for (a
 # vote, a request to staff) is worse than one they have to ask for again. In the probe, the questions the
