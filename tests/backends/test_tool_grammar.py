@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from openlive.backends.tool_grammar import (
+    ARGUMENTS_KEY,
     CALL_NAME,
     CALL_NAME_GRAMMAR,
     NO_CALL_START_GRAMMAR,
@@ -53,6 +54,14 @@ def test_the_arguments_follow_the_functions_schema_then_the_end_tag() -> None:
     assert grammar["arguments-stars"] == '"1" | "2" | "3" | "4" | "5"'
 
 
+def test_a_call_opened_up_to_its_arguments_key_goes_on_with_the_value() -> None:
+    # The call decision writes '{"name": "vote_for_session", "arguments":' itself.
+    assert ARGUMENTS_KEY == ', "arguments":'
+    grammar = rules(call_arguments_grammar(VOTE, after_key=True))
+    assert grammar["root"] == 'space arguments "}" space "\\n"? "</tool_call>"'
+    assert grammar["arguments"] == rules(call_arguments_grammar(VOTE))["arguments"]
+
+
 def test_a_string_cannot_hold_a_raw_control_character() -> None:
     # JSON does not allow a raw newline in a string, and json.loads would refuse the call.
     assert rules(call_arguments_grammar(VOTE))["char"].startswith(r'[^"\\\x00-\x1F]')
@@ -73,7 +82,9 @@ def test_a_reply_under_the_no_call_start_cannot_begin_with_markup() -> None:
 def test_one_set_of_grammars_per_request() -> None:
     grammars = CallGrammars.of([VOTE, END])
     assert set(grammars.arguments) == {"vote_for_session", "end_session"}
-    assert len(grammars.all()) == 5  # name, declared name, no-call start, two argument grammars
+    assert set(grammars.argument_values) == {"vote_for_session", "end_session"}
+    # name, declared name, no-call start, two argument grammars and two from the arguments' value on
+    assert len(grammars.all()) == 7
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openlive.backends.llm_prompt import ToolCallParser
 from openlive.backends.tool_grammar import CALL_NAME_GRAMMAR, NO_CALL_START_GRAMMAR, CallGrammars
-from openlive.backends.tool_steering import MAX_TAKEBACKS, CallSteering, Steer
+from openlive.backends.tool_steering import CALL_ENDS, MAX_TAKEBACKS, CallSteering, Steer, call_end
 from openlive.stages.language_model import ToolSpec
 
 VOTE = ToolSpec(
@@ -40,9 +40,28 @@ def test_a_declared_call_is_sampled_name_first_then_under_its_arguments_grammar(
     assert reply.token("<tool_call>") == Steer(CALL_NAME_GRAMMAR)
     assert reply.token('\n{"name": "vote_for') is None
     assert reply.token('_session"') == Steer(GRAMMARS.arguments["vote_for_session"])
-    assert reply.token(', "arguments": {"session_id": "S4"}}\n') is None
-    assert reply.token("</tool_call>") == Steer(None)  # free again after the call
+    # Both objects closed: only the end tag can follow, and it is written (not sampled).
+    assert reply.token(', "arguments": {"session_id": "S4"}}\n') == Steer(None, close_with="</tool_call>")
+    _, calls = reply.parser.feed("</tool_call>")
+    assert [c.args for c in calls] == [{"session_id": "S4"}]
+    reply.steering.call_ended(reply.tokens)
     assert reply.steering.phase == "free"
+
+
+def test_once_the_arguments_close_the_calls_end_is_written_not_sampled() -> None:
+    reply = Reply()
+    reply.token("<tool_call>")
+    reply.token('\n{"name": "vote_for_session"')
+    assert reply.token(', "arguments": {"session_id": "S4') is None
+    assert reply.token('}"') is None  # a brace inside a string closes nothing
+    assert reply.token("}") == Steer(None, close_with=CALL_ENDS[0])
+    shown, calls = reply.parser.feed(CALL_ENDS[0])
+    assert [(c.name, c.args) for c in calls] == [("vote_for_session", {"session_id": "S4}"})]
+    reply.steering.call_ended(reply.tokens)
+    assert reply.steering.phase == "free" and not shown
+    assert call_end('\n{"name": "f", "arguments": {}') == "}\n</tool_call>"
+    assert call_end('\n{"name": "f", "arguments": {"a": 1}}') == "\n</tool_call>"  # "}}": one token
+    assert call_end('\n{"name": "f", "arguments": {"a": {"b": 1}') == ""  # still inside
 
 
 def test_a_call_of_a_function_that_does_not_exist_is_taken_back_to_where_the_text_was_whole() -> None:
@@ -87,3 +106,13 @@ def test_a_required_call_opens_the_reply_with_a_declared_name_only() -> None:
     assert reply.steering.require_call() == GRAMMARS.declared_name
     reply.parser.feed("<tool_call>")  # as the backend opens it
     assert reply.token('{"name": "vote_for_session"') == Steer(GRAMMARS.arguments["vote_for_session"])
+
+
+def test_a_decided_call_is_written_up_to_its_arguments_and_sampled_on_from_their_value() -> None:
+    reply = Reply()
+    assert reply.steering.decided("vote_for_session") == GRAMMARS.argument_values["vote_for_session"]
+    assert reply.token('<tool_call>\n{"name": "vote_for_session", "arguments":') is None
+    assert reply.token(' {"session_id": "T7"}') == Steer(None, close_with=CALL_ENDS[0])
+    shown, calls = reply.parser.feed(CALL_ENDS[0])
+    assert [(c.name, c.args) for c in calls] == [("vote_for_session", {"session_id": "T7"})]
+    assert reply.shown + shown == ""

@@ -70,9 +70,9 @@ from openlive.backends.prompt_policy import (
     decision_line,
     offered,
 )
-from openlive.backends.tool_grammar import CallGrammars
+from openlive.backends.tool_grammar import ARGUMENTS_KEY, CallGrammars
 from openlive.backends.tool_markup import bare_call_opening
-from openlive.backends.tool_steering import CallSteering, Steer
+from openlive.backends.tool_steering import CALL_ENDS, CallSteering, Steer
 from openlive.protocol.errors import ProtocolError
 from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
 from openlive.stages.language_model import ToolSpec
@@ -188,6 +188,9 @@ class LlamaCppLanguageModel:
         self._call_open: list[int] = self._llm.tokenize(
             TOOL_CALL_OPEN.encode("utf-8"), add_bos=False, special=True
         )
+        self._call_ends: dict[str, list[int]] = {
+            end: self._llm.tokenize(end.encode("utf-8"), add_bos=False, special=True) for end in CALL_ENDS
+        }
         # The call decision's usual ending, read with the prompt (see _decision_at), and the logits
         # after its label: (the prompt up to the label, the logits).
         self._none_tokens = self._decision_tokens(None)
@@ -651,7 +654,9 @@ class LlamaCppLanguageModel:
             called = self._decide_call(context, request, raw, decision_at)
             completion = len(context) - len(tokens)
             if called is not None:
-                opened = f'{TOOL_CALL_OPEN}\n{{"name": "{called}"'
+                # Written, not sampled: the call's shape up to its arguments' value (five tokens, half
+                # a second of decoding on 2 cores with a long prompt).
+                opened = f'{TOOL_CALL_OPEN}\n{{"name": "{called}"{ARGUMENTS_KEY}'
                 context += self._call_open + self._llm.tokenize(
                     opened[len(TOOL_CALL_OPEN) :].encode("utf-8"), add_bos=False, special=False
                 )
@@ -697,6 +702,14 @@ class LlamaCppLanguageModel:
                 if steer is None or steer.stop:
                     break
                 generator.close()
+                if steer.close_with:  # the arguments closed: the call's end is written, the call made
+                    assert steering is not None
+                    end = self._call_ends[steer.close_with]
+                    context += end
+                    completion += len(end)
+                    raw.append(steer.close_with)
+                    send(*parser.feed(steer.close_with))
+                    steering.call_ended(completion)
                 if steer.rewind_to is not None:  # a call taken back, or a bare one to open properly
                     del context[len(tokens) + steer.rewind_to :]
                     decoder.reset()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llama_cpp.llama_grammar import SchemaConverter
@@ -49,6 +49,8 @@ class CallGrammars:
 
     name: str
     arguments: dict[str, str]
+    # After ``{"name": "<name>", "arguments": `` (a call the backend opened itself): the value on.
+    argument_values: dict[str, str] = field(default_factory=dict)
     # The name step when a call is required (toolConfig ANY): only a declared function's name.
     declared_name: str = ""
     no_call_start: str = NO_CALL_START_GRAMMAR
@@ -59,11 +61,18 @@ class CallGrammars:
         return cls(
             name=CALL_NAME_GRAMMAR,
             arguments={t.name: call_arguments_grammar(t) for t in tools},
+            argument_values={t.name: call_arguments_grammar(t, after_key=True) for t in tools},
             declared_name=f'root ::= "\\n"? "{{" " "? "\\"name\\"" " "? ":" " "? ({names})\n',
         )
 
     def all(self) -> list[str]:
-        return [self.name, self.declared_name, self.no_call_start, *self.arguments.values()]
+        return [
+            self.name,
+            self.declared_name,
+            self.no_call_start,
+            *self.arguments.values(),
+            *self.argument_values.values(),
+        ]
 
 
 def _literal(text: str) -> str:
@@ -71,8 +80,14 @@ def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def call_arguments_grammar(tool: ToolSpec) -> str:
-    """GBNF for what follows ``{"name": "<tool.name>"`` in a call: arguments, ``}``, ``</tool_call>``."""
+# What a call the backend opens itself writes before the arguments' value (the trained format; the
+# space after the colon is left to the model, whose tokens join it to the brace: ' {"').
+ARGUMENTS_KEY = ', "arguments":'
+
+
+def call_arguments_grammar(tool: ToolSpec, *, after_key: bool = False) -> str:
+    """GBNF for what follows ``{"name": "<tool.name>"`` in a call: arguments, ``}``, ``</tool_call>``.
+    ``after_key``: what follows ``ARGUMENTS_KEY`` after it instead (from the value on)."""
     converter = _converter()
     try:
         _visit(converter, _arguments_schema(tool), "arguments")
@@ -80,9 +95,8 @@ def call_arguments_grammar(tool: ToolSpec) -> str:
         log.warning("tool %s: no grammar for its parameters schema; any object is allowed", tool.name)
         converter = _converter()
         _visit(converter, _ANY_OBJECT, "arguments")
-    root = (
-        'root ::= space "," space "\\"arguments\\"" space ":" space arguments "}" space "\\n"? "</tool_call>"'
-    )
+    key = "space " if after_key else 'space "," space "\\"arguments\\"" space ":" space '
+    root = f'root ::= {key}arguments "}}" space "\\n"? "</tool_call>"'
     return f"{root}\n{_strict_strings(_format(converter))}\n"
 
 
