@@ -75,9 +75,13 @@ CALL_DECISION_HINT = (
 CALL_DECISION_NONE_BIAS = 1.0
 CALL_DECISION_QUESTION_BIAS = 2.0
 QUESTION_MARKS = ("?", "？", "؟")
-# A fixed first exchange, rendered after the system prompt while the decision is on: with no reply of
-# its own to go by, the model took nearly every first question for a call (11 of 30 right in the probe;
-# with this exchange 24 of 30, and 28 of 30 with the bias above).
+# Fixed first exchanges, rendered after the system prompt while the decision is on: with no reply of its
+# own to go by, the model took nearly every first question for a call (11 of 30 right in the probe; with
+# the first two exchanges 24 of 30, and 28 of 30 with the bias above). The third, a plain question
+# answered in words, came after a fresh-clone CI run: with only a spoken-style prompt and a weather
+# function, "What is the capital of France?" was taken for get_weather (by 1.3 over none and its bias)
+# and "How far away is the moon?" tied; with it both are none by 1.0 and 2.5, and the app's held-out
+# first turns went from 15 to 16 of 18.
 CALL_DECISION_OPENER = (
     ChatMessage(role="user", content="Hi! What can you help me with?"),
     ChatMessage(
@@ -89,6 +93,8 @@ CALL_DECISION_OPENER = (
         role="assistant",
         content="Just ask me a question, or tell me what you would like me to do.",
     ),
+    ChatMessage(role="user", content="What is two plus two?"),
+    ChatMessage(role="assistant", content="Four."),
 )
 
 
