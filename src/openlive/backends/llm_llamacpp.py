@@ -757,8 +757,7 @@ class LlamaCppLanguageModel:
         if names and not answered:
             chosen = self._pick_decision(context, names, self.policy.none_bias(request), decision_at)
         if chosen is not None:
-            if not self._state.keep(decision_at + 1):
-                self._state.reset()  # read again by the generation: slow, but right
+            self._keep_through(context, decision_at + 1)
             del context[decision_at + 1 :]
             context += self._decision_tokens(chosen)
         raw.append(decision_line(chosen) + "\n")
@@ -788,14 +787,20 @@ class LlamaCppLanguageModel:
             log.debug("call decision, step %d: %s", step, _ranked(scores, live, step))
             live = {option: tokens for option, tokens in live.items() if tokens[step] == token}
             if len(live) > 1:  # still undecided: read the shared token, and choose among what follows
-                if step == 0 and not self._state.keep(decision_at + 1):
-                    self._state.reset()
-                    self._llm.eval(context[: decision_at + 1])
+                if step == 0:
+                    self._keep_through(context, decision_at + 1)
                 self._llm.eval([token])
                 logits = self._state.last_logits()
             step += 1
         (option,) = live
         return option
+
+    def _keep_through(self, context: list[int], n: int) -> None:
+        """Bring the KV cache to ``context[:n]``, which it holds (and more): the rest is dropped, or, if
+        llama.cpp cannot drop it, the cache is read again from the start."""
+        if not self._state.keep(n):
+            self._state.reset()
+            self._llm.eval(context[:n])
 
     def _decision_tokens(self, name: str | None) -> list[int]:
         """The tokens of a decision after its label: `` <name or none>`` and the line break."""

@@ -98,8 +98,7 @@ class CallSteering:
             self.phase = "no_call"
             return Steer(self._grammars.no_call_start, rewind_to=self._rest)
         if not parser.in_call:  # the call closed (as sampled)
-            self.phase = "free"
-            self._rest = reply_tokens
+            self.call_ended(reply_tokens)
             return Steer(None)
         end = call_end(parser.call_text)
         if end:
@@ -110,7 +109,7 @@ class CallSteering:
         return None
 
     def call_ended(self, reply_tokens: int) -> None:
-        """The backend wrote the call's end (``close_with``)."""
+        """The call closed: sampled, or written by the backend after ``close_with``."""
         self.phase = "free"
         self._rest = reply_tokens
 
