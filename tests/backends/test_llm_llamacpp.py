@@ -391,6 +391,33 @@ async def test_a_stream_cancels_a_running_prefill(model: LlamaCppLanguageModel) 
     assert text == reference
 
 
+async def test_a_stream_of_the_prompt_a_running_prefill_reads_lets_it_finish(
+    model: LlamaCppLanguageModel,
+) -> None:
+    # The pause's transcript was the turn's last interim one: the speculative reply asks for exactly
+    # the prompt the prefill is reading. Stopping it would throw its batch away and read it again.
+    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(30))
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
+    request = spoken_turn(
+        system, "What is day 3's code word?", sampling=SamplingParams(temperature=0.0, max_tokens=4)
+    )
+    # An earlier test's unfinished long prompt is read on in the background while the model is idle;
+    # a prefill queued behind it would be skipped (a real request waits) instead of running.
+    for _ in range(600):
+        await model.idle()
+        if model._background is None and not model._unfinished:
+            break
+        await asyncio.sleep(0.1)
+    done_before = model.prefills_done
+    model.prefill(request)
+    await asyncio.sleep(0.3)  # the worker is reading it now
+    assert model.kv_tokens < model.count_tokens(system)
+    _, events, _ = await run(model, request)
+    assert model.prefills_done == done_before + 1, "the prefill was stopped"
+    done = done_of(events)
+    assert done.cached_prompt_tokens == done.prompt_tokens, done  # nothing left to read
+
+
 async def test_a_prefill_is_dropped_while_a_request_runs_and_superseded_by_a_newer_one(
     model: LlamaCppLanguageModel,
 ) -> None:

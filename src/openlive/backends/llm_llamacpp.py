@@ -253,6 +253,11 @@ class LlamaCppLanguageModel:
             self._requests.add(job)
             prefill, self._prefill_job = self._prefill_job, None
             background, self._background = self._background, None
+        if prefill is not None and _same_prompt(prefill.request, job.request):
+            # It reads exactly this prompt (a pause's transcript, prefilled as the turn's last interim
+            # one): letting it finish leaves nothing to read, and the first token is sampled at once. A
+            # queued one is skipped (a real request waits), and the request reads it instead.
+            prefill = None
         for stopped in (prefill, background):  # a running prefill stops within ~1 ms; a queued one is dropped
             if stopped is not None:
                 stopped.cancel.set()
@@ -972,6 +977,11 @@ class LlamaCppLanguageModel:
             log.log(
                 level, "cached prompt prefix used: %d tokens (instruction and tools) from %s", prefix, source
             )
+
+
+def _same_prompt(a: ChatRequest, b: ChatRequest) -> bool:
+    """Whether two requests make the same prompt (their sampling may differ)."""
+    return a.messages == b.messages and a.tools == b.tools and a.tool_choice == b.tool_choice
 
 
 def _ranked(scores: dict[int, float], options: dict[str | None, list[int]], step: int) -> str:
