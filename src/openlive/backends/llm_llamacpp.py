@@ -70,7 +70,7 @@ from openlive.backends.prompt_policy import (
     decision_line,
     offered,
 )
-from openlive.backends.tool_grammar import ARGUMENTS_KEY, CallGrammars
+from openlive.backends.tool_grammar import CallGrammars
 from openlive.backends.tool_markup import bare_call_opening
 from openlive.backends.tool_steering import CALL_ENDS, CallSteering, Steer
 from openlive.protocol.errors import ProtocolError
@@ -642,6 +642,20 @@ class LlamaCppLanguageModel:
                 grammar=LlamaGrammar.from_string(grammar) if grammar is not None else None,
             )
 
+        def write(steer: Steer) -> None:
+            # What the steering writes instead of sampling: appended to the context (read with the next
+            # token's batch) and fed to the parser; a call it ends is sent at once.
+            assert steering is not None
+            if steer.write:
+                context.extend(self._llm.tokenize(steer.write.encode("utf-8"), add_bos=False, special=False))
+                raw.append(steer.write)
+                send(*parser.feed(steer.write))
+            if steer.close_with:
+                context.extend(self._call_ends[steer.close_with])
+                raw.append(steer.close_with)
+                send(*parser.feed(steer.close_with))
+                steering.call_ended(len(context) - len(tokens))
+
         # The start of the reply, held while it may be a bare JSON call (see bare_call_opening).
         opening: str | None = "" if steering is not None else None
         raw: list[str] = []  # the reply as sampled, markup and all (for the debug log)
@@ -659,17 +673,17 @@ class LlamaCppLanguageModel:
             called = self._decide_call(context, request, raw, decision_at)
             completion = len(context) - len(tokens)
             if called is not None:
-                # Written, not sampled: the call's shape up to its arguments' value (five tokens, half
-                # a second of decoding on 2 cores with a long prompt).
-                opened = f'{TOOL_CALL_OPEN}\n{{"name": "{called}"{ARGUMENTS_KEY}'
-                context += self._call_open + self._llm.tokenize(
-                    opened[len(TOOL_CALL_OPEN) :].encode("utf-8"), add_bos=False, special=False
-                )
-                completion = len(context) - len(tokens)
-                parser.feed(opened)
-                raw.append(opened)
+                # Written, not sampled: the call's shape up to the first thing the model must choose
+                # (``{"name": "vote_for_session", "arguments": {"session_id": "``: twelve tokens, over a
+                # second of decoding on 2 cores with a long prompt, read in one batch instead).
+                context += self._call_open
+                parser.feed(TOOL_CALL_OPEN)
+                raw.append(TOOL_CALL_OPEN)
                 opening = None
-                first_grammar = steering.decided(called)
+                decided = steering.decided(called)
+                write(decided)
+                completion = len(context) - len(tokens)
+                first_grammar = decided.grammar
         generator = sample_from(first_grammar)
         try:
             while True:
@@ -707,14 +721,8 @@ class LlamaCppLanguageModel:
                 if steer is None or steer.stop:
                     break
                 generator.close()
-                if steer.close_with:  # the arguments closed: the call's end is written, the call made
-                    assert steering is not None
-                    end = self._call_ends[steer.close_with]
-                    context += end
-                    completion += len(end)
-                    raw.append(steer.close_with)
-                    send(*parser.feed(steer.close_with))
-                    steering.call_ended(completion)
+                write(steer)
+                completion = len(context) - len(tokens)
                 if steer.rewind_to is not None:  # a call taken back, or a bare one to open properly
                     del context[len(tokens) + steer.rewind_to :]
                     decoder.reset()
