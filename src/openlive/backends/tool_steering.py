@@ -20,7 +20,7 @@ the reply's tokens from ``rewind_to`` on when it says so. The steps (grammars in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from openlive.backends.llm_prompt import TOOL_CALL_CLOSE, ToolCallParser
@@ -69,7 +69,7 @@ class CallSteering:
         after ``<tool_call>`` (the call's shape up to the first thing the model must choose), and what
         is sampled from there."""
         steer = self._arguments(name)
-        return Steer(steer.grammar, write=f'\n{{"name": "{name}"{steer.write}', close_with=steer.close_with)
+        return replace(steer, write=f'\n{{"name": "{name}"{steer.write}')
 
     def _arguments(self, name: str) -> Steer:
         """After the declared function's name: ``, "arguments":`` and, with a plan, as far as it goes."""
@@ -115,13 +115,11 @@ class CallSteering:
         # What the token held after the quote is the start of what the grammar lets follow it.
         tail = self._value[quote + 1 :]
         self._key += 1
-        if self._key < len(plan.keys):
-            steer = self._next_value("")
-            return Steer(steer.grammar, write=steer.write[len(tail) :], close_with=steer.close_with)
-        self._plan = None
-        if plan.rest or tail:
+        if self._key == len(plan.keys) and (plan.rest or tail):
+            self._plan = None  # the last value's grammar samples on to the call's end
             return None
-        return Steer(None, write="}", close_with=CALL_ENDS[0])
+        steer = self._next_value("")
+        return replace(steer, write=steer.write[len(tail) :])
 
     def after_token(self, piece: str, parser: ToolCallParser, reply_tokens: int) -> Steer | None:
         """What changes after a token (``piece``, fed to ``parser``); the reply is ``reply_tokens`` long."""
