@@ -186,6 +186,30 @@ def test_only_plain_required_strings_make_a_plan() -> None:
     assert GRAMMARS.plans["vote_for_session"].rest == ""
 
 
+def test_a_malformed_schema_gets_no_plan_and_breaks_nothing() -> None:
+    # Declarations are the client's: a "required" or "enum" that is not a list is sampled under the
+    # whole arguments' grammar (which allows any object for what the converter cannot read).
+    odd = [
+        ToolSpec(
+            name="a", parameters={"type": "object", "properties": {"x": {"type": "string"}}, "required": 5}
+        ),
+        ToolSpec(
+            name="b", parameters={"type": "object", "properties": {"x": {"type": "string"}}, "required": "x"}
+        ),
+        ToolSpec(
+            name="c",
+            parameters={
+                "type": "object",
+                "properties": {"x": {"type": "string", "enum": "xy"}},
+                "required": ["x"],
+            },
+        ),
+    ]
+    grammars = CallGrammars.of(odd)
+    assert grammars.plans == {}
+    assert set(grammars.arguments) == {"a", "b", "c"}
+
+
 def test_a_call_of_a_function_that_does_not_exist_is_taken_back_to_where_the_text_was_whole() -> None:
     reply = Reply()
     reply.token("Let me")

@@ -183,6 +183,8 @@ def argument_plan(tool: ToolSpec) -> ArgumentPlan | None:
     if not properties:  # no parameters: the arguments are {}
         return ArgumentPlan(keys=(), options=(), values=())
     required = schema.get("required") or []
+    if not isinstance(required, list):  # a client's malformed schema: sampled under the whole grammar
+        return None
     keys = tuple(k for k in properties if k in required)
     if not keys or any(_UNSAFE.search(k) for k in properties):
         return None
@@ -192,7 +194,9 @@ def argument_plan(tool: ToolSpec) -> ArgumentPlan | None:
         if not isinstance(prop, dict) or prop.get("type") != "string" or not set(prop) <= _PLAIN_STRING_KEYS:
             return None
         enum = prop.get("enum") or []
-        if not all(isinstance(v, str) and v and not _UNSAFE.search(v) for v in enum):
+        if not isinstance(enum, list) or not all(
+            isinstance(v, str) and v and not _UNSAFE.search(v) for v in enum
+        ):
             return None
         options.append(tuple(enum))
     optional = {k: v for k, v in properties.items() if k not in keys}
