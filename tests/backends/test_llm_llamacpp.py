@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -205,26 +205,6 @@ async def test_same_seed_gives_the_same_sampled_reply(model: LlamaCppLanguageMod
     first, _, _ = await run(model, poem)
     second, _, _ = await run(model, poem)
     assert first == second
-
-
-async def test_a_reply_opens_with_its_most_likely_token_unless_the_client_chose_a_temperature(
-    model: LlamaCppLanguageModel,
-) -> None:
-    # The embedded policy samples a reply's first token greedily where the client set no temperature
-    # (OPENING_TEMPERATURE): the seeds then differ only after it. A temperature the client chose applies
-    # to the first token too, and at 1.0 these seeds open the story differently.
-    async def openings(sampling: Callable[[int], SamplingParams]) -> set[str]:
-        texts = [
-            (await run(model, chat("You are a storyteller.", "Tell me a story.", sampling=sampling(seed))))[0]
-            for seed in range(1, 7)
-        ]
-        return {text.split()[0] for text in texts if text.split()}
-
-    assert len(await openings(lambda seed: SamplingParams(max_tokens=2, seed=seed))) == 1
-    chosen = await openings(
-        lambda seed: SamplingParams(temperature=1.0, top_k=0, top_p=1.0, max_tokens=2, seed=seed)
-    )
-    assert len(chosen) > 1
 
 
 async def test_concurrent_sessions_are_served_one_after_the_other(model: LlamaCppLanguageModel) -> None:

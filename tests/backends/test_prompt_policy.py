@@ -53,12 +53,6 @@ def test_sampling_defaults_fill_only_what_the_client_left_unset() -> None:
     assert PromptPolicy().sampling(SamplingParams()) == SamplingParams()
 
 
-def test_the_opening_is_greedy_only_where_the_client_left_the_temperature_unset() -> None:
-    assert EMBEDDED_POLICY.opening(SamplingParams()) == 0.0
-    assert EMBEDDED_POLICY.opening(SamplingParams(temperature=0.9)) is None  # the client's choice
-    assert PromptPolicy().opening(SamplingParams()) is None  # a policy without one leaves it alone
-
-
 def test_fit_drops_a_call_with_its_result_and_refuses_what_cannot_fit() -> None:
     call = ToolCallRequest(id="c1", name="book")
     messages = [

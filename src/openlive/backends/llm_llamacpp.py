@@ -627,15 +627,13 @@ class LlamaCppLanguageModel:
         steering = CallSteering(grammars) if grammars is not None else None
         context = list(tokens)  # the prompt and the tokens sampled so far
 
-        def sample_from(
-            grammar: str | None, temperature: float | None = None
-        ) -> Generator[int, Sequence[int] | None, None]:
+        def sample_from(grammar: str | None) -> Generator[int, Sequence[int] | None, None]:
             # All of ``context`` but its last token is in the KV cache already (or more, after a call was
             # taken back): a new generator reads that one token, as the old one would have, and samples
             # on under the new grammar.
             return self._llm.generate(
                 context,
-                temp=_or(temperature, _or(sampling.temperature, QWEN_SAMPLING.temperature)),
+                temp=_or(sampling.temperature, QWEN_SAMPLING.temperature),
                 top_p=_or(sampling.top_p, QWEN_SAMPLING.top_p),
                 top_k=int(_or(sampling.top_k, QWEN_SAMPLING.top_k)),
                 repeat_penalty=DEFAULT_REPEAT_PENALTY,
@@ -647,6 +645,7 @@ class LlamaCppLanguageModel:
         def write(steer: Steer) -> None:
             # What the steering writes instead of sampling: appended to the context (read with the next
             # token's batch) and fed to the parser; a call it ends is sent at once.
+            assert steering is not None
             if steer.write:
                 context.extend(self._llm.tokenize(steer.write.encode("utf-8"), add_bos=False, special=False))
                 raw.append(steer.write)
@@ -655,7 +654,6 @@ class LlamaCppLanguageModel:
                 context.extend(self._call_ends[steer.close_with])
                 raw.append(steer.close_with)
                 send(*parser.feed(steer.close_with))
-                assert steering is not None
                 steering.call_ended(len(context) - len(tokens))
 
         # The start of the reply, held while it may be a bare JSON call (see bare_call_opening).
@@ -686,10 +684,7 @@ class LlamaCppLanguageModel:
                 write(decided)
                 completion = len(context) - len(tokens)
                 first_grammar = decided.grammar
-        # A reply in words opens at the policy's temperature (greedy for the embedded model: see
-        # OPENING_TEMPERATURE); once its first piece is out, the generator is renewed at the reply's own.
-        opening_temperature = self.policy.opening(request.sampling) if first_grammar is None else None
-        generator = sample_from(first_grammar, opening_temperature)
+        generator = sample_from(first_grammar)
         try:
             while True:
                 steer: Steer | None = None
@@ -723,10 +718,6 @@ class LlamaCppLanguageModel:
                         steer = steering.after_token(piece, parser, completion)
                         if steer is not None:
                             break
-                    if opening_temperature is not None:
-                        steer = Steer(grammar=None)
-                        break
-                opening_temperature = None
                 if steer is None or steer.stop:
                     break
                 generator.close()

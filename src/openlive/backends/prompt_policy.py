@@ -108,9 +108,6 @@ class PromptPolicy:
     call_decision: bool = False
     # Used where a request leaves a value unset (None: the engine's own default).
     default_sampling: SamplingParams = field(default_factory=SamplingParams)
-    # The temperature of a reply's first token where the client left the temperature unset (None: the
-    # reply's own). Only for a backend that samples itself (see OPENING_TEMPERATURE).
-    opening_temperature: float | None = None
 
     def messages(self, request: ChatRequest) -> list[ChatMessage]:
         """The request's messages with the tool hints applied."""
@@ -149,11 +146,6 @@ class PromptPolicy:
         """What the call decision adds to "none" for ``request`` (see CALL_DECISION_NONE_BIAS)."""
         last = request.messages[-1].content.rstrip() if request.messages else ""
         return CALL_DECISION_QUESTION_BIAS if last.endswith(QUESTION_MARKS) else CALL_DECISION_NONE_BIAS
-
-    def opening(self, requested: SamplingParams) -> float | None:
-        """The temperature a reply's first token is sampled at, or None for the reply's own: the
-        policy's ``opening_temperature``, unless the client chose a temperature itself."""
-        return self.opening_temperature if requested.temperature is None else None
 
     def sampling(self, requested: SamplingParams) -> SamplingParams:
         """``requested`` with this policy's defaults where it leaves a value unset."""
@@ -201,19 +193,12 @@ def offered(request: ChatRequest) -> ChatRequest:
 
 # Qwen2.5's recommended sampling (its generation_config.json) and the embedded model's reply bound.
 QWEN_SAMPLING = SamplingParams(temperature=0.7, top_p=0.8, top_k=20, max_tokens=512)
-# A reply's first word decides what kind of reply it is ("I can't …" or "Buying shares …"), and the 1.5B
-# model's most likely first token is the one that follows the system instruction: asked for stock tips
-# against an instruction that says to decline them, it declined greedily, but 7 of 10 times at 0.7
-# (probe, 2026-12-03, docs/benchmarks.md "Declines"). The rest of the reply keeps its temperature, so
-# replies still vary.
-OPENING_TEMPERATURE = 0.0
 # The embedded profile's policy (Qwen2.5 1.5B through llama.cpp).
 EMBEDDED_POLICY = PromptPolicy(
     tool_use_hint=TOOL_USE_HINT,
     tool_result_hint=TOOL_RESULT_HINT,
     call_decision=True,
     default_sampling=QWEN_SAMPLING,
-    opening_temperature=OPENING_TEMPERATURE,
 )
 
 
