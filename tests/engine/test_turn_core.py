@@ -121,6 +121,24 @@ def test_the_speculation_is_released_for_the_same_words_only() -> None:
     assert core.handle(UserPaused("hello", "ja")) == [Discard(1), Speculate(2, "hello", "ja")]
 
 
+def test_a_spoken_turn_says_when_the_reply_it_releases_or_starts_may_be_heard() -> None:
+    # The listener holds a reply to a statement ended in a short pause (TurnPolicy.holds_reply): the
+    # time travels with the turn's end to the action that lets the reply out, and nowhere else.
+    core = core_in(State.SPECULATING)
+    assert core.handle(SpokenTurnEnded("hello", "en", "hello", False, speak_after=7.5)) == [
+        Release(core.reply_id, speak_after=7.5)
+    ]
+    core = core_in(State.SPECULATING)
+    actions = core.handle(SpokenTurnEnded("hi there", "en", "hi there", False, speak_after=7.5))
+    assert actions == [Discard(1), StartReply(2, ("hi there",), True, speak_after=7.5)]
+    core = core_in(State.IDLE)
+    assert core.handle(TypedTurn("typed")) == [StartReply(1, ("typed",), False)]  # at once
+    # A turn queued behind a reply the client heard is answered when that reply ends: at once.
+    core = core_in(State.REPLYING)
+    assert core.handle(SpokenTurnEnded("more", "en", "more", True, speak_after=7.5)) == []
+    assert core.handle(ReplyEnded(core.reply_id)) == [StartReply(2, ("more",), True)]
+
+
 def test_a_when_idle_result_waits_for_the_user_and_the_reply() -> None:
     core = core_in(State.SPECULATING)
     core.handle(SpeechStarted())  # the discard; the user speaks

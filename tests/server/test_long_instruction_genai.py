@@ -255,11 +255,8 @@ def test_the_instruction_is_long_and_the_fact_is_in_its_last_third() -> None:
     assert INSTRUCTION.count("Marigold") == 1 and "island" not in INSTRUCTION.replace(FACT, "")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11, open: with five tools the 1.5B model often describes a function call instead of "
-    "answering (third fresh-clone CI run: 3 sessions of 3); the scenario bench measures tool use",
-)
+# Expected to fail before the call decision (2026-12-03): the 1.5B model described a function call
+# instead of answering in 3 sessions of 3 in a fresh-clone CI run. It has passed in every CI run since.
 def test_a_question_answered_only_by_the_last_third_is_answered(
     server: ServeProcess, first_answer: FirstAnswers
 ) -> None:

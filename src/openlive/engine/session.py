@@ -230,8 +230,6 @@ class LiveSession:
         # Client messages taken in (setup is message 0), for lastConsumedClientMessageIndex.
         self._consumed = 0
         self._started_at: float | None = None  # when start() ran, on the session's clock
-        # While a spoken turn's end is performed: the clock time before which its reply is not heard.
-        self._speak_after = 0.0
         # The history's first turn the prompt still holds (contextWindowCompression's sliding window).
         self._window_start = 0
         self._video_seen = False  # video frames or images arrived: the shorter session limit applies
@@ -390,7 +388,7 @@ class LiveSession:
                 assert reply.tentative is not None
                 self.history.append(reply.tentative)
                 self._spoken_turns.clear()  # the ended turn is the tentative one, already counted
-                reply.release(self._speak_after)
+                reply.release(action.speak_after)
                 await self._send_not_resumable()
             elif isinstance(action, Discard | Withdraw):
                 # Unseen by the client: cut without a trace (a discarded reply's tentative user turn
@@ -408,7 +406,7 @@ class LiveSession:
                 spoken = " ".join(c.text() for c in turns if id(c) in self._spoken_turns)
                 self._spoken_turns.clear()  # only turns still waiting could be in it
                 language = self._reply_language(text, spoken=action.spoken)
-                self._start_reply(action.reply_id, language, spoken, query=text, speak_at=self._speak_after)
+                self._start_reply(action.reply_id, language, spoken, query=text, speak_at=action.speak_after)
                 await self._send_not_resumable()
             elif isinstance(action, AnswerResults):
                 # A model turn about the function results now in the history (no new user words).
@@ -737,21 +735,17 @@ class LiveSession:
             await self._send_input_transcription(event.text, final=True)
             if event.language:
                 self._detected_language = event.language
-            turn = (text_turn("user", event.text),) if event.text.strip() else None
+            turn: tuple[Content, ...] | None = (
+                (text_turn("user", event.text),) if event.text.strip() else None
+            )
             if turn is not None:
                 self._spoken_turns.add(id(turn[0]))  # its tokens are the prompt's AUDIO part
             seen = self._reply_seen()
             before = self._reply
             # A reply this turn's end releases or starts is heard no sooner than the listener says.
-            self._speak_after = event.speak_after_wall
-            try:
-                await self._perform(
-                    core.handle(
-                        SpokenTurnEnded(event.text, self._reply_language(event.text, spoken=True), turn, seen)
-                    )
-                )
-            finally:
-                self._speak_after = 0.0
+            language = self._reply_language(event.text, spoken=True)
+            ended = SpokenTurnEnded(event.text, language, turn, seen, speak_after=event.speak_after_wall)
+            await self._perform(core.handle(ended))
             reply = self._reply
             answered = reply is not None and (reply is not before or "released" in reply.marks)
             if reply is not None and answered and event.speech_end_wall:

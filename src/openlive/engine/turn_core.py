@@ -71,6 +71,9 @@ class SpokenTurnEnded(Generic[T]):
     language: str
     turn: T | None  # None when the turn has no words
     reply_seen: bool  # the client was sent something of the reply in flight (the shell knows)
+    # clock() before which a reply this event releases or starts may not be heard (0: at once); see
+    # TurnPolicy.holds_reply.
+    speak_after: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,8 @@ class Closed:
 class _BecameIdle:
     """Internal: raised by the core itself after every transition that ends in IDLE."""
 
+    speak_after: float = 0.0  # the triggering event's (a spoken turn's end), for a reply it starts
+
 
 Event = (
     SpeechStarted
@@ -142,6 +147,7 @@ class Release:
     """The turn ended with the speculative reply's words: commit its user turn, let its output out."""
 
     reply_id: int
+    speak_after: float = 0.0  # clock() before which it may not be heard (0: at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,7 @@ class StartReply(Generic[T]):
     reply_id: int
     turns: tuple[T, ...]
     spoken: bool  # any of the turns was spoken (the prompt's input modality)
+    speak_after: float = 0.0  # clock() before which it may not be heard (0: at once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +329,7 @@ class TurnCore(Generic[T]):
         self._note(event)
         actions = self._apply(event)
         if self.state is State.IDLE and not isinstance(event, Closed | TimeUp):
-            actions += self._apply(_BecameIdle())
+            actions += self._apply(_BecameIdle(_speak_after(event)))
         return actions
 
     # ---------------------------------------------------------------------------------------------
@@ -366,7 +373,7 @@ class TurnCore(Generic[T]):
             return [Speculate(self._new_reply(), event.text, event.language)]
         if name == "Release":
             self._results_waiting = self._reanswer = False  # its prompt holds them
-            return [Release(self.reply_id)]
+            return [Release(self.reply_id, _speak_after(event))]
         if name == "Discard":
             self._speculation = None
             return [Discard(self.reply_id)]
@@ -381,7 +388,7 @@ class TurnCore(Generic[T]):
             turns, spoken = tuple(self._waiting), self._waiting_spoken or self._reanswer
             self._waiting, self._waiting_spoken = [], False
             self._results_waiting = self._reanswer = False
-            return [StartReply(self._new_reply(), turns, spoken)]
+            return [StartReply(self._new_reply(), turns, spoken, _speak_after(event))]
         if name == "AnswerResults":
             if self._waiting:  # turns queued meanwhile: one reply answers them and the results
                 return self._do("StartReply", event)
@@ -401,6 +408,11 @@ class TurnCore(Generic[T]):
         if name == "EndSession":
             return [EndSession()]
         raise AssertionError(f"unknown action {name}")
+
+
+def _speak_after(event: object) -> float:
+    """When a reply ``event`` releases or starts may be heard: a spoken turn's end says (0: at once)."""
+    return event.speak_after if isinstance(event, SpokenTurnEnded | _BecameIdle) else 0.0
 
 
 def mermaid_diagram() -> str:
