@@ -110,6 +110,17 @@ def connect(server: ServeProcess, **config: Any) -> Any:
     return client(server).aio.live.connect(model=MODEL, config=types.LiveConnectConfig(**config))
 
 
+def talk(server: ServeProcess, **config: Any) -> Any:
+    """A voice session as most tests here open one: spoken replies, the input and output transcribed;
+    ``config`` adds settings or replaces these."""
+    voice = {
+        "response_modalities": ["AUDIO"],
+        "input_audio_transcription": {},
+        "output_audio_transcription": {},
+    }
+    return connect(server, **{**voice, **config})
+
+
 def explain(rec: Recorder, server: ServeProcess) -> str:
     return f"{rec.explain()}\n{server.log_tail()}"
 
@@ -130,13 +141,7 @@ async def test_spoken_question_gets_a_spoken_transcribed_answer(
     server: ServeProcess, question: bytes
 ) -> None:
     async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            system_instruction=SHORT_ANSWERS,
-        ) as session,
+        talk(server, system_instruction=SHORT_ANSWERS) as session,
         Recorder(session) as rec,
         Microphone(session) as mic,
     ):
@@ -173,9 +178,7 @@ async def test_speech_interrupts_a_long_spoken_answer(server: ServeProcess, spee
     interruption = espeak_pcm16k("Stop. What time is it?", speech_dir, voice="en-gb", words_per_minute=160)
     # The microphone is open (streaming silence) from the start, as in a real voice client.
     async with (
-        connect(
-            server, response_modalities=["AUDIO"], input_audio_transcription={}, output_audio_transcription={}
-        ) as session,
+        talk(server) as session,
         Recorder(session) as rec,
         Microphone(session) as mic,
     ):
@@ -218,13 +221,7 @@ async def test_speech_interrupts_a_long_spoken_answer(server: ServeProcess, spee
 async def test_no_interruption_lets_the_answer_finish(server: ServeProcess, speech_dir: Path) -> None:
     interruption = espeak_pcm16k("Stop. What time is it?", speech_dir, voice="en-gb", words_per_minute=160)
     async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            realtime_input_config={"activity_handling": "NO_INTERRUPTION"},
-        ) as session,
+        talk(server, realtime_input_config={"activity_handling": "NO_INTERRUPTION"}) as session,
         Recorder(session) as rec,
         Microphone(session) as mic,
     ):
@@ -486,13 +483,7 @@ async def test_japanese_question_gets_a_japanese_answer(
 
 async def test_noise_alone_is_not_a_turn(server: ServeProcess) -> None:
     async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            system_instruction=SHORT_ANSWERS,
-        ) as session,
+        talk(server, system_instruction=SHORT_ANSWERS) as session,
         Recorder(session) as rec,
         Microphone(session) as mic,
     ):
@@ -601,12 +592,8 @@ async def test_a_request_spoken_in_three_sentences_with_pauses_is_one_turn_and_o
     parts = [espeak_pcm16k(s, speech_dir, voice="en-gb", words_per_minute=160) for s in sentences]
     request = silence(0.55).join(without_trailing_silence(p) for p in parts)
     async with (
-        connect(
-            server,
-            response_modalities=["AUDIO"],
-            input_audio_transcription={},
-            output_audio_transcription={},
-            system_instruction="You take table bookings. Confirm each booking in one short sentence.",
+        talk(
+            server, system_instruction="You take table bookings. Confirm each booking in one short sentence."
         ) as session,
         Recorder(session) as rec,
         Microphone(session) as mic,
