@@ -84,12 +84,15 @@ def test_a_reply_under_the_no_call_start_cannot_begin_with_markup() -> None:
 
 
 def test_one_set_of_grammars_per_request() -> None:
-    grammars = CallGrammars.of([VOTE, END])
-    assert set(grammars.arguments) == {"vote_for_session", "end_session"}
+    grammars = CallGrammars.of([VOTE, END, ODD])
     # VOTE's optional integer follows its required string; END has no parameters.
     assert set(grammars.plans) == {"vote_for_session", "end_session"}
-    # name, declared name, no-call start, two argument grammars, VOTE's value body and its rest
-    assert len(grammars.all()) == 7
+    # Only a function without a plan has its arguments sampled under a whole-object grammar.
+    assert set(grammars.arguments) == {ODD.name}
+    assert all(grammars.declares(name) for name in (VOTE.name, END.name, ODD.name))
+    assert not grammars.declares("book_room")
+    # name, declared name, no-call start, ODD's arguments, VOTE's value body and its rest
+    assert len(grammars.all()) == 6
 
 
 @pytest.fixture(scope="module")

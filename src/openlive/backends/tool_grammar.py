@@ -52,7 +52,8 @@ class CallGrammars:
     start of a reply that may not call."""
 
     name: str
-    # Each declared function's arguments, from their value on (the backend writes ``ARGUMENTS_KEY``).
+    # The arguments, from their value on (the backend writes ``ARGUMENTS_KEY``), of each declared function
+    # without a plan; a planned function's call is steered by its plan's grammars alone.
     arguments: dict[str, str]
     # Functions whose arguments the backend writes where their schema leaves no choice (ArgumentPlan).
     plans: dict[str, ArgumentPlan] = field(default_factory=dict)
@@ -63,12 +64,17 @@ class CallGrammars:
     @classmethod
     def of(cls, tools: Sequence[ToolSpec]) -> CallGrammars:
         names = " | ".join(_literal(f'"{t.name}"') for t in tools)
+        plans = {t.name: plan for t in tools if (plan := argument_plan(t)) is not None}
         return cls(
             name=CALL_NAME_GRAMMAR,
-            arguments={t.name: call_arguments_grammar(t) for t in tools},
-            plans={t.name: plan for t in tools if (plan := argument_plan(t)) is not None},
+            arguments={t.name: call_arguments_grammar(t) for t in tools if t.name not in plans},
+            plans=plans,
             declared_name=f'root ::= "\\n"? "{{" " "? "\\"name\\"" " "? ":" " "? ({names})\n',
         )
+
+    def declares(self, name: str) -> bool:
+        """Whether ``name`` is one of the request's declared functions."""
+        return name in self.arguments or name in self.plans
 
     def all(self) -> list[str]:
         return [

@@ -143,7 +143,7 @@ class CallSteering:
             named = CALL_NAME.match(parser.call_text)
             if named is None:
                 return None
-            if named.group(1) in self._grammars.arguments:
+            if self._grammars.declares(named.group(1)):
                 return self._arguments(named.group(1))
             parser.abandon_call()
             if self.takebacks >= MAX_TAKEBACKS:
