@@ -60,6 +60,9 @@ class Settings:
     # each turn, the sections relevant to it in the prompt when the whole cannot fit; "always" does so
     # for every instruction; "never" refuses it at setup with 1007 (docs/compatibility.md).
     instruction_retrieval: str = "auto"
+    # AUDIO replies that open with a function call say a short acknowledgement ("Okay.") at once, while
+    # the call is written and the app runs it, instead of seconds of silence (docs/compatibility.md).
+    call_acknowledgement: bool = True
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache
@@ -128,4 +131,22 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if kind == "float":
         return float(value)
+    if kind == "bool":
+        return _boolean(name, value)
     return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _boolean(name: str, value: Any) -> bool:
+    # From the environment or a CLI flag a switch is a string: "false" must not read as true.
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")

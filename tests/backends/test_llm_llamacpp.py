@@ -13,6 +13,7 @@ import pytest
 from openlive.backends.assets import cache_dir, llm_gguf_path
 from openlive.backends.embedded import SPOKEN_STYLE_PROMPT
 from openlive.stages import (
+    CallStarted,
     ChatDone,
     ChatEvent,
     ChatMessage,
@@ -162,6 +163,9 @@ async def test_tool_call_is_parsed_and_its_markup_never_spoken(model: LlamaCppLa
     assert calls[0].id.startswith("call_")
     assert not any(mark in text for mark in ("tool_call", "{", "get_weather")), text
     assert done_of(events).finish_reason == "tool_calls"
+    # The call was announced when it was decided, before its arguments (the session may speak then).
+    started = [e for e in events if isinstance(e, CallStarted)]
+    assert started == [CallStarted(name="get_weather")] and events.index(started[0]) < events.index(calls[0])
 
 
 async def test_tools_offered_but_not_needed_give_a_plain_answer(model: LlamaCppLanguageModel) -> None:

@@ -15,6 +15,7 @@ import pytest
 from openlive.backends.llm_openai import OpenAICompatibleLanguageModel, RemoteModelError
 from openlive.request_context import SESSION_ID
 from openlive.stages import (
+    CallStarted,
     ChatDone,
     ChatEvent,
     ChatMessage,
@@ -186,6 +187,8 @@ async def test_streamed_tool_call_fragments_are_assembled() -> None:
         out = await collect(model.stream(request(tools=[tool])))
         await model.aclose()
     assert out == [
+        CallStarted(name="get_weather"),  # as soon as its name streams in (the session may speak)
+        CallStarted(name="get_time"),
         ToolCallRequest(id="call_abc", name="get_weather", args={"city": "Paris"}),
         ToolCallRequest(id="call_def", name="get_time", args={}),
         ChatDone(prompt_tokens=80, completion_tokens=20, finish_reason="tool_calls"),
@@ -479,3 +482,4 @@ async def test_a_call_whose_name_is_repeated_in_every_chunk_is_one_call() -> Non
     assert [e for e in out if isinstance(e, ToolCallRequest)] == [
         ToolCallRequest(id="call_1", name="set_timer", args={"minutes": 10})
     ]
+    assert [e for e in out if isinstance(e, CallStarted)] == [CallStarted(name="set_timer")]

@@ -13,6 +13,7 @@ from openlive.bench.scenario_checks import ObservedCall
 from openlive.bench.scenario_report import (
     ScenarioTurn,
     calls_between,
+    first_call_after,
     first_response_after,
     format_scenario_table,
     scored_turn,
@@ -72,6 +73,8 @@ def test_calls_and_first_response_are_taken_from_the_turns_window() -> None:
     assert [(c.name, c.args["kind"]) for c in calls] == [("submit_request", "accessibility")]
     assert first_response_after(events, 1.0, 3.0) == 1.5
     assert first_response_after(events, 1.6, 3.0) == 1.8
+    assert first_call_after(events, 1.0, 3.0) == 1.5
+    assert first_call_after(events, 1.6, 3.0) is None
 
 
 def test_a_tool_call_counts_as_reply_output_for_the_turns_end() -> None:
@@ -80,7 +83,11 @@ def test_a_tool_call_counts_as_reply_output_for_the_turns_end() -> None:
 
 
 def scored(
-    name: str, reply: str, calls: list[tuple[str, dict[str, object]]], v2v: float | None
+    name: str,
+    reply: str,
+    calls: list[tuple[str, dict[str, object]]],
+    v2v: float | None,
+    tool_call_ms: float | None = None,
 ) -> ScenarioTurn:
     t = next(t for t in APP_TURNS if t.name == name)
     return scored_turn(
@@ -91,6 +98,7 @@ def scored(
         v2v_ms=v2v,
         first_response_ms=v2v,
         completed=True,
+        tool_call_ms=tool_call_ms,
     )
 
 
@@ -100,11 +108,16 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
         scored("keynote_room", "In Aurora Hall.", [], 800.0),
         scored("lunch_time", "Call `vote_for_session` now.", [], 1200.0),
         unplayed_turn(APP_TURNS[3], "closed 1011"),
+        scored("vote_speech", "Okay. Voted.", [("vote_for_session", {"session_id": "T7"})], 700.0, 2100.0),
     ]
     summary = summarize_scenario(turns, first_answer_s=92.5)
-    assert summary["turns_passed"] == 2 and summary["turns"] == 4
+    assert summary["turns_passed"] == 3 and summary["turns"] == 5
     assert summary["markup_turns"] == ["lunch_time"]
-    assert summary["v2v_ms"]["n"] == 2 and summary["v2v_ms"]["max"] == 1200.0  # not the first turn's 90 s
+    assert summary["v2v_ms"]["n"] == 3 and summary["v2v_ms"]["max"] == 1200.0  # not the first turn's 90 s
+    # Word turns and call turns apart; a call turn's toolCall time beside its first audio.
+    assert summary["word_turn_v2v_ms"]["n"] == 2 and summary["word_turn_v2v_ms"]["p50"] == 1000.0
+    assert summary["call_turn_v2v_ms"]["n"] == 1 and summary["call_turn_v2v_ms"]["p50"] == 700.0
+    assert summary["tool_call_ms"]["n"] == 1 and summary["tool_call_ms"]["max"] == 2100.0
     assert summary["first_turn_v2v_ms"] == 90_000.0
     assert summary["first_answer_after_setup_s"] == 92.5
     assert summary["asr_wer"] == 0.0  # the fake turns were heard as said; the unplayed one is left out
@@ -119,7 +132,8 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
     }
     json.dumps(report)  # the report is JSON as it stands
     table = format_scenario_table(report)
-    assert "turns passed: 2/4" in table
+    assert "turns passed: 3/5" in table
+    assert "call turns: median 700 (n=1), their toolCall: median 2,100" in table
     assert "tool markup spoken in: lunch_time" in table
     assert "set_user_name" in table and "FAIL" in table
 

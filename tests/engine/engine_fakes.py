@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from openlive.engine.profile import Profile
 from openlive.protocol.errors import CloseCode
 from openlive.protocol.messages import ServerContent, ServerMessage, UsageMetadata
-from openlive.stages.language_model import ChatDone, ChatEvent, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages.language_model import (
+    CallStarted,
+    ChatDone,
+    ChatEvent,
+    ChatRequest,
+    TextDelta,
+    ToolCallRequest,
+)
 
 
 class MalformedCall:
@@ -20,7 +27,7 @@ class MalformedCall:
 class ScriptedLanguageModel:
     """Replies with scripted turns, one per request; records the requests it was given."""
 
-    replies: list[list[str | ToolCallRequest | MalformedCall]] = field(default_factory=list)
+    replies: list[list[str | CallStarted | ToolCallRequest | MalformedCall]] = field(default_factory=list)
     delay_s: float = 0.0
     name: str = "scripted"
     requests: list[ChatRequest] = field(default_factory=list)
@@ -38,7 +45,7 @@ class ScriptedLanguageModel:
         for item in script:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            if isinstance(item, ToolCallRequest):
+            if isinstance(item, ToolCallRequest | CallStarted):
                 yield item
             elif isinstance(item, MalformedCall):
                 malformed += 1

@@ -46,6 +46,8 @@ from voice_audio import (
     without_trailing_silence,
 )
 
+from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS
+
 pytestmark = pytest.mark.models
 
 if shutil.which("espeak-ng") is None or not NOISE_WAV.is_file():
@@ -409,11 +411,20 @@ async def test_a_spoken_answer_follows_a_function_result(server: ServeProcess) -
         ) as session:
             await session.send_client_content(turns=question)
             calls: list[types.FunctionCall] = []
+            before: list[types.LiveServerContent] = []
             async for message in session.receive():
                 if message.tool_call:
                     calls += message.tool_call.function_calls or []
                     break
+                if message.server_content:
+                    before.append(message.server_content)
             assert [c.name for c in calls] == ["get_weather"], server.log_tail()
+            # While the call was written, the reply said a short acknowledgement (and nothing else).
+            acknowledged = "".join(
+                c.output_transcription.text or "" for c in before if c.output_transcription
+            )
+            assert acknowledged.strip() in ACKNOWLEDGEMENTS["en"], (acknowledged, server.log_tail())
+            assert any(p.inline_data for c in before if c.model_turn for p in c.model_turn.parts or [])
             result = types.FunctionResponse(id=calls[0].id, name="get_weather", response={"output": "sunny"})
             await session.send_tool_response(function_responses=[result])
             answered = [m async for m in session.receive()]

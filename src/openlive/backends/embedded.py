@@ -159,6 +159,7 @@ def _with_speech_stages(
         output_token_limit=output_token_limit,
         spoken_style_prompt=SPOKEN_STYLE_PROMPT,
         instruction_retrieval=retrieval,
+        call_acknowledgement=settings.call_acknowledgement,
         passage_index=load_passage_indexes(),
     )
 

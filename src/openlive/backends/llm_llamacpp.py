@@ -74,7 +74,15 @@ from openlive.backends.tool_grammar import CallGrammars
 from openlive.backends.tool_markup import bare_call_opening
 from openlive.backends.tool_steering import CALL_ENDS, CallSteering, Steer
 from openlive.protocol.errors import ProtocolError
-from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages import (
+    CallStarted,
+    ChatDone,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    TextDelta,
+    ToolCallRequest,
+)
 from openlive.stages.language_model import ToolSpec
 
 log = logging.getLogger(__name__)
@@ -673,6 +681,7 @@ class LlamaCppLanguageModel:
             called = self._decide_call(context, request, raw, decision_at)
             completion = len(context) - len(tokens)
             if called is not None:
+                job.emit(CallStarted(name=called))  # the engine may speak while the call is written
                 # Written, not sampled: the call's shape up to the first thing the model must choose
                 # (``{"name": "vote_for_session", "arguments": {"session_id": "``: twelve tokens, over a
                 # second of decoding on 2 cores with a long prompt, read in one batch instead).

@@ -42,7 +42,15 @@ from openlive.backends.llm_prompt import ToolCallParser, new_call_id, parse_tool
 from openlive.backends.prompt_policy import PromptPolicy, offered
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.request_context import SESSION_ID
-from openlive.stages import ChatDone, ChatEvent, ChatMessage, ChatRequest, TextDelta, ToolCallRequest
+from openlive.stages import (
+    CallStarted,
+    ChatDone,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    TextDelta,
+    ToolCallRequest,
+)
 from openlive.stages.language_model import ToolChoice, ToolSpec
 
 if TYPE_CHECKING:
@@ -73,6 +81,7 @@ class _PartialCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    announced: bool = False  # CallStarted was sent for it
 
 
 class OpenAICompatibleLanguageModel:
@@ -249,7 +258,10 @@ class OpenAICompatibleLanguageModel:
                         if text:
                             yield TextDelta(text=text)
                     for tc in delta.get("tool_calls") or []:
-                        _merge_tool_call_delta(calls, tc)
+                        partial = _merge_tool_call_delta(calls, tc)
+                        if partial.name and not partial.announced:
+                            partial.announced = True  # its name came: the arguments follow
+                            yield CallStarted(name=partial.name)
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
                         finished = True
@@ -325,7 +337,7 @@ async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
         yield "\n".join(lines)
 
 
-def _merge_tool_call_delta(calls: dict[int, _PartialCall], tc: dict[str, Any]) -> None:
+def _merge_tool_call_delta(calls: dict[int, _PartialCall], tc: dict[str, Any]) -> _PartialCall:
     partial = calls.setdefault(int(tc.get("index", len(calls))), _PartialCall())
     if tc.get("id"):
         partial.id = tc["id"]
@@ -338,6 +350,7 @@ def _merge_tool_call_delta(calls: dict[int, _PartialCall], tc: dict[str, Any]) -
         args = function["arguments"]
         # Some servers (Ollama) send the arguments as an object rather than a JSON string.
         partial.arguments.append(args if isinstance(args, str) else json.dumps(args))
+    return partial
 
 
 def _finish_call(partial: _PartialCall) -> ToolCallRequest | None:

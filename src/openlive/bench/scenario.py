@@ -42,6 +42,7 @@ from openlive.bench.runner import BenchConfig, record_trace
 from openlive.bench.scenario_report import (
     ScenarioTurn,
     calls_between,
+    first_call_after,
     first_response_after,
     scored_turn,
     summarize_scenario,
@@ -120,6 +121,7 @@ def score_playback(turn: ScriptedTurn, playback: Playback, events: list[Received
     start = playback.speech_end or playback.started or 0.0
     end = playback.waited_until or time.monotonic()
     first = first_response_after(events, start, end)
+    call = first_call_after(events, start, end)
     return scored_turn(
         turn,
         heard=analysed.input_transcript,
@@ -128,6 +130,7 @@ def score_playback(turn: ScriptedTurn, playback: Playback, events: list[Received
         v2v_ms=analysed.v2v_ms,
         first_response_ms=None if first is None else (first - start) * 1000.0,
         completed=analysed.completed,
+        tool_call_ms=None if call is None else (call - start) * 1000.0,
     )
 
 

@@ -41,6 +41,9 @@ class ScenarioTurn:
     # call before anything is spoken).
     first_response_ms: float | None
     completed: bool  # a turnComplete closed the reply
+    # End of speech → the first ``toolCall`` (None: no call). With the call acknowledgement on, a call
+    # turn's ``v2v_ms`` is the acknowledgement's audio, and this is when the app could act.
+    tool_call_ms: float | None = None
     played: bool = True  # False: the session ended before this turn
     markup: str | None = None  # the tool markup found in the transcript, if any
     passed: bool = field(init=False)
@@ -69,6 +72,11 @@ def first_response_after(events: Sequence[Received], start: float, end: float) -
     return next((e.t for e in events if start < e.t <= end and (e.audible or e.kind == "tool_call")), None)
 
 
+def first_call_after(events: Sequence[Received], start: float, end: float) -> float | None:
+    """The time of the first function call in ``(start, end]``."""
+    return next((e.t for e in events if start < e.t <= end and e.kind == "tool_call"), None)
+
+
 def scored_turn(
     turn: ScriptedTurn,
     *,
@@ -78,6 +86,7 @@ def scored_turn(
     v2v_ms: float | None,
     first_response_ms: float | None,
     completed: bool,
+    tool_call_ms: float | None = None,
 ) -> ScenarioTurn:
     return ScenarioTurn(
         name=turn.name,
@@ -90,6 +99,7 @@ def scored_turn(
         v2v_ms=v2v_ms,
         first_response_ms=first_response_ms,
         completed=completed,
+        tool_call_ms=tool_call_ms,
         markup=tool_markup(reply_text),
     )
 
@@ -130,6 +140,11 @@ def summarize_scenario(turns: Sequence[ScenarioTurn], first_answer_s: float | No
         "first_turn_v2v_ms": turns[0].v2v_ms if turns else None,
         "v2v_ms": summarize([v for t in later if (v := t.v2v_ms) is not None]),
         "first_response_ms": summarize([v for t in later if (v := t.first_response_ms) is not None]),
+        # Turns answered in words, and turns that called a function (v2v: their first audio, the
+        # acknowledgement when it is on; tool_call_ms: their toolCall).
+        "word_turn_v2v_ms": summarize([v for t in later if not t.calls and (v := t.v2v_ms) is not None]),
+        "call_turn_v2v_ms": summarize([v for t in later if t.calls and (v := t.v2v_ms) is not None]),
+        "tool_call_ms": summarize([v for t in later if (v := t.tool_call_ms) is not None]),
         "no_audio_turns": [t.name for t in later if t.played and t.v2v_ms is None],
     }
 
@@ -175,6 +190,9 @@ def format_scenario_table(report: dict[str, Any]) -> str:
         )
     rates = summary.get("pass_rates", {})
     v2v = summary.get("v2v_ms", {})
+    words = summary.get("word_turn_v2v_ms") or {}
+    called = summary.get("call_turn_v2v_ms") or {}
+    tool_calls = summary.get("tool_call_ms") or {}
     first = summary.get("first_answer_after_setup_s")
     lines += [
         "",
@@ -185,6 +203,9 @@ def format_scenario_table(report: dict[str, Any]) -> str:
         f"voice-to-voice (turns 2..n, ms): median {_ms(v2v.get('p50'))}, p95 {_ms(v2v.get('p95'))}, "
         f"max {_ms(v2v.get('max'))} (n={v2v.get('n')}); first answer after setup: "
         + ("—" if first is None else f"{first:.1f} s"),
+        f"  word turns: median {_ms(words.get('p50'))} (n={words.get('n')}); call turns: median "
+        f"{_ms(called.get('p50'))} (n={called.get('n')}), their toolCall: median "
+        f"{_ms(tool_calls.get('p50'))}, max {_ms(tool_calls.get('max'))}",
     ]
     if report.get("error"):
         lines.append(f"error: {report['error']}")

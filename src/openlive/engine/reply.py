@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from openlive.engine.acknowledgement import acknowledgement
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.grounding import grounding_metadata, with_sources
 from openlive.engine.history import with_seen_note
@@ -38,6 +39,7 @@ from openlive.protocol.messages import (
     UsageMetadata,
 )
 from openlive.stages.language_model import (
+    CallStarted,
     ChatDone,
     ChatEvent,
     ChatImage,
@@ -82,6 +84,8 @@ class ReplyContext:
     request: Callable[[Sequence[Content]], ChatRequest]
     non_blocking_functions: Callable[[], set[str]]
     post: Callable[[object], None]
+    # Say a short acknowledgement when the reply opens with a function call (engine/acknowledgement.py).
+    acknowledge_calls: bool = False
     # Search grounding (googleSearch in setup): the provider the reply retrieves sources from, or None.
     search: SearchProvider | None = None
     # Seeing: what the session's newest frame shows, for the turn starting now ("" when nothing).
@@ -144,6 +148,8 @@ class Reply:
         self.prompt: list[ChatMessage] = []
         self.marks: dict[str, float] = {}
         self._text_sent: list[str] = []
+        # The model has written words in this reply (then a call it begins needs no acknowledgement).
+        self._worded = False
         self._speaker: Speaker | None = None
         self._owner = TaskOwner(f"reply-{reply_id}")
         self._task: asyncio.Task[None] | None = None
@@ -350,6 +356,7 @@ class Reply:
         async for event in self._waited_for(self._ctx.profile.llm.stream(request)):
             if isinstance(event, TextDelta):
                 self.mark("first_token")
+                self._worded = self._worded or bool(event.text.strip())
                 if speaker is None:
                     await self.audible.wait()
                     self.seen = True
@@ -361,6 +368,10 @@ class Reply:
                     for clause in splitter.push(event.text):
                         self.mark("first_clause")
                         speaker.say(clause)
+            elif isinstance(event, CallStarted):
+                self.mark("call_started")
+                if speaker is not None:
+                    self._acknowledge(speaker)
             elif isinstance(event, ToolCallRequest):
                 calls.append(event)
             elif isinstance(event, ChatDone):
@@ -375,6 +386,15 @@ class Reply:
         if speaker is not None and (rest := splitter.flush()):
             speaker.say(rest)
         return calls
+
+    def _acknowledge(self, speaker: Speaker) -> None:
+        """Say an acknowledgement for a call the reply opens with, once (see engine/acknowledgement.py)."""
+        if not self._ctx.acknowledge_calls or self._worded:
+            return
+        if (phrase := acknowledgement(self.language, self.id)) is not None:
+            self._worded = True
+            self.mark("acknowledged")
+            speaker.say(phrase)
 
     async def _waited_for(self, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
         """``events``, with ``llm_asked_at`` set until the first of them arrives."""

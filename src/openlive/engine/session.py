@@ -470,6 +470,7 @@ class LiveSession:
             shown=self._shown_image if self.profile.llm_sees_images else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
+            acknowledge_calls=self.profile.call_acknowledgement,
         )
 
     async def _on_reply_end(self, end: ReplyEnd) -> None:

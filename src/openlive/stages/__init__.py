@@ -5,6 +5,7 @@ embedded models or remote inference servers; tests implement them with scripted 
 """
 
 from openlive.stages.language_model import (
+    CallStarted,
     ChatDone,
     ChatEvent,
     ChatMessage,
@@ -33,6 +34,7 @@ from openlive.stages.vision import (
 )
 
 __all__ = [
+    "CallStarted",
     "ChatDone",
     "ChatEvent",
     "ChatMessage",

@@ -91,6 +91,17 @@ class TextDelta:
 
 
 @dataclass(slots=True, kw_only=True)
+class CallStarted:
+    """The model has begun a call of ``name``: its arguments, then the ``ToolCallRequest``, follow.
+
+    Optional: a backend that cannot tell before a call is whole sends none. The engine uses it to say
+    a short acknowledgement while the arguments are written (``Profile.call_acknowledgement``).
+    """
+
+    name: str
+
+
+@dataclass(slots=True, kw_only=True)
 class ChatDone:
     """The last event of every stream: real token counts from the model's tokenizer."""
 
@@ -103,7 +114,7 @@ class ChatDone:
     malformed_tool_calls: int = 0
 
 
-ChatEvent = TextDelta | ToolCallRequest | ChatDone
+ChatEvent = TextDelta | CallStarted | ToolCallRequest | ChatDone
 
 
 class LanguageModel(Protocol):

@@ -44,6 +44,11 @@ class Profile:
     # Makes an empty in-memory index a session retrieves those sections from (hybrid: BM25 and
     # embeddings); None: the engine's own word-overlap ranking.
     passage_index: Callable[[], PassageIndex] | None = None
+    # AUDIO replies say a short acknowledgement ("Okay.") as soon as the model begins a function call
+    # and nothing has been said yet, so the person hears the reply start while the call's arguments are
+    # written (seconds on two cores) and the app runs it (engine/acknowledgement.py; a deviation from
+    # Gemini, docs/compatibility.md). The server's profiles take the setting (default on).
+    call_acknowledgement: bool = False
     input_token_limit: int = 4096
     output_token_limit: int = 1024
     # Prepended to the client's systemInstruction (e.g. who the assistant is), and, for AUDIO replies,

@@ -1,0 +1,40 @@
+"""The short word a spoken reply opens with when it begins with a function call.
+
+On two cores the embedded model writes a call's arguments in 1–3 s, and the app then runs the function:
+without a word the person hears nothing for seconds after a request, and a voice agent that goes
+silent reads as one that did not hear. So, as soon as the model has begun a call (``CallStarted``) and
+the reply has said nothing yet, the speaker says an acknowledgement ("Okay.") while the call is written
+and answered; the reply to the function's result follows as usual. It is recorded in the history with
+the call, as what was heard. Only confirmations that fit any call (a name given, a request sent, a
+goodbye) are used, in turn, so that replies do not all open alike. A language without phrases here
+gets none. ``Profile.call_acknowledgement`` switches it; a deviation from Gemini, whose replies may
+open with a call in silence (docs/compatibility.md).
+"""
+
+from __future__ import annotations
+
+from openlive.engine.language import base_language
+
+ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {
+    "en": ("Okay.", "Sure.", "All right."),
+    "de": ("Okay.", "Gut.", "Alles klar."),
+    "fr": ("D'accord.", "Très bien."),
+    "es": ("Claro.", "De acuerdo."),
+    "it": ("Certo.", "Va bene."),
+    "pt": ("Claro.", "Certo."),
+    "nl": ("Oké.", "Prima."),
+    "pl": ("Dobrze.", "Jasne."),
+    "ru": ("Хорошо.", "Ладно."),
+    "ja": ("はい。", "承知しました。"),
+    "zh": ("好的。", "好。"),
+    "ko": ("네.", "알겠습니다."),
+}
+
+
+def acknowledgement(language: str, turn: int) -> str | None:
+    """The acknowledgement for a reply in ``language`` (a BCP-47 code or its base), the ``turn``-th in
+    turn; None where there are none for the language."""
+    phrases = ACKNOWLEDGEMENTS.get(base_language(language or "en"))
+    if not phrases:
+        return None
+    return phrases[turn % len(phrases)]

@@ -1,0 +1,115 @@
+"""A spoken reply that opens with a function call says a short acknowledgement before the call
+(engine/acknowledgement.py, Reply._acknowledge), driven with scripted fake stages."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+
+from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS, acknowledgement
+from openlive.engine.session import LiveSession, SessionLimits
+from openlive.protocol.messages import (
+    ClientContent,
+    Content,
+    FunctionDeclaration,
+    FunctionResponse,
+    GenerationConfig,
+    Modality,
+    Part,
+    Setup,
+    Tool,
+    ToolCall,
+    ToolResponse,
+)
+from openlive.stages.language_model import CallStarted, ToolCallRequest
+
+pytestmark = pytest.mark.looptime
+
+CALL = ToolCallRequest(id="call-1", name="submit_request", args={"kind": "lost_item"})
+TOOLS = [Tool(function_declarations=[FunctionDeclaration(name="submit_request")])]
+
+
+def make_session(
+    llm: ScriptedLanguageModel, *, acknowledge: bool = True, modality: Modality = Modality.AUDIO
+) -> tuple[LiveSession, RecordingOutbox, ScriptedSynthesizer]:
+    tts = ScriptedSynthesizer()
+    outbox = RecordingOutbox()
+    setup = Setup(
+        model="models/gemini-live-2.5-flash-native-audio",
+        generation_config=GenerationConfig(response_modalities=[modality]),
+        tools=TOOLS,
+    )
+    profile = dataclasses.replace(fake_profile(llm, tts), call_acknowledgement=acknowledge)
+    session = LiveSession(setup, profile, outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0))
+    return session, outbox, tts
+
+
+def user(text: str) -> ClientContent:
+    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+
+
+async def answer_the_call(session: LiveSession, outbox: RecordingOutbox) -> int:
+    """Wait for the toolCall, answer it, wait for the turn's end; the toolCall's index in the outbox."""
+    for _ in range(1000):
+        if any(isinstance(m, ToolCall) for m, _ in outbox.messages):
+            break
+        await asyncio.sleep(0.01)
+    index = next(i for i, (m, _) in enumerate(outbox.messages) if isinstance(m, ToolCall))
+    await session.handle(ToolResponse(function_responses=[FunctionResponse(id="call-1", response={})]))
+    await outbox.wait_turn()
+    return index
+
+
+def audio_indexes(outbox: RecordingOutbox) -> list[int]:
+    return [
+        i
+        for i, (m, _) in enumerate(outbox.messages)
+        if getattr(m, "model_turn", None) is not None and any(p.inline_data for p in m.model_turn.parts)
+    ]
+
+
+async def test_a_reply_that_opens_with_a_call_says_an_acknowledgement_before_the_tool_call() -> None:
+    # The call's arguments take a while to write (delay_s between the script's items).
+    script = [CallStarted(name="submit_request"), CALL]
+    llm = ScriptedLanguageModel(replies=[script, ["Reported."]], delay_s=1.0)
+    session, outbox, tts = make_session(llm)
+    await session.handle(user("I lost my backpack. Can you report it?"))
+    call_at = await answer_the_call(session, outbox)
+    said = [text for text, _, _ in tts.calls]
+    phrase = said[0]
+    assert phrase in ACKNOWLEDGEMENTS["en"] and said[1:] == ["Reported."]
+    assert audio_indexes(outbox)[0] < call_at, "the acknowledgement was not heard before the toolCall"
+    # Recorded with the call, as what was heard; the answer to the result after it.
+    model_turns = [c for c in session.history if c.role == "model"]
+    assert model_turns[0].text() == phrase and model_turns[0].parts[-1].function_call is not None
+    assert model_turns[-1].text() == "Reported."
+    await session.aclose()
+
+
+async def test_no_acknowledgement_when_it_is_off_in_text_replies_or_after_words() -> None:
+    cases = [
+        (False, Modality.AUDIO, [CallStarted(name="submit_request"), CALL]),
+        (True, Modality.TEXT, [CallStarted(name="submit_request"), CALL]),
+        (True, Modality.AUDIO, ["Let me report that.", CallStarted(name="submit_request"), CALL]),
+    ]
+    for acknowledge, modality, script in cases:
+        llm = ScriptedLanguageModel(replies=[list(script), ["Reported."]])
+        session, outbox, tts = make_session(llm, acknowledge=acknowledge, modality=modality)
+        await session.handle(user("Report my lost backpack."))
+        await answer_the_call(session, outbox)
+        said = [text for text, _, _ in tts.calls]
+        words = [m.model_turn.text() for m, _ in outbox.messages if getattr(m, "model_turn", None)]
+        heard = " ".join(said) + " ".join(words)
+        assert not any(phrase in heard for phrase in ACKNOWLEDGEMENTS["en"]), (acknowledge, modality, heard)
+        await session.aclose()
+
+
+def test_acknowledgements_take_turns_and_follow_the_language() -> None:
+    english = {acknowledgement("en-US", turn) for turn in range(len(ACKNOWLEDGEMENTS["en"]))}
+    assert english == set(ACKNOWLEDGEMENTS["en"])
+    assert acknowledgement("ja", 0) in ACKNOWLEDGEMENTS["ja"]
+    assert acknowledgement("fr-FR", 1) in ACKNOWLEDGEMENTS["fr"]
+    assert acknowledgement("sw", 0) is None  # no phrases for it: no acknowledgement
