@@ -405,13 +405,7 @@ async def test_a_stream_of_the_prompt_a_running_prefill_reads_lets_it_finish(
     request = spoken_turn(
         system, "What is day 3's code word?", sampling=SamplingParams(temperature=0.0, max_tokens=4)
     )
-    # An earlier test's unfinished long prompt is read on in the background while the model is idle;
-    # a prefill queued behind it would be skipped (a real request waits) instead of running.
-    for _ in range(600):
-        await model.idle()
-        if model._background is None and not model._unfinished:
-            break
-        await asyncio.sleep(0.1)
+    await _until_background_reads_end(model)
     done_before = model.prefills_done
     model.prefill(request)
     await asyncio.sleep(0.3)  # the worker is reading it now
@@ -420,6 +414,45 @@ async def test_a_stream_of_the_prompt_a_running_prefill_reads_lets_it_finish(
     assert model.prefills_done == done_before + 1, "the prefill was stopped"
     done = done_of(events)
     assert done.cached_prompt_tokens == done.prompt_tokens, done  # nothing left to read
+
+
+async def test_a_newer_prefill_lets_the_running_one_finish_its_batch_and_a_stream_stops_both(
+    model: LlamaCppLanguageModel,
+) -> None:
+    # Interim transcripts come every ~0.6 s of speech, and reading one took about as long next to the
+    # recogniser: each newer one aborted the batch in progress, so in a long turn no prefill finished
+    # and the whole turn was read after its end (the app scenario's logs, 2026-12-03).
+    await _until_background_reads_end(model)
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}"
+    earlier = spoken_turn(system, "Which room is the opening keynote in on", sampling=GREEDY)
+    later = spoken_turn(system, "Which room is the opening keynote in on Thursday morning?", sampling=GREEDY)
+    aborted, done = model.prefills_aborted, model.prefills_done
+    model.prefill(earlier)
+    await asyncio.sleep(0.15)  # the worker is reading it now
+    model.prefill(later)
+    await model.idle()
+    assert model.prefills_aborted == aborted, "the newer prefill threw the running batch away"
+    assert model.prefills_done == done + 1  # the later one, whole; the earlier stopped after its batch
+    _, events, _ = await run(model, later)
+    assert done_of(events).cached_prompt_tokens == done_of(events).prompt_tokens
+    # A real request does not wait for a superseded prefill's batch: both stop at once.
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}"
+    model.prefill(spoken_turn(system, "Which room is", sampling=GREEDY))
+    await asyncio.sleep(0.15)
+    model.prefill(spoken_turn(system, "Which room is the keynote in?", sampling=GREEDY))
+    _, events, first = await run(model, chat("Be brief.", "Say yes.", sampling=GREEDY))
+    assert model.prefills_aborted == aborted + 1
+    assert first < 2.0, f"the stream waited {first:.1f} s for a superseded prefill"
+
+
+async def _until_background_reads_end(model: LlamaCppLanguageModel) -> None:
+    # An earlier test's unfinished long prompt is read on in the background while the model is idle;
+    # a prefill queued behind it would be skipped (a real request waits) instead of running.
+    for _ in range(600):
+        await model.idle()
+        if model._background is None and not model._unfinished:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def test_a_prefill_is_dropped_while_a_request_runs_and_superseded_by_a_newer_one(
@@ -462,6 +495,15 @@ async def test_prefill_does_not_change_the_reply() -> None:
             text, events, _ = await run(llm, final)
             assert done_of(events).cached_prompt_tokens > llm.count_tokens(SPOKEN_STYLE_PROMPT)
             replies.append(text)
-        assert replies == [plain, plain]
+        # Interim transcripts as they come while the user speaks, each superseding the one being read
+        # (which stops after its batch): the cache must hold exactly the tokens it says it holds.
+        await run(llm, other)
+        for interim in ("What is", "What is the capital", "What is the capital of Fr", "What is the capital"):
+            llm.prefill(spoken_turn(SPOKEN_STYLE_PROMPT, interim, sampling=sampling))
+            await asyncio.sleep(0.12)
+        await llm.idle()
+        text, _, _ = await run(llm, final)
+        replies.append(text)
+        assert replies == [plain, plain, plain]
     finally:
         llm.close()

@@ -12,6 +12,7 @@ from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthes
 from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS, acknowledgement
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.messages import (
+    AudioTranscriptionConfig,
     ClientContent,
     Content,
     FunctionDeclaration,
@@ -41,6 +42,7 @@ def make_session(
         model="models/gemini-live-2.5-flash-native-audio",
         generation_config=GenerationConfig(response_modalities=[modality]),
         tools=TOOLS,
+        output_audio_transcription=AudioTranscriptionConfig(),
     )
     profile = dataclasses.replace(fake_profile(llm, tts), call_acknowledgement=acknowledge)
     session = LiveSession(setup, profile, outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0))
@@ -82,9 +84,14 @@ async def test_a_reply_that_opens_with_a_call_says_an_acknowledgement_before_the
     phrase = said[0]
     assert phrase in ACKNOWLEDGEMENTS["en"] and said[1:] == ["Reported."]
     assert audio_indexes(outbox)[0] < call_at, "the acknowledgement was not heard before the toolCall"
-    # Recorded with the call, as what was heard; the answer to the result after it.
+    # Heard and transcribed, but the server's word, not the model's: the history has the call alone,
+    # then the answer to its result.
+    transcript = "".join(c.output_transcription.text for c in outbox.contents() if c.output_transcription)
+    assert transcript.startswith(phrase)
     model_turns = [c for c in session.history if c.role == "model"]
-    assert model_turns[0].text() == phrase and model_turns[0].parts[-1].function_call is not None
+    assert model_turns[0].text() == "" and [
+        p.function_call.name for p in model_turns[0].parts if p.function_call
+    ] == ["submit_request"]
     assert model_turns[-1].text() == "Reported."
     await session.aclose()
 

@@ -136,8 +136,11 @@ class _Job:
 @dataclass(slots=True, eq=False)
 class _PrefillJob:
     request: ChatRequest
-    # Set by a newer prefill (only the latest one matters) and by every real request.
+    # Set by every real request: the read stops at once, inside its batch (see _abortable).
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Set by a newer prefill: the read stops after the batch in progress, whose tokens the newer one
+    # mostly shares (the same turn with a word more), so that work is kept rather than thrown away.
+    superseded: threading.Event = field(default_factory=threading.Event)
     # A resumed background read of a long prefix: newer prefills do not supersede it, real requests do.
     background: bool = False
     # Handed in while a real request waited or ran: not read, only its long prefix remembered.
@@ -235,6 +238,8 @@ class LlamaCppLanguageModel:
         self._lock = threading.Lock()
         self._requests: set[_Job] = set()
         self._prefill_job: _PrefillJob | None = None
+        # The prefill the worker is reading now (it may have been superseded by ``_prefill_job``).
+        self._prefill_running: _PrefillJob | None = None
         self._background: _PrefillJob | None = None  # a resumed read of a long prefix, queued or running
         self._closed = False
         self.prefills_done = 0  # prefills that evaluated their whole prefix (for tests and logs)
@@ -260,13 +265,18 @@ class LlamaCppLanguageModel:
         with self._lock:
             self._requests.add(job)
             prefill, self._prefill_job = self._prefill_job, None
+            running = self._prefill_running
             background, self._background = self._background, None
+        if running is prefill:
+            running = None
         if prefill is not None and _same_prompt(prefill.request, job.request):
             # It reads exactly this prompt (a pause's transcript, prefilled as the turn's last interim
             # one): letting it finish leaves nothing to read, and the first token is sampled at once. A
             # queued one is skipped (a real request waits), and the request reads it instead.
             prefill = None
-        for stopped in (prefill, background):  # a running prefill stops within ~1 ms; a queued one is dropped
+        # A running prefill stops within ~1 ms; a queued one is dropped. One superseded by the newest
+        # but still reading its batch stops too: the request must not wait for it.
+        for stopped in (prefill, running, background):
             if stopped is not None:
                 stopped.cancel.set()
         future = loop.run_in_executor(self._executor, self._run, job)
@@ -308,7 +318,7 @@ class LlamaCppLanguageModel:
             job.dropped = bool(self._requests)
             older, self._prefill_job = self._prefill_job, job
         if older is not None:
-            older.cancel.set()
+            older.superseded.set()
         with contextlib.suppress(RuntimeError):  # closed meanwhile
             self._executor.submit(self._run_prefill, job)
 
@@ -407,6 +417,7 @@ class LlamaCppLanguageModel:
         try:
             with self._lock:
                 skip = job.dropped or bool(self._requests)
+                self._prefill_running = job
             # The whole prompt, the template's closing tokens (``<|im_end|>``, the assistant header)
             # included, although they move as soon as the user says another word. Measured on 2 cores
             # (Qwen2.5-1.5B, spoken-style prompt and one earlier exchange): a prompt read only up to the
@@ -423,7 +434,7 @@ class LlamaCppLanguageModel:
             # Even a prefill that will not run (superseded, or a real request waits) leaves its long
             # prefix to be read in the background, so that a session's instruction is read before its
             # first turn however busy the model is.
-            if skip or job.cancel.is_set():
+            if skip or job.cancel.is_set() or job.superseded.is_set():
                 if prefix and not self._prefix_cached(tokens[:prefix]):
                     self._remember_unfinished(tokens[:prefix], job.request)
                 return
@@ -440,8 +451,9 @@ class LlamaCppLanguageModel:
                     request=job.request,
                     announce=announce,
                     decision_at=decision_at,
+                    superseded=job.superseded,
                 )
-            if not job.cancel.is_set() and not job.background:
+            if self._state.n_tokens == len(tokens) and not job.cancel.is_set() and not job.background:
                 self.prefills_done += 1
         except ProtocolError as exc:  # the client's input: the real request refuses it
             log.info("prompt prefill skipped: %s", exc.reason)
@@ -451,6 +463,8 @@ class LlamaCppLanguageModel:
             with self._lock:
                 if self._prefill_job is job:
                     self._prefill_job = None
+                if self._prefill_running is job:
+                    self._prefill_running = None
                 if self._background is job:
                     self._background = None
             self._resume_unfinished()
@@ -893,6 +907,7 @@ class LlamaCppLanguageModel:
         request: ChatRequest | None = None,
         announce: bool = False,
         decision_at: int | None = None,
+        superseded: threading.Event | None = None,
     ) -> int:
         """Bring the KV cache to exactly ``tokens``, reusing the longest common prefix; returns its length.
 
@@ -906,6 +921,8 @@ class LlamaCppLanguageModel:
 
         ``decision_at``: the index of the call decision's label (see ``_decision_at``); the logits after
         it are kept too, from the batch that reads it (and it is read again when they were not).
+
+        ``superseded`` (a prefill's): once set, the read stops after the batch in progress.
         """
         llm, state = self._llm, self._state
         in_cache = common_prefix(state.tokens(), tokens)
@@ -941,9 +958,12 @@ class LlamaCppLanguageModel:
             end = min(position + slice_tokens, len(tokens))
             if position < store_at < end:
                 end = store_at
-            if cancel.is_set():
+            if cancel.is_set() or (superseded is not None and superseded.is_set()):
                 log.debug(
-                    "prompt: cancelled after %d of %d new tokens", position - reused, len(tokens) - reused
+                    "prompt: %s after %d of %d new tokens",
+                    "cancelled" if cancel.is_set() else "superseded",
+                    position - reused,
+                    len(tokens) - reused,
                 )
                 break
             try:

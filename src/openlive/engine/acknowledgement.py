@@ -4,11 +4,12 @@ On two cores the embedded model writes a call's arguments in 1–3 s, and the ap
 without a word the person hears nothing for seconds after a request, and a voice agent that goes
 silent reads as one that did not hear. So, as soon as the model has begun a call (``CallStarted``) and
 the reply has said nothing yet, the speaker says an acknowledgement ("Okay.") while the call is written
-and answered; the reply to the function's result follows as usual. It is recorded in the history with
-the call, as what was heard. Only confirmations that fit any call (a name given, a request sent, a
-goodbye) are used, in turn, so that replies do not all open alike. A language without phrases here
-gets none. ``Profile.call_acknowledgement`` switches it; a deviation from Gemini, whose replies may
-open with a call in silence (docs/compatibility.md).
+and answered; the reply to the function's result follows as usual. It is the server's word, not the
+model's: sent with its output transcription, but not recorded in the history (the model's prompt stays
+what it read and wrote, so nothing is read again). Only confirmations that fit any call (a name
+given, a request sent, a goodbye) are used, in turn, so that replies do not all open alike. A language
+without phrases here gets none. ``Profile.call_acknowledgement`` switches it; a deviation from
+Gemini, whose replies may open with a call in silence (docs/compatibility.md).
 """
 
 from __future__ import annotations

@@ -47,10 +47,11 @@ def trim_leading_silence(pcm: bytes) -> bytes:
 
 
 class _Clause:
-    __slots__ = ("bytes_sent", "bytes_synthesized", "done", "text")
+    __slots__ = ("bytes_sent", "bytes_synthesized", "done", "recorded", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, recorded: bool = True) -> None:
         self.text = text
+        self.recorded = recorded
         self.bytes_sent = 0
         self.bytes_synthesized = 0
         self.done = False
@@ -109,9 +110,11 @@ class Speaker:
         if self._worker is None:
             self._worker = owner.spawn(self._run(), "speaker")
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, *, recorded: bool = True) -> None:
+        """Queue ``text`` to be spoken. ``recorded=False``: the server's words, not the model's (a call's
+        acknowledgement): sent and transcribed, but not part of ``heard_text`` (the history)."""
         # Kept as spoken: the history records what was heard, never the markup that was dropped.
-        clause = _Clause(speakable(text))
+        clause = _Clause(speakable(text), recorded=recorded)
         self._clauses.append(clause)
         self._queue.put_nowait(clause)
 
@@ -135,7 +138,7 @@ class Speaker:
     def heard_text(self) -> str:
         """What the client has been sent of the reply, as text (for the history after a barge-in)."""
         return word_separator(self.language).join(
-            t for t in (c.heard_text(self.language) for c in self._clauses) if t
+            t for t in (c.heard_text(self.language) for c in self._clauses if c.recorded) if t
         )
 
     async def _run(self) -> None:
