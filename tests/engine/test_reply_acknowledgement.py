@@ -78,11 +78,17 @@ async def test_a_reply_that_opens_with_a_call_says_an_acknowledgement_before_the
     script = [CallStarted(name="submit_request"), CALL]
     llm = ScriptedLanguageModel(replies=[script, ["Reported."]], delay_s=1.0)
     session, outbox, tts = make_session(llm)
+    await session.start()
+    await asyncio.sleep(0.1)
+    # The phrases were synthesised at the start, in the session's voice: not while the call is written.
+    prepared = [(text, voice) for text, voice, _ in tts.calls]
+    assert prepared == [(phrase, session.voice) for phrase in ACKNOWLEDGEMENTS["en"]]
     await session.handle(user("I lost my backpack. Can you report it?"))
     call_at = await answer_the_call(session, outbox)
-    said = [text for text, _, _ in tts.calls]
-    phrase = said[0]
-    assert phrase in ACKNOWLEDGEMENTS["en"] and said[1:] == ["Reported."]
+    assert [text for text, _, _ in tts.calls[len(prepared) :]] == ["Reported."]
+    transcripts = [c.output_transcription.text for c in outbox.contents() if c.output_transcription]
+    phrase = transcripts[0].strip()
+    assert phrase in ACKNOWLEDGEMENTS["en"]
     assert audio_indexes(outbox)[0] < call_at, "the acknowledgement was not heard before the toolCall"
     # Heard and transcribed, but the server's word, not the model's: the history has the call alone,
     # then the answer to its result.
@@ -96,6 +102,17 @@ async def test_a_reply_that_opens_with_a_call_says_an_acknowledgement_before_the
     await session.aclose()
 
 
+async def test_an_acknowledgement_not_prepared_is_synthesised_when_it_is_said() -> None:
+    llm = ScriptedLanguageModel(replies=[[CallStarted(name="submit_request"), CALL], ["Reported."]])
+    session, outbox, tts = make_session(llm)  # not started: nothing prepared
+    await session.handle(user("Report my lost backpack."))
+    call_at = await answer_the_call(session, outbox)
+    said = [text for text, _, _ in tts.calls]
+    assert said[0] in ACKNOWLEDGEMENTS["en"] and said[1:] == ["Reported."]
+    assert audio_indexes(outbox)[0] < call_at
+    await session.aclose()
+
+
 async def test_no_acknowledgement_when_it_is_off_in_text_replies_or_after_words() -> None:
     cases = [
         (False, Modality.AUDIO, [CallStarted(name="submit_request"), CALL]),
@@ -105,11 +122,15 @@ async def test_no_acknowledgement_when_it_is_off_in_text_replies_or_after_words(
     for acknowledge, modality, script in cases:
         llm = ScriptedLanguageModel(replies=[list(script), ["Reported."]])
         session, outbox, tts = make_session(llm, acknowledge=acknowledge, modality=modality)
+        await session.start()
+        await asyncio.sleep(0.1)
+        if not acknowledge or modality is Modality.TEXT:
+            assert not tts.calls, "phrases prepared for a session that never says them"
         await session.handle(user("Report my lost backpack."))
         await answer_the_call(session, outbox)
-        said = [text for text, _, _ in tts.calls]
+        transcripts = [c.output_transcription.text for c in outbox.contents() if c.output_transcription]
         words = [m.model_turn.text() for m, _ in outbox.messages if getattr(m, "model_turn", None)]
-        heard = " ".join(said) + " ".join(words)
+        heard = " ".join(transcripts) + " ".join(words)
         assert not any(phrase in heard for phrase in ACKNOWLEDGEMENTS["en"]), (acknowledge, modality, heard)
         await session.aclose()
 

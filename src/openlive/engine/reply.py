@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from openlive.engine.acknowledgement import acknowledgement
+from openlive.engine.acknowledgement import Acknowledgements, acknowledgement
 from openlive.engine.clauses import ClauseSplitter
 from openlive.engine.grounding import grounding_metadata, with_sources
 from openlive.engine.history import with_seen_note
@@ -84,8 +84,9 @@ class ReplyContext:
     request: Callable[[Sequence[Content]], ChatRequest]
     non_blocking_functions: Callable[[], set[str]]
     post: Callable[[object], None]
-    # Say a short acknowledgement when the reply opens with a function call (engine/acknowledgement.py).
-    acknowledge_calls: bool = False
+    # Say a short acknowledgement when the reply opens with a function call (engine/acknowledgement.py);
+    # None: none.
+    acknowledgements: Acknowledgements | None = None
     # Search grounding (googleSearch in setup): the provider the reply retrieves sources from, or None.
     search: SearchProvider | None = None
     # Seeing: what the session's newest frame shows, for the turn starting now ("" when nothing).
@@ -389,7 +390,8 @@ class Reply:
 
     def _acknowledge(self, speaker: Speaker) -> None:
         """Say an acknowledgement for a call the reply opens with, once (see engine/acknowledgement.py)."""
-        if not self._ctx.acknowledge_calls or self._worded:
+        acknowledgements = self._ctx.acknowledgements
+        if acknowledgements is None or self._worded:
             return
         if (phrase := acknowledgement(self.language, self.id)) is not None:
             self._worded = True
@@ -397,7 +399,7 @@ class Reply:
             # Not the model's words: kept out of the history, whose prompt then stays the one the model
             # read and wrote (a word before the call there would make the next prompt read the call
             # and its result again, ~300 ms on 2 cores, and the model answers as if it had said it).
-            speaker.say(phrase, recorded=False)
+            speaker.say(phrase, recorded=False, audio=acknowledgements.audio(self.language, phrase))
 
     async def _waited_for(self, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
         """``events``, with ``llm_asked_at`` set until the first of them arrives."""

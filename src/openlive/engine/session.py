@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from openlive.engine.acknowledgement import Acknowledgements
 from openlive.engine.frames import NOTE_MAX_AGE_S, FrameWatcher
 from openlive.engine.grounding import wants_grounding
 from openlive.engine.history import (
@@ -209,6 +210,10 @@ class LiveSession:
             raise invalid_argument(f"unsupported language code {self.language_code!r}")
         self.system_instruction = setup.system_instruction.text() if setup.system_instruction else ""
         self.tools = list(setup.tools)
+        # What a spoken reply says when it opens with a function call (engine/acknowledgement.py).
+        self._acknowledgements: Acknowledgements | None = None
+        if self.modality is Modality.AUDIO and profile.tts is not None and profile.call_acknowledgement:
+            self._acknowledgements = Acknowledgements(profile.tts, voice)
         # Set by _check_prompt_fits when only the instruction's relevant sections go in the prompts.
         self._instructions: InstructionRetrieval | None = None
         self._check_prompt_fits()
@@ -252,6 +257,10 @@ class LiveSession:
         self._tasks.spawn(self._watch_session_limit(), "session-limit")
         if (retrieval := self._retrieval()) is not None:
             retrieval.start(self._tasks)  # its index is filled off the event loop
+        if self._acknowledgements is not None and self.tools:
+            # Synthesised now, so that saying one costs nothing while the model writes a call.
+            language = self._input_language() or "en"
+            self._tasks.spawn(self._acknowledgements.prepare(language), "acknowledgements")
         # The session's own system instruction, tools and resumed history are new to the LLM: it reads
         # them now, while the person has not started speaking yet, instead of on the first turn's path.
         self._prefill_request(self._chat_request())
@@ -470,7 +479,7 @@ class LiveSession:
             shown=self._shown_image if self.profile.llm_sees_images else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
-            acknowledge_calls=self.profile.call_acknowledgement,
+            acknowledgements=self._acknowledgements if self.tools else None,
         )
 
     async def _on_reply_end(self, end: ReplyEnd) -> None:

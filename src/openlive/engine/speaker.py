@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
@@ -46,12 +46,17 @@ def trim_leading_silence(pcm: bytes) -> bytes:
     return pcm[max(0, int(loud[0]) - _LEAD_KEEP_SAMPLES) * 2 :]
 
 
-class _Clause:
-    __slots__ = ("bytes_sent", "bytes_synthesized", "done", "recorded", "text")
+async def _ready(pcm: bytes) -> AsyncIterator[bytes]:
+    yield pcm
 
-    def __init__(self, text: str, *, recorded: bool = True) -> None:
+
+class _Clause:
+    __slots__ = ("audio", "bytes_sent", "bytes_synthesized", "done", "recorded", "text")
+
+    def __init__(self, text: str, *, recorded: bool = True, audio: bytes | None = None) -> None:
         self.text = text
         self.recorded = recorded
+        self.audio = audio  # synthesised ahead: sent as it is
         self.bytes_sent = 0
         self.bytes_synthesized = 0
         self.done = False
@@ -110,11 +115,12 @@ class Speaker:
         if self._worker is None:
             self._worker = owner.spawn(self._run(), "speaker")
 
-    def say(self, text: str, *, recorded: bool = True) -> None:
+    def say(self, text: str, *, recorded: bool = True, audio: bytes | None = None) -> None:
         """Queue ``text`` to be spoken. ``recorded=False``: the server's words, not the model's (a call's
-        acknowledgement): sent and transcribed, but not part of ``heard_text`` (the history)."""
+        acknowledgement): sent and transcribed, but not part of ``heard_text`` (the history).
+        ``audio``: ``text`` synthesised ahead, in this speaker's voice (sent instead of synthesising)."""
         # Kept as spoken: the history records what was heard, never the markup that was dropped.
-        clause = _Clause(speakable(text), recorded=recorded)
+        clause = _Clause(speakable(text), recorded=recorded, audio=audio)
         self._clauses.append(clause)
         self._queue.put_nowait(clause)
 
@@ -149,7 +155,11 @@ class Speaker:
                 clause.done = True
                 continue
             transcript_sent = False
-            async for pcm in self._tts.synthesize(text, voice=self.voice, language=self.language):
+            if clause.audio is not None:
+                audio = _ready(clause.audio)
+            else:
+                audio = self._tts.synthesize(text, voice=self.voice, language=self.language)
+            async for pcm in audio:
                 if not started:
                     started = True
                     pcm = trim_leading_silence(pcm)  # the reply's first sound, as soon as it can be
