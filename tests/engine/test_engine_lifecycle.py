@@ -1,12 +1,16 @@
-"""Stages have a lifecycle: ``Engine.aclose()`` closes each loaded profile's stages once, at shutdown."""
+"""Stages have a lifecycle: ``Engine.aclose()`` closes each loaded profile's stages once, at shutdown;
+what the engine shares between a profile's sessions is shared."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 
 from openlive.engine import Engine, Profile
+from openlive.protocol.messages import FunctionDeclaration, GenerationConfig, Modality, Setup, Tool
 
 
 class ClosingStage:
@@ -46,3 +50,23 @@ async def test_engine_aclose_closes_every_stage_once_even_when_one_fails(
     assert "closing ClosingStage failed" in caplog.text
     await engine.aclose()  # a second close has nothing left to close
     assert len(closed) == 5
+
+
+async def test_the_sessions_of_a_profile_share_its_call_acknowledgements() -> None:
+    # Each phrase is synthesised once per voice and process, not by every session that starts.
+    tts = ScriptedSynthesizer()
+    profile = dataclasses.replace(fake_profile(ScriptedLanguageModel(), tts), call_acknowledgement=True)
+    engine = Engine({"fake": ("fakes", lambda: profile)}, default_profile="fake")
+    await engine.load()
+    setup = Setup(
+        model="models/fake",
+        generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
+        tools=[Tool(function_declarations=[FunctionDeclaration(name="f")])],
+    )
+    sessions = [engine.open_session(setup, RecordingOutbox(), session_id=f"s{i}") for i in range(2)]
+    for session in sessions:
+        await session.start()
+    for session in sessions:
+        await session.aclose()
+    said = [text for text, _, _ in tts.calls]
+    assert said and len(said) == len(set(said)), said  # the second session synthesised nothing again

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
 
-from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS, acknowledgement
+from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS, Acknowledgements, acknowledgement
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.messages import (
     AudioTranscriptionConfig,
@@ -34,9 +34,14 @@ TOOLS = [Tool(function_declarations=[FunctionDeclaration(name="submit_request")]
 
 
 def make_session(
-    llm: ScriptedLanguageModel, *, acknowledge: bool = True, modality: Modality = Modality.AUDIO
+    llm: ScriptedLanguageModel,
+    *,
+    acknowledge: bool = True,
+    modality: Modality = Modality.AUDIO,
+    tts: ScriptedSynthesizer | None = None,
+    shared: Acknowledgements | None = None,
 ) -> tuple[LiveSession, RecordingOutbox, ScriptedSynthesizer]:
-    tts = ScriptedSynthesizer()
+    tts = tts or ScriptedSynthesizer()
     outbox = RecordingOutbox()
     setup = Setup(
         model="models/gemini-live-2.5-flash-native-audio",
@@ -45,7 +50,8 @@ def make_session(
         output_audio_transcription=AudioTranscriptionConfig(),
     )
     profile = dataclasses.replace(fake_profile(llm, tts), call_acknowledgement=acknowledge)
-    session = LiveSession(setup, profile, outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0))
+    limits = SessionLimits(audio_lead_s=60.0)
+    session = LiveSession(setup, profile, outbox, session_id="s1", limits=limits, acknowledgements=shared)
     return session, outbox, tts
 
 
@@ -100,6 +106,20 @@ async def test_a_reply_that_opens_with_a_call_says_an_acknowledgement_before_the
     ] == ["submit_request"]
     assert model_turns[-1].text() == "Reported."
     await session.aclose()
+
+
+async def test_sessions_that_share_acknowledgements_synthesise_each_phrase_once_per_voice() -> None:
+    tts = ScriptedSynthesizer(delay_s=0.05)  # each synthesis takes a while: the preparations overlap
+    shared = Acknowledgements(tts)
+    sessions = [make_session(ScriptedLanguageModel(), tts=tts, shared=shared)[0] for _ in range(3)]
+    for session in sessions:  # all at once: a phrase being prepared is not prepared again
+        await session.start()
+    await asyncio.sleep(1.0)
+    assert sorted(text for text, _, _ in tts.calls) == sorted(ACKNOWLEDGEMENTS["en"])
+    assert all(shared.audio(sessions[0].voice, "en", p) for p in ACKNOWLEDGEMENTS["en"])
+    assert shared.audio("Kore" if sessions[0].voice != "Kore" else "Puck", "en", "Okay.") is None
+    for session in sessions:
+        await session.aclose()
 
 
 async def test_an_acknowledgement_not_prepared_is_synthesised_when_it_is_said() -> None:

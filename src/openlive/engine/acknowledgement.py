@@ -47,29 +47,39 @@ def acknowledgement(language: str, turn: int) -> str | None:
 
 
 class Acknowledgements:
-    """A session's acknowledgements and their audio, synthesised ahead (``prepare``, at the session's
-    start): said when a call begins, a phrase would otherwise be synthesised while the model writes the
-    call's arguments, on the same two cores (~150 ms later ``toolCall``, measured in the app scenario).
-    A phrase not prepared (another language) is synthesised when it is said."""
+    """Acknowledgement audio by voice, language and phrase, synthesised ahead and shared.
 
-    def __init__(self, tts: SpeechSynthesizer, voice: str) -> None:
+    Said when a call begins, a phrase would otherwise be synthesised while the model writes the call's
+    arguments, on the same two cores (the ``toolCall`` came ~150 ms later, measured in the app
+    scenario). A session prepares its voice's phrases when it starts (``prepare``); the engine gives the
+    sessions of one profile one instance, so each phrase is synthesised once per voice and process,
+    not once per session (64 sessions starting at once would otherwise queue ~200 syntheses on the
+    TTS's one worker, ahead of their replies). A phrase not prepared yet is synthesised when said.
+    """
+
+    def __init__(self, tts: SpeechSynthesizer) -> None:
         self._tts = tts
-        self._voice = voice
-        self._audio: dict[tuple[str, str], bytes] = {}
+        self._audio: dict[tuple[str, str, str], bytes] = {}
+        self._preparing: set[tuple[str, str, str]] = set()
 
-    def audio(self, language: str, phrase: str) -> bytes | None:
-        """The prepared audio of ``phrase`` in ``language``, if any."""
-        return self._audio.get((base_language(language), phrase))
+    def audio(self, voice: str, language: str, phrase: str) -> bytes | None:
+        """The prepared audio of ``phrase`` in ``language`` and ``voice``, if any."""
+        return self._audio.get((voice, base_language(language), phrase))
 
-    async def prepare(self, language: str) -> None:
-        """Synthesise ``language``'s phrases (best effort: a failure leaves them to be synthesised later)."""
+    async def prepare(self, voice: str, language: str) -> None:
+        """Synthesise ``language``'s phrases in ``voice`` that no one has (best effort: after a failure
+        they are synthesised when said)."""
         language = base_language(language)
         for phrase in ACKNOWLEDGEMENTS.get(language, ()):
-            if (language, phrase) in self._audio:
+            key = (voice, language, phrase)
+            if key in self._audio or key in self._preparing:
                 continue
+            self._preparing.add(key)
             try:
-                chunks = [c async for c in self._tts.synthesize(phrase, voice=self._voice, language=language)]
+                chunks = [c async for c in self._tts.synthesize(phrase, voice=voice, language=language)]
             except Exception:
                 log.warning("could not prepare the acknowledgement %r", phrase, exc_info=True)
                 return
-            self._audio[(language, phrase)] = b"".join(chunks)
+            finally:
+                self._preparing.discard(key)
+            self._audio[key] = b"".join(chunks)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from openlive.engine.acknowledgement import Acknowledgements
 from openlive.engine.models import ModelCatalog
 from openlive.engine.outbox import Outbox
 from openlive.engine.profile import Profile
@@ -34,6 +35,8 @@ class Engine:
         self.catalog = ModelCatalog({n: d for n, (d, _) in loaders.items()}, default_profile)
         self._loaders = {n: fn for n, (_, fn) in loaders.items()}
         self._profiles: dict[str, Profile] = {}
+        # Call acknowledgements' audio, per profile: synthesised once and shared by its sessions.
+        self._acknowledgements: dict[str, Acknowledgements] = {}
         self._ready = asyncio.Event()
         self._load_error: BaseException | None = None
         self.limits = limits or SessionLimits()
@@ -46,7 +49,9 @@ class Engine:
             for name, loader in self._loaders.items():
                 if name not in self._profiles:
                     log.info("loading profile %s", name)
-                    self._profiles[name] = await asyncio.to_thread(loader)
+                    self._profiles[name] = profile = await asyncio.to_thread(loader)
+                    if profile.tts is not None:
+                        self._acknowledgements[name] = Acknowledgements(profile.tts)
         except BaseException as exc:
             self._load_error = exc
             raise
@@ -92,4 +97,5 @@ class Engine:
             limits=self.limits,
             resumption=self.resumption if wanted is not None else None,
             history=history,
+            acknowledgements=self._acknowledgements.get(profile_name),
         )

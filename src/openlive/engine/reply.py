@@ -399,7 +399,8 @@ class Reply:
             # Not the model's words: kept out of the history, whose prompt then stays the one the model
             # read and wrote (a word before the call there would make the next prompt read the call
             # and its result again, ~300 ms on 2 cores, and the model answers as if it had said it).
-            speaker.say(phrase, recorded=False, audio=acknowledgements.audio(self.language, phrase))
+            audio = acknowledgements.audio(self._ctx.voice, self.language, phrase)
+            speaker.say(phrase, recorded=False, audio=audio)
 
     async def _waited_for(self, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
         """``events``, with ``llm_asked_at`` set until the first of them arrives."""

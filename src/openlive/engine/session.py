@@ -184,7 +184,10 @@ class LiveSession:
         resumption: ResumptionStore | None = None,
         history: Sequence[Content] = (),
         clock: Callable[[], float] | None = None,
+        acknowledgements: Acknowledgements | None = None,
     ) -> None:
+        """``acknowledgements``: the audio of call acknowledgements, shared with the profile's other
+        sessions (the engine's); None: the session prepares its own."""
         self.setup = setup
         self.profile = profile
         self.outbox = outbox
@@ -213,7 +216,7 @@ class LiveSession:
         # What a spoken reply says when it opens with a function call (engine/acknowledgement.py).
         self._acknowledgements: Acknowledgements | None = None
         if self.modality is Modality.AUDIO and profile.tts is not None and profile.call_acknowledgement:
-            self._acknowledgements = Acknowledgements(profile.tts, voice)
+            self._acknowledgements = acknowledgements or Acknowledgements(profile.tts)
         # Set by _check_prompt_fits when only the instruction's relevant sections go in the prompts.
         self._instructions: InstructionRetrieval | None = None
         self._check_prompt_fits()
@@ -260,7 +263,7 @@ class LiveSession:
         if self._acknowledgements is not None and self.tools:
             # Synthesised now, so that saying one costs nothing while the model writes a call.
             language = self._input_language() or "en"
-            self._tasks.spawn(self._acknowledgements.prepare(language), "acknowledgements")
+            self._tasks.spawn(self._acknowledgements.prepare(self.voice, language), "acknowledgements")
         # The session's own system instruction, tools and resumed history are new to the LLM: it reads
         # them now, while the person has not started speaking yet, instead of on the first turn's path.
         self._prefill_request(self._chat_request())
