@@ -443,6 +443,15 @@ async def test_a_newer_prefill_lets_the_running_one_finish_its_batch_and_a_strea
     _, events, first = await run(model, chat("Be brief.", "Say yes.", sampling=GREEDY))
     assert model.prefills_aborted == aborted + 1
     assert first < 2.0, f"the stream waited {first:.1f} s for a superseded prefill"
+    # Another conversation's prefill stops the running one at once: the cache it fills would be
+    # replaced, so its batch would only take the cores from the other speaker's ASR.
+    await model.idle()
+    aborted = model.prefills_aborted
+    model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}", "Hi", sampling=GREEDY))
+    await asyncio.sleep(0.15)
+    model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}", "Hi", sampling=GREEDY))
+    await model.idle()
+    assert model.prefills_aborted == aborted + 1
 
 
 async def _until_background_reads_end(model: LlamaCppLanguageModel) -> None:

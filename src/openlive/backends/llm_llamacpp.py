@@ -138,8 +138,9 @@ class _PrefillJob:
     request: ChatRequest
     # Set by every real request: the read stops at once, inside its batch (see _abortable).
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Set by a newer prefill: the read stops after the batch in progress, whose tokens the newer one
-    # mostly shares (the same turn with a word more), so that work is kept rather than thrown away.
+    # Set by a newer prefill of the same conversation: the read stops after the batch in progress, whose
+    # tokens the newer one mostly shares (the same turn with a word more), so that work is kept rather
+    # than thrown away. (Another conversation's newer prefill sets ``cancel``.)
     superseded: threading.Event = field(default_factory=threading.Event)
     # A resumed background read of a long prefix: newer prefills do not supersede it, real requests do.
     background: bool = False
@@ -318,7 +319,12 @@ class LlamaCppLanguageModel:
             job.dropped = bool(self._requests)
             older, self._prefill_job = self._prefill_job, job
         if older is not None:
-            older.superseded.set()
+            if _same_history(older.request, job.request):
+                older.superseded.set()  # the same turn, a word on: its batch is the start of this one's
+            else:
+                # Another conversation's: the newer one replaces the cache (and no prefill is saved as a
+                # snapshot), so finishing the batch would only take the cores from the speakers' ASR.
+                older.cancel.set()
         with contextlib.suppress(RuntimeError):  # closed meanwhile
             self._executor.submit(self._run_prefill, job)
 
@@ -1014,6 +1020,12 @@ class LlamaCppLanguageModel:
             log.log(
                 level, "cached prompt prefix used: %d tokens (instruction and tools) from %s", prefix, source
             )
+
+
+def _same_history(a: ChatRequest, b: ChatRequest) -> bool:
+    """Whether two requests are the same conversation up to their last message (interim transcripts of
+    one turn)."""
+    return a.messages[:-1] == b.messages[:-1] and a.tools == b.tools and a.tool_choice == b.tool_choice
 
 
 def _same_prompt(a: ChatRequest, b: ChatRequest) -> bool:
