@@ -10,7 +10,15 @@ import pytest
 
 from openlive.backends.assets import cache_dir, llm_gguf_path
 from openlive.backends.embedded import SPOKEN_STYLE_PROMPT
-from openlive.stages import ChatEvent, ChatMessage, ChatRequest, SamplingParams, TextDelta, ToolCallRequest
+from openlive.stages import (
+    CallStarted,
+    ChatEvent,
+    ChatMessage,
+    ChatRequest,
+    SamplingParams,
+    TextDelta,
+    ToolCallRequest,
+)
 from openlive.stages.language_model import ToolChoice, ToolSpec
 
 if TYPE_CHECKING:  # imported in the fixture: collecting this file must not need llama.cpp
@@ -40,7 +48,10 @@ def model() -> Iterator[LlamaCppLanguageModel]:
     llm.close()
 
 
-async def ask(model: LlamaCppLanguageModel, user: str, choice: ToolChoice) -> tuple[str, list[str]]:
+async def ask(
+    model: LlamaCppLanguageModel, user: str, choice: ToolChoice
+) -> tuple[str, list[str], list[str]]:
+    """The reply's text, the functions it called, and the calls it said had begun (``CallStarted``)."""
     request = ChatRequest(
         messages=[
             ChatMessage(role="system", content=SPOKEN_STYLE_PROMPT),
@@ -52,17 +63,18 @@ async def ask(model: LlamaCppLanguageModel, user: str, choice: ToolChoice) -> tu
     )
     events: list[ChatEvent] = [e async for e in model.stream(request)]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    return text, [e.name for e in events if isinstance(e, ToolCallRequest)]
+    started = [e.name for e in events if isinstance(e, CallStarted)]
+    return text, [e.name for e in events if isinstance(e, ToolCallRequest)], started
 
 
 async def test_none_hides_the_functions(model: LlamaCppLanguageModel) -> None:
     assert (await ask(model, "What's the weather in Tokyo right now?", ToolChoice()))[1] == ["get_weather"]
-    text, calls = await ask(model, "What's the weather in Tokyo right now?", ToolChoice(mode="none"))
+    text, calls, _ = await ask(model, "What's the weather in Tokyo right now?", ToolChoice(mode="none"))
     assert calls == [] and text.strip()
 
 
 async def test_only_an_allowed_function_is_called(model: LlamaCppLanguageModel) -> None:
-    _, calls = await ask(
+    _, calls, _ = await ask(
         model, "What's the weather in Tokyo right now?", ToolChoice(allowed_names=("set_timer",))
     )
     assert "get_weather" not in calls
@@ -71,5 +83,6 @@ async def test_only_an_allowed_function_is_called(model: LlamaCppLanguageModel) 
 async def test_any_makes_the_model_call_even_when_words_would_do(model: LlamaCppLanguageModel) -> None:
     question = "I need ten minutes for my tea."
     required = ToolChoice(mode="required", allowed_names=("set_timer",))
-    text, calls = await ask(model, question, required)
+    text, calls, started = await ask(model, question, required)
     assert calls == ["set_timer"], text
+    assert started == ["set_timer"]  # said as soon as the model named it (the session may speak then)

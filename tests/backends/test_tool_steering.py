@@ -89,8 +89,9 @@ def test_a_declared_call_is_sampled_name_first_then_only_its_values() -> None:
     assert reply.token("<tool_call>") == Steer(CALL_NAME_GRAMMAR)
     assert reply.token('\n{"name": "vote_for') is None
     steer = reply.token('_session"')
-    # The key is the only one the schema allows: written, and the model samples the value's body.
-    assert steer == Steer(VOTE_VALUE, write=', "arguments": {"session_id": "')
+    # The key is the only one the schema allows: written, and the model samples the value's body. The
+    # call has begun (the backend says so: the session may speak while it is written).
+    assert steer == Steer(VOTE_VALUE, write=', "arguments": {"session_id": "', named="vote_for_session")
     reply.write(steer)
     assert reply.token("S") is None
     steer = reply.token('4"')
@@ -166,7 +167,7 @@ def test_without_a_plan_the_arguments_are_sampled_and_the_calls_end_written_once
     reply = Reply()
     reply.token("<tool_call>")
     steer = reply.token('\n{"name": "note"')
-    assert steer == Steer(GRAMMARS.arguments["note"], write=ARGUMENTS_KEY)
+    assert steer == Steer(GRAMMARS.arguments["note"], write=ARGUMENTS_KEY, named="note")
     reply.write(steer)
     assert reply.token(' {"text": "S4') is None
     assert reply.token('}"') is None  # a brace inside a string closes nothing
@@ -252,4 +253,4 @@ def test_a_required_call_opens_the_reply_with_a_declared_name_only() -> None:
     assert reply.steering.require_call() == GRAMMARS.declared_name
     reply.parser.feed("<tool_call>")  # as the backend opens it
     steer = reply.token('{"name": "vote_for_session"')
-    assert steer == Steer(VOTE_VALUE, write=', "arguments": {"session_id": "')
+    assert steer == Steer(VOTE_VALUE, write=', "arguments": {"session_id": "', named="vote_for_session")

@@ -674,6 +674,8 @@ class LlamaCppLanguageModel:
             # What the steering writes instead of sampling: appended to the context (read with the next
             # token's batch) and fed to the parser; a call it ends is sent at once.
             assert steering is not None
+            if steer.named:  # a call the model opened itself, or one toolConfig ANY requires
+                job.emit(CallStarted(name=steer.named))
             if steer.write:
                 context.extend(self._llm.tokenize(steer.write.encode("utf-8"), add_bos=False, special=False))
                 raw.append(steer.write)

@@ -44,6 +44,7 @@ class Steer:
     open_call: bool = False  # after the rewind, the trained opening (<tool_call>) comes next
     close_with: str = ""  # the arguments closed: this text ends the call (CALL_ENDS), then freely
     write: str = ""  # written, not sampled, before ``close_with`` and before sampling on
+    named: str = ""  # the model has just named this declared function: its call has begun
 
 
 class CallSteering:
@@ -144,7 +145,7 @@ class CallSteering:
             if named is None:
                 return None
             if self._grammars.declares(named.group(1)):
-                return self._arguments(named.group(1))
+                return replace(self._arguments(named.group(1)), named=named.group(1))
             parser.abandon_call()
             if self.takebacks >= MAX_TAKEBACKS:
                 parser.malformed += 1
