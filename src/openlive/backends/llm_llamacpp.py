@@ -1032,7 +1032,7 @@ def _same_history(a: ChatRequest, b: ChatRequest) -> bool:
 
 def _same_prompt(a: ChatRequest, b: ChatRequest) -> bool:
     """Whether two requests make the same prompt (their sampling may differ)."""
-    return a.messages == b.messages and a.tools == b.tools and a.tool_choice == b.tool_choice
+    return _same_history(a, b) and a.messages[-1:] == b.messages[-1:]
 
 
 def _ranked(scores: dict[int, float], options: dict[str | None, list[int]], step: int) -> str:

@@ -482,6 +482,7 @@ class LiveSession:
             shown=self._shown_image if self.profile.llm_sees_images else None,
             non_blocking_functions=self._non_blocking_functions,
             post=self._post,  # type: ignore[arg-type]
+            # Tools may come later (a context update): the phrases are then synthesised when said.
             acknowledgements=self._acknowledgements if self.tools else None,
         )
 
