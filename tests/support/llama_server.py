@@ -3,8 +3,9 @@
 packaged Qwen2.5 1.5B GGUF that ``openlive assemble`` put in the cache.
 
 Run as a script, this file is that server's entry point with one change: the model loads without
-llama.cpp's extra weight buffers on CPUs with AMX, whose matmul crashes llama-cpp-python 0.3.36 on the
-first prompt (the embedded backend does the same, see ``llama_adapter.without_extra_buffer_types``).
+llama.cpp's extra weight buffers on CPUs with AMX when the build is a stock one, whose AMX matmul
+crashes on the first prompt (the embedded backend does the same, see
+``llama_adapter.without_extra_buffer_types``).
 
 As a context manager it starts the engine on 127.0.0.1 in its own process group, waits for
 ``/v1/models``, and stops it (SIGTERM, then SIGKILL) on exit; :meth:`kill` and :meth:`start` let a test
@@ -106,9 +107,9 @@ class LlamaServer(OwnedProcess):
 def _main() -> None:
     from llama_cpp.server.__main__ import main
 
-    from openlive.backends.llama_adapter import cpu_has_amx, without_extra_buffer_types
+    from openlive.backends.llama_adapter import amx_faults, without_extra_buffer_types
 
-    with without_extra_buffer_types(cpu_has_amx()):
+    with without_extra_buffer_types(amx_faults()):
         main()
 
 

@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from llama_cpp.llama_grammar import LlamaGrammar
 
-from openlive.backends.llama_adapter import LlamaState, check_version, cpu_has_amx, without_extra_buffer_types
+from openlive.backends.llama_adapter import LlamaState, amx_faults, check_version, without_extra_buffer_types
 from openlive.backends.llm_kv_snapshots import (
     KvSnapshot,
     KvSnapshotCache,
@@ -180,7 +180,9 @@ class LlamaCppLanguageModel:
         self.n_ctx = n_ctx
         self.default_max_tokens = default_max_tokens
         kv_type = KV_CACHE_TYPES[kv_cache_type]
-        with without_extra_buffer_types(cpu_has_amx()):
+        # llama.cpp's AMX or repacked weight buffers, unless this build's AMX matmul would crash.
+        extra_buffers = not amx_faults()
+        with without_extra_buffer_types(not extra_buffers):
             self._llm = llama_cpp.Llama(
                 model_path=str(model_path),
                 n_ctx=n_ctx,
@@ -213,12 +215,13 @@ class LlamaCppLanguageModel:
         self._prefixes = KvSnapshotCache(prefix_memory_bytes)
         self._kv_bytes_per_token = DEFAULT_KV_BYTES_PER_TOKEN
         # The state's layout depends on these as much as on the weights: a state saved under another
-        # cache type, attention kernel or llama.cpp build is a miss (llama.cpp would refuse it anyway).
+        # cache type, attention kernel or llama.cpp build is a miss (llama.cpp would refuse it anyway);
+        # the weights' buffers change the matmul kernels, and so the state's values, a little.
         self._disk: PrefixDiskCache | None = None
         if prefix_cache_dir is not None and prefix_disk_bytes > 0:
             model_id = (
                 f"{model_fingerprint(model_path)};llama-cpp-python={llama_cpp.__version__};"
-                f"kv={kv_cache_type};flash_attn={flash_attn}"
+                f"kv={kv_cache_type};flash_attn={flash_attn};extra_buffers={extra_buffers}"
             )
             self._disk = PrefixDiskCache(prefix_cache_dir, prefix_disk_bytes, model_id)
         # Disk writes of prefix states (hundreds of MB) happen here, off the LLM worker.
