@@ -44,6 +44,25 @@ def test_a_word_is_not_cut_before_the_next_token_shows_it_is_complete() -> None:
     assert splitter.push(" planet") == ["Jupiter is the largest"]
 
 
+def test_the_tentative_first_piece_is_the_cut_the_next_word_would_confirm() -> None:
+    # What the speaker may synthesise a token early (Speaker.draft): exactly what push then returns.
+    splitter = ClauseSplitter()
+    assert splitter.push("Jupiter is the larg") == []
+    assert splitter.tentative() == "Jupiter is the larg"  # if the word ends here, the cut comes here
+    assert splitter.push("est") == []
+    assert splitter.tentative() == "Jupiter is the largest"
+    assert splitter.push(" planet") == ["Jupiter is the largest"]
+    assert splitter.tentative() is None  # the first piece is out: later pieces end at sentence ends
+    # No cut would come: too few words, a function word or a number last, a word still open.
+    for text in ("Jupiter is", "Paris is the", "There are 7", "Paris is the capital "):
+        splitter = ClauseSplitter()
+        splitter.push(text)
+        assert splitter.tentative() is None, text
+    splitter = ClauseSplitter()
+    splitter.push("日本の首都は")
+    assert splitter.tentative() is None  # Japanese cuts after a particle, once the next phrase begins
+
+
 def test_punctuation_still_wins_when_it_comes_first() -> None:
     assert feed(ClauseSplitter(), "Sure, it is. Paris is the capital.")[0] == "Sure,"
     assert feed(ClauseSplitter(), "Seven days.")[0] == "Seven days."

@@ -1,8 +1,9 @@
 """The Speaker's first sound: the synthesiser's leading near-silence is cut from the reply's first audio
-only (later clauses keep their natural pause)."""
+only (later clauses keep their natural pause), and a draft of the first piece is synthesised ahead."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -86,3 +87,97 @@ async def test_transcription_pieces_join_with_the_languages_separator(language: 
     ]
     assert "".join(pieces).strip() == joined
     assert speaker.heard_text() == joined
+
+
+class RecordingSynthesizer:
+    """Synthesises in 80 ms of virtual time, a tone per character; records the texts it was given."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def voices(self) -> list[str]:
+        return ["fake"]
+
+    def languages(self) -> list[str]:
+        return ["en"]
+
+    async def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[bytes]:
+        self.texts.append(text)
+        await asyncio.sleep(0.08)
+        yield TONE.tobytes() * len(text)
+
+
+def sent_audio(outbox: RecordingOutbox) -> bytes:
+    return b"".join(
+        p.inline_data.data
+        for m, _ in outbox.messages
+        if isinstance(m, ServerContent) and m.model_turn
+        for p in m.model_turn.parts
+        if p.inline_data
+    )
+
+
+async def run_speaker(
+    steps: list[tuple[str, str]], step_s: float = 0.1
+) -> tuple[RecordingSynthesizer, float, bytes]:
+    """Play ``steps`` (("draft" | "say", text)) a token time apart; the synthesiser's texts, when the
+    first audio was sent (seconds after the first step) and the audio."""
+    tts = RecordingSynthesizer()
+    outbox = RecordingOutbox()
+    loop = asyncio.get_running_loop()
+    speaker = Speaker(
+        tts, outbox, voice="fake", language="en", transcribe=False, lead_s=60.0, clock=loop.time
+    )
+    owner = TaskOwner("test")
+    speaker.start(owner)
+    started = loop.time()
+    for i, (kind, text) in enumerate(steps):
+        if i and step_s:
+            await asyncio.sleep(step_s)
+        speaker.draft(text) if kind == "draft" else speaker.say(text)
+    await speaker.finish()
+    await owner.aclose()
+    assert speaker.first_audio_at is not None
+    return tts, speaker.first_audio_at - started, sent_audio(outbox)
+
+
+async def test_a_draft_the_next_clause_confirms_is_sent_without_synthesising_it_again() -> None:
+    tts, first, audio = await run_speaker(
+        [("draft", "Jupiter is the largest"), ("say", "Jupiter is the largest")]
+    )
+    assert tts.texts == ["Jupiter is the largest"]
+    assert first == pytest.approx(0.1)  # at the say, not 80 ms of synthesis after it
+    _, undrafted, same = await run_speaker([("say", "Jupiter is the largest")])
+    assert undrafted == pytest.approx(0.08)
+    assert trim_leading_silence(same) == audio
+
+
+@pytest.mark.parametrize(
+    ("clause", "texts"),
+    [
+        ("Jupiter is the largest,", ["Jupiter is the largest"]),  # the mark came next: same words
+        ("Jupiter is the largest.", ["Jupiter is the largest"]),
+        ("Jupiter is the largest?", ["Jupiter is the largest", "Jupiter is the largest?"]),  # intonation
+        ("Jupiter is the largesse", ["Jupiter is the largest", "Jupiter is the largesse"]),
+    ],
+)
+async def test_a_clause_other_than_the_draft_is_synthesised_itself(clause: str, texts: list[str]) -> None:
+    tts, _, audio = await run_speaker([("draft", "Jupiter is the largest"), ("say", clause)])
+    assert tts.texts == texts
+    assert len(audio) == len(TONE.tobytes()) * len(texts[-1])
+
+
+async def test_only_the_newest_draft_is_synthesised() -> None:
+    # Drafts given faster than they synthesise: the ones overtaken in the queue are skipped.
+    tts, _, _ = await run_speaker(
+        [
+            ("draft", "The opening"),
+            ("draft", "The opening key"),
+            ("draft", "The opening keynote"),
+            ("say", "The opening keynote"),
+        ],
+        step_s=0.0,
+    )
+    assert tts.texts == ["The opening keynote"]
+    tts, _, _ = await run_speaker([("draft", "A b c"), ("draft", "A b c"), ("say", "A b c")], step_s=0.1)
+    assert tts.texts == ["A b c"]  # the same draft twice is one synthesis

@@ -96,6 +96,20 @@ class ClauseSplitter:
                 out.append(piece)
                 self._first = False
 
+    def tentative(self) -> str | None:
+        """The first piece as ``push`` will cut it if the next delta starts a new word; None when there
+        is none (no first piece pending, or the last word would not end it).
+
+        The splitter knows a word is complete only once the next token begins with a space, one decode
+        step (~0.1 s on two cores) after the word itself: synthesis of this text can start that much
+        sooner, and is kept if the cut comes there (``Speaker.draft``).
+        """
+        buf = self._buf
+        if not self._first or not buf or buf[-1].isspace() or _has_cjk(buf):
+            return None
+        cut = self._find_word_cut(buf + " ")
+        return buf.strip() if cut == len(buf) else None
+
     def flush(self) -> str | None:
         piece, self._buf = self._buf.strip(), ""
         return piece or None
@@ -103,7 +117,11 @@ class ClauseSplitter:
     def _find_cut(self) -> int | None:
         cut = self._find_punctuation_cut()
         if cut is None and self._first:
-            cut = self._find_word_cut() if not _has_cjk(self._buf) else self._find_japanese_phrase_cut()
+            cut = (
+                self._find_word_cut(self._buf)
+                if not _has_cjk(self._buf)
+                else self._find_japanese_phrase_cut()
+            )
         return cut
 
     def _find_japanese_phrase_cut(self) -> int | None:
@@ -127,10 +145,9 @@ class ClauseSplitter:
                 return i + 1
         return None
 
-    def _find_word_cut(self) -> int | None:
-        """The end of the first complete word, from the ``FIRST_PIECE_WORDS``-th on, that may end a
-        phrase. A word is complete once whitespace follows it (the next token has begun)."""
-        buf = self._buf
+    def _find_word_cut(self, buf: str) -> int | None:
+        """The end of the first complete word of ``buf``, from the ``FIRST_PIECE_WORDS``-th on, that
+        may end a phrase. A word is complete once whitespace follows it (the next token has begun)."""
         words = 0
         for match in re.finditer(r"\S+(?=\s)", buf):
             token = match.group()

@@ -366,9 +366,12 @@ class Reply:
                         ServerContent(model_turn=Content(parts=[Part(text=event.text)]))
                     )
                 else:
-                    for clause in splitter.push(event.text):
+                    clauses = splitter.push(event.text)
+                    for clause in clauses:
                         self.mark("first_clause")
                         speaker.say(clause)
+                    if not clauses and (tentative := splitter.tentative()) is not None:
+                        speaker.draft(tentative)  # the first piece, synthesised a token sooner
             elif isinstance(event, CallStarted):
                 self.mark("call_started")
                 if speaker is not None:

@@ -50,6 +50,22 @@ async def _ready(pcm: bytes) -> AsyncIterator[bytes]:
     yield pcm
 
 
+class _Draft:
+    """Text that may be the next clause, synthesised ahead while the worker is idle (``Speaker.draft``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _drafted(draft: str, text: str) -> bool:
+    """Whether a clause ``text`` may be sent as the audio of ``draft``: the same words, or with a comma,
+    colon, semicolon or full stop after them (the next token was that mark; a pause after the piece
+    follows anyway). A question or exclamation mark changes the intonation, so it is synthesised again."""
+    return text == draft or (text[:-1] == draft and text[-1:] in ",;:.")
+
+
 class _Clause:
     __slots__ = ("audio", "bytes_sent", "bytes_synthesized", "done", "recorded", "text")
 
@@ -102,13 +118,14 @@ class Speaker:
         self._lead_s = lead_s
         self._chunk_bytes = OUTPUT_SAMPLE_RATE * 2 * chunk_ms // 1000
         self._clock = clock
-        self._queue: asyncio.Queue[_Clause | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Clause | _Draft | None] = asyncio.Queue()
         self._clauses: list[_Clause] = []
         self._play_start: float | None = None
         self._seconds_sent = 0.0
         self.first_audio_at: float | None = None
         self.audio_bytes_sent = 0
         self._worker: asyncio.Task[None] | None = None
+        self._drafting: str | None = None  # the last text given to draft()
 
     def start(self, owner: TaskOwner) -> None:
         """Start synthesising (the worker belongs to ``owner``, which cancels it at the latest)."""
@@ -123,6 +140,16 @@ class Speaker:
         clause = _Clause(speakable(text), recorded=recorded, audio=audio)
         self._clauses.append(clause)
         self._queue.put_nowait(clause)
+
+    def draft(self, text: str) -> None:
+        """Start synthesising ``text``, which the next ``say`` may well be (the reply's first piece before
+        its last word is known to be complete, see ``ClauseSplitter.tentative``). A ``say`` of that text
+        sends the audio synthesised ahead; any other clause drops it. A draft that something else was
+        queued after is skipped, so only the newest is synthesised, and only while nothing else is."""
+        text = speakable(text)
+        if text and text != self._drafting:
+            self._drafting = text
+            self._queue.put_nowait(_Draft(text))
 
     async def finish(self) -> None:
         """Wait until every clause given so far has been synthesised and sent (raises its failure)."""
@@ -149,14 +176,23 @@ class Speaker:
 
     async def _run(self) -> None:
         started = False
+        drafted: tuple[str, bytes] | None = None  # the last draft and its audio, until the next clause
         while (clause := await self._queue.get()) is not None:
+            if isinstance(clause, _Draft):
+                if self._queue.empty():  # else superseded (a newer draft, or the clause itself)
+                    synthesis = self._tts.synthesize(clause.text, voice=self.voice, language=self.language)
+                    drafted = (clause.text, b"".join([chunk async for chunk in synthesis]))
+                continue
             text = speakable(clause.text)
+            draft, drafted = drafted, None
             if not text:
                 clause.done = True
                 continue
             transcript_sent = False
             if clause.audio is not None:
                 audio = _ready(clause.audio)
+            elif draft is not None and _drafted(draft[0], text):
+                audio = _ready(draft[1])
             else:
                 audio = self._tts.synthesize(text, voice=self.voice, language=self.language)
             async for pcm in audio:
