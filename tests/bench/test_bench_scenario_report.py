@@ -88,6 +88,7 @@ def scored(
     calls: list[tuple[str, dict[str, object]]],
     v2v: float | None,
     tool_call_ms: float | None = None,
+    gaps_ms: float | None = None,
 ) -> ScenarioTurn:
     t = next(t for t in APP_TURNS if t.name == name)
     return scored_turn(
@@ -99,14 +100,15 @@ def scored(
         first_response_ms=v2v,
         completed=True,
         tool_call_ms=tool_call_ms,
+        playback_gaps_ms=gaps_ms,
     )
 
 
 def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> None:
     turns = [
         scored("give_name", "Hi Maria.", [("set_user_name", {"name": "Maria"})], 90_000.0),
-        scored("keynote_room", "In Aurora Hall.", [], 800.0),
-        scored("lunch_time", "Call `vote_for_session` now.", [], 1200.0),
+        scored("keynote_room", "In Aurora Hall.", [], 800.0, gaps_ms=0.0),
+        scored("lunch_time", "Call `vote_for_session` now.", [], 1200.0, gaps_ms=2300.0),
         unplayed_turn(APP_TURNS[3], "closed 1011"),
         scored("vote_speech", "Okay. Voted.", [("vote_for_session", {"session_id": "T7"})], 700.0, 2100.0),
     ]
@@ -120,6 +122,9 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
     assert summary["tool_call_ms"]["n"] == 1 and summary["tool_call_ms"]["max"] == 2100.0
     assert summary["first_turn_v2v_ms"] == 90_000.0
     assert summary["first_answer_after_setup_s"] == 92.5
+    # Silences inside replies: the turn whose playback stalled, and the stalls per turn.
+    assert summary["stalled_turns"] == ["lunch_time"]
+    assert summary["playback_gaps_ms"]["n"] == 2 and summary["playback_gaps_ms"]["max"] == 2300.0
     assert summary["asr_wer"] == 0.0  # the fake turns were heard as said; the unplayed one is left out
     # The unplayed turn fails tool use, instruction following and grounding.
     assert summary["pass_rates"]["grounding"] == {"passed": 1, "total": 3, "rate": 1 / 3}
@@ -135,6 +140,7 @@ def test_the_summary_pools_latency_after_the_first_turn_and_lists_markup() -> No
     assert "turns passed: 3/5" in table
     assert "call turns: median 700 (n=1), their toolCall: median 2,100" in table
     assert "tool markup spoken in: lunch_time" in table
+    assert "silences inside replies: 1 turns stalled over 100 ms" in table
     assert "set_user_name" in table and "FAIL" in table
 
 

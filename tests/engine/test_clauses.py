@@ -63,6 +63,25 @@ def test_the_tentative_first_piece_is_the_cut_the_next_word_would_confirm() -> N
     assert splitter.tentative() is None  # Japanese cuts after a particle, once the next phrase begins
 
 
+def test_a_hurried_piece_after_the_first_is_cut_like_the_first() -> None:
+    # When the speech queued runs low (Speaker.running_low), a later piece ends at a clause mark or
+    # after a few words on a content word, not at the sentence end.
+    text = "Sure, lunch is served from 12:30 PM to 1:30 PM, every day in the Marina Foyer."
+    splitter = ClauseSplitter()
+    assert splitter.push("Sure, lunch is served from 12") == ["Sure,"]
+    assert splitter.push(":30 PM to 1", hurry=False) == []  # speech is queued: wait
+    assert splitter.tentative() is None
+    assert splitter.push(":30 PM", hurry=True) == ["lunch is served"]  # one early piece per push
+    assert splitter.tentative(hurry=True) is None  # a cut is ready already ("from 12:30 PM")
+    assert splitter.push(",", hurry=True) == ["from 12:30 PM to 1:30 PM,"]  # a clause mark comes first
+    assert splitter.push(" every day in the Marina", hurry=True) == []  # "Marina" may not be complete yet
+    assert splitter.tentative(hurry=True) == "every day in the Marina"
+    assert splitter.tentative() is None
+    assert splitter.push(" Foyer.") == []  # not hurried: a sentence under 40 characters waits
+    assert splitter.flush() == "every day in the Marina Foyer."
+    assert feed(ClauseSplitter(), text) == ["Sure,", text[6:]]
+
+
 def test_punctuation_still_wins_when_it_comes_first() -> None:
     assert feed(ClauseSplitter(), "Sure, it is. Paris is the capital.")[0] == "Sure,"
     assert feed(ClauseSplitter(), "Seven days.")[0] == "Seven days."

@@ -181,3 +181,23 @@ async def test_only_the_newest_draft_is_synthesised() -> None:
     assert tts.texts == ["The opening keynote"]
     tts, _, _ = await run_speaker([("draft", "A b c"), ("draft", "A b c"), ("say", "A b c")], step_s=0.1)
     assert tts.texts == ["A b c"]  # the same draft twice is one synthesis
+
+
+async def test_the_speech_queued_counts_what_is_not_heard_yet() -> None:
+    loop = asyncio.get_running_loop()
+    tts = RecordingSynthesizer()  # 100 ms of audio per character
+    speaker = Speaker(tts, RecordingOutbox(), voice="fake", language="en", transcribe=False, clock=loop.time)
+    assert speaker.queued_s() == 0.0 and speaker.running_low()
+    speaker.say("x" * 30)  # not synthesised yet: estimated from its length (~65 ms a character)
+    assert speaker.queued_s() == pytest.approx(30 * 0.065)
+    assert not speaker.running_low()
+    owner = TaskOwner("test")
+    speaker.start(owner)
+    await speaker.finish()  # 3 s of audio, sent at most 1 s (and a 100 ms chunk) ahead of playback
+    assert speaker.queued_s() == pytest.approx(1.1, abs=0.05)
+    await asyncio.sleep(0.6)  # playback goes on
+    assert speaker.queued_s() == pytest.approx(0.5, abs=0.05)
+    assert speaker.running_low()
+    await asyncio.sleep(1.0)
+    assert speaker.queued_s() == 0.0
+    await owner.aclose()

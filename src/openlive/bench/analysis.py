@@ -64,6 +64,11 @@ def join_transcript(events: Sequence[Received]) -> str:
     return " ".join(s for s in segments if s)
 
 
+# A turn whose reply audio, played from its first chunk, stalls for longer than this in all fell behind
+# real time (a stall under it is network jitter a client's playout buffer absorbs).
+STALL_MS = 100.0
+
+
 def playback_gaps_s(audio: Sequence[Received]) -> float | None:
     """Total stall time when the chunks are played back to back from the first one's arrival."""
     if not audio:

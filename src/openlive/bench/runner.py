@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from openlive.bench import procstat
-from openlive.bench.analysis import TurnResult, analyse_barge_in, analyse_noise, analyse_turn
+from openlive.bench.analysis import STALL_MS, TurnResult, analyse_barge_in, analyse_noise, analyse_turn
 from openlive.bench.clips import Clip, ClipCache, ClipSet, bench_cache_dir, prepare_clips
 from openlive.bench.driver import LONG_ANSWERS, BenchSession, Playback
 from openlive.bench.metrics import corpus_wer, summarize
@@ -204,11 +204,6 @@ async def latency_phase(
         "errors": [r.error for r in runs if r.error],
         "window": [window_start, time.time()],  # wall clock, to match the server log's stage lines
     }
-
-
-# A turn whose reply audio, played from its first chunk, stalls for longer than this in all fell behind
-# real time (a stall under it is network jitter a client's playout buffer absorbs).
-STALL_MS = 100.0
 
 
 def audio_realtime(turns: Sequence[TurnResult]) -> dict[str, Any]:

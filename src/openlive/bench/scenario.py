@@ -131,6 +131,7 @@ def score_playback(turn: ScriptedTurn, playback: Playback, events: list[Received
         first_response_ms=None if first is None else (first - start) * 1000.0,
         completed=analysed.completed,
         tool_call_ms=None if call is None else (call - start) * 1000.0,
+        playback_gaps_ms=analysed.playback_gaps_ms,
     )
 
 

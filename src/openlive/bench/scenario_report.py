@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from openlive.bench.analysis import STALL_MS
 from openlive.bench.driver import Received
 from openlive.bench.metrics import corpus_wer, summarize, wer
 from openlive.bench.scenario_checks import (
@@ -44,6 +45,9 @@ class ScenarioTurn:
     # End of speech → the first ``toolCall`` (None: no call). With the call acknowledgement on, a call
     # turn's ``v2v_ms`` is the acknowledgement's audio, and this is when the app could act.
     tool_call_ms: float | None = None
+    # How long the reply's audio, played from its first chunk, would have stalled waiting for the
+    # next chunk (all such waits added; ``analysis.playback_gaps_s``): silences inside the reply.
+    playback_gaps_ms: float | None = None
     played: bool = True  # False: the session ended before this turn
     markup: str | None = None  # the tool markup found in the transcript, if any
     passed: bool = field(init=False)
@@ -87,6 +91,7 @@ def scored_turn(
     first_response_ms: float | None,
     completed: bool,
     tool_call_ms: float | None = None,
+    playback_gaps_ms: float | None = None,
 ) -> ScenarioTurn:
     return ScenarioTurn(
         name=turn.name,
@@ -100,6 +105,7 @@ def scored_turn(
         first_response_ms=first_response_ms,
         completed=completed,
         tool_call_ms=tool_call_ms,
+        playback_gaps_ms=playback_gaps_ms,
         markup=tool_markup(reply_text),
     )
 
@@ -145,6 +151,12 @@ def summarize_scenario(turns: Sequence[ScenarioTurn], first_answer_s: float | No
         "word_turn_v2v_ms": summarize([v for t in later if not t.calls and (v := t.v2v_ms) is not None]),
         "call_turn_v2v_ms": summarize([v for t in later if t.calls and (v := t.v2v_ms) is not None]),
         "tool_call_ms": summarize([v for t in later if (v := t.tool_call_ms) is not None]),
+        # Silences inside replies (all turns): the turns whose playback stalled over STALL_MS, and
+        # each turn's stalls added up.
+        "stalled_turns": [
+            t.name for t in turns if t.playback_gaps_ms is not None and t.playback_gaps_ms > STALL_MS
+        ],
+        "playback_gaps_ms": summarize([v for t in turns if (v := t.playback_gaps_ms) is not None]),
         "no_audio_turns": [t.name for t in later if t.played and t.v2v_ms is None],
     }
 
@@ -193,6 +205,7 @@ def format_scenario_table(report: dict[str, Any]) -> str:
     words = summary.get("word_turn_v2v_ms") or {}
     called = summary.get("call_turn_v2v_ms") or {}
     tool_calls = summary.get("tool_call_ms") or {}
+    gaps = summary.get("playback_gaps_ms") or {}
     first = summary.get("first_answer_after_setup_s")
     lines += [
         "",
@@ -206,6 +219,8 @@ def format_scenario_table(report: dict[str, Any]) -> str:
         f"  word turns: median {_ms(words.get('p50'))} (n={words.get('n')}); call turns: median "
         f"{_ms(called.get('p50'))} (n={called.get('n')}), their toolCall: median "
         f"{_ms(tool_calls.get('p50'))}, max {_ms(tool_calls.get('max'))}",
+        f"silences inside replies: {len(summary.get('stalled_turns') or [])} turns stalled over "
+        f"{STALL_MS:.0f} ms; stalls per turn (ms): median {_ms(gaps.get('p50'))}, max {_ms(gaps.get('max'))}",
     ]
     if report.get("error"):
         lines.append(f"error: {report['error']}")

@@ -9,7 +9,10 @@ after a function word ("the", "of", "is"), so the piece ends on a word that carr
 synthesiser's closing intonation falls where a speaker could pause. Japanese has no spaces: its first
 piece may end after a topic or case particle that closes a phrase ("日本の首都は | 東京です。").
 Later pieces are cut at sentence ends where possible, because the TTS sounds more natural on whole
-sentences and is fast enough to keep ahead of playback.
+sentences and is fast enough to keep ahead of playback. But the model may not be: on two cores it
+writes a sentence's ~20 tokens in ~2 s, and a three-word first piece is spoken in ~1 s, so the
+listener heard "Lunch is served … (2 s) … from 12:30 PM to 1:30 PM every day." When the speech queued
+is about to run out, the next piece is cut the way the first one is (``push(hurry=True)``).
 """
 
 from __future__ import annotations
@@ -83,11 +86,15 @@ class ClauseSplitter:
         self._first_min = first_min_chars
         self._min = min_chars
 
-    def push(self, delta: str) -> list[str]:
+    def push(self, delta: str, *, hurry: bool = False) -> list[str]:
+        """Add ``delta``; the pieces now ready. ``hurry``: the speech queued is about to run out (see
+        ``Speaker.running_low``), so the next piece is cut as early as the first one is, at a clause
+        mark or after a few words, instead of at a sentence end: the model writes a long sentence more
+        slowly than its first piece is spoken, and the listener would hear a silence inside it."""
         self._buf += delta
         out: list[str] = []
         while True:
-            cut = self._find_cut()
+            cut = self._find_cut(early=self._first or (hurry and not out))
             if cut is None:
                 return out
             piece, self._buf = self._buf[:cut], self._buf[cut:]
@@ -96,16 +103,17 @@ class ClauseSplitter:
                 out.append(piece)
                 self._first = False
 
-    def tentative(self) -> str | None:
-        """The first piece as ``push`` will cut it if the next delta starts a new word; None when there
-        is none (no first piece pending, or the last word would not end it).
+    def tentative(self, *, hurry: bool = False) -> str | None:
+        """The next piece as ``push`` will cut it if the next delta starts a new word; None when there
+        is none (no early piece pending, or the last word would not end it).
 
         The splitter knows a word is complete only once the next token begins with a space, one decode
         step (~0.1 s on two cores) after the word itself: synthesis of this text can start that much
-        sooner, and is kept if the cut comes there (``Speaker.draft``).
+        sooner, and is kept if the cut comes there (``Speaker.draft``). Only early pieces (the first,
+        or one ``hurry`` asks for) end at a word.
         """
         buf = self._buf
-        if not self._first or not buf or buf[-1].isspace() or _has_cjk(buf):
+        if not (self._first or hurry) or not buf or buf[-1].isspace() or _has_cjk(buf):
             return None
         cut = self._find_word_cut(buf + " ")
         return buf.strip() if cut == len(buf) else None
@@ -114,9 +122,9 @@ class ClauseSplitter:
         piece, self._buf = self._buf.strip(), ""
         return piece or None
 
-    def _find_cut(self) -> int | None:
-        cut = self._find_punctuation_cut()
-        if cut is None and self._first:
+    def _find_cut(self, *, early: bool) -> int | None:
+        cut = self._find_punctuation_cut(early=early)
+        if cut is None and early:
             cut = (
                 self._find_word_cut(self._buf)
                 if not _has_cjk(self._buf)
@@ -159,9 +167,9 @@ class ClauseSplitter:
                 return match.end()
         return None
 
-    def _find_punctuation_cut(self) -> int | None:
+    def _find_punctuation_cut(self, *, early: bool) -> int | None:
         buf = self._buf
-        min_len = self._first_min if self._first else self._min
+        min_len = self._first_min if early else self._min
         for i, ch in enumerate(buf):
             # A CJK character carries about as much speech as a short word: half the length is enough.
             needed = max(4, min_len // 2) if _is_cjk(ch) else min_len
@@ -173,7 +181,7 @@ class ClauseSplitter:
                 continue
             is_sentence_end = ch in _SENTENCE_END or (ch == "." and not _is_abbreviation(buf, i))
             is_clause_end = ch in _CLAUSE_END
-            if not (is_sentence_end or (self._first and is_clause_end)):
+            if not (is_sentence_end or (early and is_clause_end)):
                 continue
             # Western punctuation ends a clause when followed by a space (not "3.5" or "e.g.x"), or, at
             # the end of what has arrived, when it cannot be a decimal point: waiting for the next token

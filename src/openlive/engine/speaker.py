@@ -28,6 +28,10 @@ _LEAD_SILENCE_LEVEL = int(32768 * 10 ** (-50 / 20))
 _LEAD_KEEP_SAMPLES = OUTPUT_SAMPLE_RATE * 5 // 1000
 # Rough speaking rate, used only to estimate how much of a half-sent clause was heard.
 _SECONDS_PER_CHAR = {"ja": 0.15, "zh": 0.2, "default": 0.065}
+# The next piece is cut early (``ClauseSplitter.push(hurry=True)``) once less speech than this is
+# queued: time for the model to write a few more words (~0.1 s a token on two cores) and for them to be
+# synthesised before the listener hears a silence inside the reply.
+RUNNING_LOW_S = 1.0
 # Languages written without spaces between words: their pieces join with nothing, and a half-heard piece
 # is cut at any character (Chinese and Thai are spoken by espeak-ng since issue 13).
 _NO_SPACES = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo"})
@@ -167,6 +171,26 @@ class Speaker:
         self._queue.put_nowait(None)
         if self._worker is not None:
             await cancel_and_wait(self._worker)
+
+    def queued_s(self) -> float:
+        """Seconds of this reply's speech not heard yet: sent ahead of playback, synthesised and not
+        sent, and an estimate from their length for the clauses not synthesised yet."""
+        queued = 0.0
+        if self._play_start is not None:
+            queued = max(0.0, self._play_start + self._seconds_sent - self._clock())
+        per_char = _SECONDS_PER_CHAR.get(self.language, _SECONDS_PER_CHAR["default"])
+        for clause in self._clauses:
+            if clause.done:
+                continue
+            if clause.bytes_synthesized:
+                queued += (clause.bytes_synthesized - clause.bytes_sent) / BYTES_PER_SECOND
+            else:
+                queued += len(clause.text) * per_char
+        return queued
+
+    def running_low(self) -> bool:
+        """Whether the speech queued is about to run out (see ``RUNNING_LOW_S``)."""
+        return self.queued_s() < RUNNING_LOW_S
 
     def heard_text(self) -> str:
         """What the client has been sent of the reply, as text (for the history after a barge-in)."""
