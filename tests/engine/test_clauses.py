@@ -72,14 +72,23 @@ def test_a_hurried_piece_after_the_first_is_cut_like_the_first() -> None:
     assert splitter.push(":30 PM to 1", hurry=False) == []  # speech is queued: wait
     assert splitter.tentative() is None
     assert splitter.push(":30 PM", hurry=True) == ["lunch is served"]  # one early piece per push
-    assert splitter.tentative(hurry=True) is None  # a cut is ready already ("from 12:30 PM")
     assert splitter.push(",", hurry=True) == ["from 12:30 PM to 1:30 PM,"]  # a clause mark comes first
     assert splitter.push(" every day in the Marina", hurry=True) == []  # "Marina" may not be complete yet
-    assert splitter.tentative(hurry=True) == "every day in the Marina"
-    assert splitter.tentative() is None
+    assert splitter.tentative() is None  # drafts are for the first piece only
     assert splitter.push(" Foyer.") == []  # not hurried: a sentence under 40 characters waits
     assert splitter.flush() == "every day in the Marina Foyer."
     assert feed(ClauseSplitter(), text) == ["Sure,", text[6:]]
+
+
+def test_no_word_cut_inside_a_name() -> None:
+    # Two capitalised words in a row are one name: the cut comes after the name, not inside it.
+    splitter = ClauseSplitter()
+    assert splitter.push("It is at Rooftop") == []
+    assert splitter.tentative() is None  # "Rooftop" may go on with a capitalised word
+    assert splitter.push(" Terr") == []
+    assert splitter.push("ace on") == ["It is at Rooftop Terrace"]
+    assert feed(ClauseSplitter(), "Priya Natarajan Iyer gives it.", step=1)[0] == "Priya Natarajan Iyer"
+    assert feed(ClauseSplitter(), "Yes, it is Aurora Hall on level one.", step=1)[1] == "it is Aurora Hall"
 
 
 def test_punctuation_still_wins_when_it_comes_first() -> None:

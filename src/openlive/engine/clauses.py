@@ -103,17 +103,18 @@ class ClauseSplitter:
                 out.append(piece)
                 self._first = False
 
-    def tentative(self, *, hurry: bool = False) -> str | None:
-        """The next piece as ``push`` will cut it if the next delta starts a new word; None when there
-        is none (no early piece pending, or the last word would not end it).
+    def tentative(self) -> str | None:
+        """The first piece as ``push`` will cut it if the next delta starts a new word; None when there
+        is none (the first piece is out, or the last word would not end it).
 
         The splitter knows a word is complete only once the next token begins with a space, one decode
         step (~0.1 s on two cores) after the word itself: synthesis of this text can start that much
-        sooner, and is kept if the cut comes there (``Speaker.draft``). Only early pieces (the first,
-        or one ``hurry`` asks for) end at a word.
+        sooner, and is kept if the cut comes there (``Speaker.draft``). Only for the first piece: a
+        draft that the next token shows was inside a word ("Roo", "Rooft") is a synthesis thrown away,
+        on cores the model is decoding on, and the pieces after the first have speech ahead of them.
         """
         buf = self._buf
-        if not (self._first or hurry) or not buf or buf[-1].isspace() or _has_cjk(buf):
+        if not self._first or not buf or buf[-1].isspace() or _has_cjk(buf):
             return None
         cut = self._find_word_cut(buf + " ")
         return buf.strip() if cut == len(buf) else None
@@ -155,7 +156,9 @@ class ClauseSplitter:
 
     def _find_word_cut(self, buf: str) -> int | None:
         """The end of the first complete word of ``buf``, from the ``FIRST_PIECE_WORDS``-th on, that
-        may end a phrase. A word is complete once whitespace follows it (the next token has begun)."""
+        may end a phrase. A word is complete once whitespace follows it (the next token has begun).
+        A capitalised word followed by another is inside a name ("Rooftop | Terrace"): no cut there,
+        nor after a capitalised last word while the next is unknown (``tentative``'s probe)."""
         words = 0
         for match in re.finditer(r"\S+(?=\s)", buf):
             token = match.group()
@@ -163,8 +166,12 @@ class ClauseSplitter:
             if words < FIRST_PIECE_WORDS or len(buf[: match.end()].strip()) < self._first_min:
                 continue
             word = _WORD_EDGE.sub("", token).lower()
-            if word and word not in _FUNCTION_WORDS and not _NUMBER.fullmatch(word):
-                return match.end()
+            if not word or word in _FUNCTION_WORDS or _NUMBER.fullmatch(word):
+                continue
+            after = buf[match.end() :].lstrip()
+            if token[0].isupper() and (not after or after[0].isupper()):
+                continue
+            return match.end()
         return None
 
     def _find_punctuation_cut(self, *, early: bool) -> int | None:

@@ -371,8 +371,8 @@ class Reply:
                     for clause in clauses:
                         self.mark("first_clause")
                         speaker.say(clause)
-                    if not clauses and (tentative := splitter.tentative(hurry=hurry)) is not None:
-                        speaker.draft(tentative)  # an early piece, synthesised a token sooner
+                    if not clauses and (tentative := splitter.tentative()) is not None:
+                        speaker.draft(tentative)  # the first piece, synthesised a token sooner
             elif isinstance(event, CallStarted):
                 self.mark("call_started")
                 if speaker is not None:
