@@ -30,6 +30,7 @@ def test_without_punctuation_the_first_piece_ends_after_a_few_words_on_a_content
     # Never on a function word or before a number's unit.
     assert feed(ClauseSplitter(), "Paris is the capital of France.")[0] == "Paris is the capital"
     assert feed(ClauseSplitter(), "There are 7 days in a week.")[0] == "There are 7 days"
+    assert feed(ClauseSplitter(), "It starts at 9:00 AM on Thursday.")[0] == "It starts at 9:00 AM"
     # Only the first piece is cut at a word; the rest waits for sentence ends.
     pieces = feed(
         ClauseSplitter(), "The dragon slept on its gold for many long years and never woke up. The end."

@@ -52,8 +52,8 @@ _FUNCTION_WORD_LIST = """a an the this that these those of to in on at by for fr
     is are was were be been being am do does did have has had will would can could shall should may
     might must not no my your his her its our their it's there here very more most"""
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST.split())
-# A number is bound to the unit or noun after it ("7 | days" would split a phrase).
-_NUMBER = re.compile(r"[\d.,]+")
+# A number is bound to the unit or noun after it ("7 | days", "9:00 | AM" would split a phrase).
+_NUMBER = re.compile(r"[\d.,:]+")
 _WORD_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 
 
@@ -165,8 +165,9 @@ class ClauseSplitter:
             words += 1
             if words < FIRST_PIECE_WORDS or len(buf[: match.end()].strip()) < self._first_min:
                 continue
-            word = _WORD_EDGE.sub("", token).lower()
-            if not word or word in _FUNCTION_WORDS or _NUMBER.fullmatch(word):
+            word = _WORD_EDGE.sub("", token)
+            acronym = len(word) > 1 and word.isupper()  # "AM" is not "am", "US" not "us"
+            if not word or (word.lower() in _FUNCTION_WORDS and not acronym) or _NUMBER.fullmatch(word):
                 continue
             after = buf[match.end() :].lstrip()
             if token[0].isupper() and (not after or after[0].isupper()):
