@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from openlive.backends.llm_prompt import ChatTemplate, ToolCallParser, parse_tool_call
+from openlive.backends.llm_prompt import ChatTemplate, RepeatedCalls, ToolCallParser, parse_tool_call
 from openlive.stages import ChatMessage, ToolCallRequest
 from openlive.stages.language_model import ToolSpec
 
@@ -185,3 +185,13 @@ def test_doubled_braces_copied_from_the_qwen_template_still_parse() -> None:
     assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Tokyo"})]
     tagged = parse_tool_call('{{"name": "f", "arguments": {}}}')
     assert tagged is not None and tagged.name == "f"
+
+
+def test_a_call_repeated_in_one_reply_is_sent_once() -> None:
+    repeats = RepeatedCalls()
+    first = ToolCallRequest(id="a", name="submit_request", args={"kind": "lost_item", "details": "bag"})
+    again = ToolCallRequest(id="b", name="submit_request", args={"details": "bag", "kind": "lost_item"})
+    other = ToolCallRequest(id="c", name="submit_request", args={"kind": "lost_item", "details": "hat"})
+    assert repeats.fresh([first]) == [first]
+    assert repeats.fresh([again, other]) == [other]  # the same arguments in another order: a repeat
+    assert repeats.fresh([other]) == []

@@ -254,3 +254,21 @@ def test_a_required_call_opens_the_reply_with_a_declared_name_only() -> None:
     reply.parser.feed("<tool_call>")  # as the backend opens it
     steer = reply.token('{"name": "vote_for_session"')
     assert steer == Steer(VOTE_VALUE, write=', "arguments": {"session_id": "', named="vote_for_session")
+
+
+def test_a_bare_json_object_after_a_closed_call_ends_the_reply() -> None:
+    # Seen at a 14,000-token context: the call, then `{"name": "` again, which was opened properly and
+    # written whole a second time (the toolCall 13.5 s late, the same request twice).
+    reply = Reply()
+    reply.token("<tool_call>")
+    reply.write(reply.token('\n{"name": "end_session"'))
+    reply.token("\n")
+    reply.token('{"')
+    assert reply.token('name": "') == Steer(None, stop=True)
+    assert reply.parser.held_text == ""  # never shown
+    assert reply.calls == [("end_session", {})]
+    # A new call in the trained format is still a call.
+    reply = Reply()
+    reply.token("<tool_call>")
+    reply.write(reply.token('\n{"name": "end_session"'))
+    assert reply.token("<tool_call>") == Steer(CALL_NAME_GRAMMAR)

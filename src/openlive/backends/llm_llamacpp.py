@@ -60,7 +60,7 @@ from openlive.backends.llm_kv_snapshots import (
     common_prefix,
     model_fingerprint,
 )
-from openlive.backends.llm_prompt import TOOL_CALL_OPEN, ChatTemplate, ToolCallParser
+from openlive.backends.llm_prompt import TOOL_CALL_OPEN, ChatTemplate, RepeatedCalls, ToolCallParser
 from openlive.backends.prompt_policy import (
     CALL_DECISION_LABEL,
     CALL_DECISION_NONE,
@@ -644,13 +644,15 @@ class LlamaCppLanguageModel:
         n_calls = 0
         finish = "stop"
 
+        repeats = RepeatedCalls()
+
         def send(text: str, calls: list[ToolCallRequest]) -> None:
             nonlocal n_calls
             if text:
                 job.emit(TextDelta(text=text))
-            for call in calls:
+            for call in repeats.fresh(calls):
                 job.emit(call)
-            n_calls += len(calls)
+                n_calls += 1
 
         # Once the model opens a call, it is sampled under grammars of the declared tools; the text
         # around calls is sampled freely (see tool_steering).

@@ -147,6 +147,27 @@ def parse_tool_call(body: str) -> ToolCallRequest | None:
     return ToolCallRequest(id=new_call_id(), name=data["name"], args=args)
 
 
+class RepeatedCalls:
+    """Drops the calls of a reply that repeat an earlier one: the same function, the same arguments.
+
+    A small model sometimes writes its call again after it closed; that is the model repeating itself,
+    not a second request, and an app would act twice on it (two tickets for one lost bag)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def fresh(self, calls: Sequence[ToolCallRequest]) -> list[ToolCallRequest]:
+        out = []
+        for call in calls:
+            key = json.dumps([call.name, call.args], sort_keys=True, default=str)
+            if key in self._seen:
+                log.info("dropped a repeated call of %s in one reply", call.name)
+                continue
+            self._seen.add(key)
+            out.append(call)
+        return out
+
+
 class ToolCallParser:
     """Splits streamed model text into visible text and tool calls.
 

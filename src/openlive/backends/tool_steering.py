@@ -53,6 +53,7 @@ class CallSteering:
         self.phase: Phase = "free"
         self._rest = 0  # the reply's length in tokens when the parser last held nothing back
         self.takebacks = 0
+        self.calls_ended = 0  # calls of this reply that closed
         # While a call's arguments follow its function's plan: which required value is being sampled,
         # and its body as sampled so far.
         self._plan: ArgumentPlan | None = None
@@ -129,9 +130,16 @@ class CallSteering:
                 self.phase = "name"
                 return Steer(self._grammars.name)
             if JSON_CALL_START.match(parser.held_text):
+                parser.abandon_call()
+                if self.calls_ended:
+                    # A bare object after a call that closed in the trained format: the model going on
+                    # past its call's end, as a small one does with a long prompt, to write the same
+                    # call again (seen: the same submit_request twice, the toolCall 13.5 s late at a
+                    # 14,000-token context). The reply ends with the calls it has; another call in the
+                    # trained format (a new <tool_call>) is still taken.
+                    return Steer(None, stop=True)
                 # A call written as a bare JSON object after some text: the object's tokens are taken
                 # back and the call opens in the trained format, under the grammars like any other.
-                parser.abandon_call()
                 self.phase = "name"
                 return Steer(self._grammars.name, rewind_to=self._rest, open_call=True)
             if parser.at_rest:
@@ -171,6 +179,7 @@ class CallSteering:
 
     def call_ended(self, reply_tokens: int) -> None:
         """The call closed: sampled, or written by the backend after ``close_with``."""
+        self.calls_ended += 1
         self.phase = "free"
         self._plan = None
         self._rest = reply_tokens
