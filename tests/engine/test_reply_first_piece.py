@@ -42,24 +42,32 @@ class TimedSynthesizer(ScriptedSynthesizer):
             yield pcm
 
 
-async def test_the_first_piece_is_synthesised_when_its_last_word_arrives() -> None:
-    tokens = ["Jupiter", " is", " the", " largest", " planet", " in", " our", " solar", " system", "."]
+async def answer(
+    tokens: list[str], tts: ScriptedSynthesizer, outbox: RecordingOutbox, question: str
+) -> LiveSession:
+    """A spoken session whose model writes ``tokens`` a token time apart, once the typed ``question``
+    has been answered (the session is left open for the caller to check and close)."""
     llm = ScriptedLanguageModel(replies=[tokens], delay_s=TOKEN_S)
-    tts = TimedSynthesizer()
     setup = Setup(
         model="models/gemini-live-2.5-flash-native-audio",
         generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
     )
-    outbox = RecordingOutbox()
     session = LiveSession(
         setup, fake_profile(llm, tts), outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0)
     )
     await session.start()
-    asked = asyncio.get_running_loop().time()
     await session.handle(
-        ClientContent(turns=[Content(role="user", parts=[Part(text="Which planet?")])], turn_complete=True)
+        ClientContent(turns=[Content(role="user", parts=[Part(text=question)])], turn_complete=True)
     )
     await outbox.wait_turn()
+    return session
+
+
+async def test_the_first_piece_is_synthesised_when_its_last_word_arrives() -> None:
+    tokens = ["Jupiter", " is", " the", " largest", " planet", " in", " our", " solar", " system", "."]
+    tts = TimedSynthesizer()
+    asked = asyncio.get_running_loop().time()
+    session = await answer(tokens, tts, RecordingOutbox(), "Which planet?")
     # "largest" is the 4th token: the piece "Jupiter is the largest" is synthesised then, not at
     # " planet" (the 5th), which shows the word was complete; and it is not synthesised twice.
     texts = [text for text, _ in tts.started]
@@ -101,21 +109,9 @@ async def test_a_long_sentence_after_the_first_piece_is_cut_before_its_speech_ru
     # takes 1.8 s to write, its first piece ~0.9 s to say.
     words = "Lunch is served from 12:30 PM to 1:30 PM every day in the Marina Foyer on the first floor."
     tokens = [words.split()[0]] + [" " + w for w in words.split()[1:]]
-    llm = ScriptedLanguageModel(replies=[tokens], delay_s=TOKEN_S)
     tts = ScriptedSynthesizer(delay_s=SYNTHESIS_S)  # 50 ms of audio per character
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
-    )
     outbox = TimedOutbox()
-    session = LiveSession(
-        setup, fake_profile(llm, tts), outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0)
-    )
-    await session.start()
-    await session.handle(
-        ClientContent(turns=[Content(role="user", parts=[Part(text="When is lunch?")])], turn_complete=True)
-    )
-    await outbox.wait_turn()
+    session = await answer(tokens, tts, outbox, "When is lunch?")
     pieces = [text for text, _, _ in tts.calls]
     assert pieces[0] == "Lunch is served"
     assert len(pieces) > 2, pieces  # the sentence after it did not wait for its full stop
