@@ -63,6 +63,9 @@ class Settings:
     # AUDIO replies that open with a function call say a short acknowledgement ("Okay.") at once, while
     # the call is written and the app runs it, instead of seconds of silence (docs/compatibility.md).
     call_acknowledgement: bool = True
+    # Transcripts spell the instruction's names and the customVocabulary where the recogniser heard
+    # them as other words of the same sound ("wife I" -> "Wi-Fi"; docs/compatibility.md).
+    asr_term_spelling: bool = True
     # LLM stage: an OpenAI-compatible endpoint replaces the embedded llama.cpp model when set.
     llm_threads: int = 2
     # The embedded model's context (prompt and reply). Qwen2.5 is trained for 32k tokens; its KV cache

@@ -205,3 +205,45 @@ async def stream(listener: Listener, audio: Audio, *, rate: int = SR, chunk_ms: 
     for i in range(0, audio.size, step):
         listener.feed(pcm(audio[i : i + step]), rate)
         await asyncio.sleep(0)
+
+
+# Pronunciations as espeak-ng writes them (stress marks included, which the speller ignores).
+PRONUNCIATIONS = {
+    "wi-fi": "wˈaɪfˌaɪ",
+    "wife": "wˈaɪf",
+    "i": "ˈaɪ",
+    "life": "lˈaɪf",
+    "keynote": "kˈiːnoʊt",
+    "key": "kˈiː",
+    "note": "nˈoʊt",
+    "reid": "ɹˈiːd",
+    "read": "ɹˈiːd",
+    "the": "ðə",
+    "what": "wˌʌt",
+    "is": "ɪz",
+    "password": "pˈæswɜːd",
+    "aurora hall": "ɔːɹˈoːɹə hˈɔːl",
+    "a": "ɐ",
+    "roar": "ɹˈoːɹ",
+    "hall": "hˈɔːl",
+    "aurora": "ɔːɹˈoːɹə",
+    "or": "ɔːɹ",
+    "ora": "ˈoːɹə",
+    "lifa": "lˈaɪfə",
+}
+
+
+class FakeTablePhonemizer:
+    """A fixed pronunciation table; "" for words it does not have; None for languages but English."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.calls: list[tuple[list[str], str]] = []
+        self.fail = fail
+
+    async def phonemes(self, words: Sequence[str], language: str) -> list[str] | None:
+        self.calls.append((list(words), language))
+        if self.fail:
+            raise RuntimeError("no phonemes today")
+        if language != "en":
+            return None
+        return [PRONUNCIATIONS.get(w.lower(), "") for w in words]

@@ -16,7 +16,16 @@ from engine_fakes import (
     ScriptedSynthesizer,
     fake_profile,
 )
-from listener_fakes import SR, FakeRecognizer, FakeTurnDetector, FakeVad, pcm, silence, tone
+from listener_fakes import (
+    SR,
+    FakeRecognizer,
+    FakeTablePhonemizer,
+    FakeTurnDetector,
+    FakeVad,
+    pcm,
+    silence,
+    tone,
+)
 
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.errors import CloseCode, ProtocolError
@@ -430,6 +439,29 @@ async def test_custom_vocabulary_reaches_the_recogniser() -> None:
     await speak(session, np.concatenate([silence(0.3), tone(1.0), silence(1.0)]))
     await outbox.wait_turn()
     assert asr.streams and all(s.vocabulary == ("Zorblax", "openlive") for s in asr.streams)
+
+
+async def test_the_instruction_s_names_are_spelled_in_the_transcript_and_the_prompt() -> None:
+    llm = ScriptedLanguageModel(replies=[["It is bluefjord."]])
+    session, outbox = make_session(
+        llm,
+        system_instruction=Content(parts=[Part(text="Wi-Fi network: Northwind-Guest.")]),
+        input_audio_transcription=AudioTranscriptionConfig(),
+    )
+    asr = FakeRecognizer(words=("what", "is", "the", "wife", "I", "password"))
+    session.profile = dataclasses.replace(
+        session.profile,
+        asr={"en": asr},
+        vad=FakeVad(),
+        turn=FakeTurnDetector(0.9),
+        phonemizer=FakeTablePhonemizer(),
+    )
+    await speak(session, np.concatenate([silence(0.3), tone(1.6), silence(1.0)]))
+    await outbox.wait_turn()
+    assert llm.requests[-1].messages[-1].content == "what is the Wi-Fi password"
+    heard = "".join(interim_texts(outbox))
+    assert "Wi-Fi" in heard and "wife" not in heard, heard
+    await session.aclose()
 
 
 async def test_interim_transcript_prefills_the_request_the_turn_would_send() -> None:

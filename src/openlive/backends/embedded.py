@@ -8,6 +8,7 @@ importing this module stays cheap and a missing optional runtime fails only the 
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from openlive.stages import (
 )
 from openlive.stages.profile import Profile
 from openlive.stages.search import PassageIndex, SearchProvider
+from openlive.stages.speech import Phonemizer
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,19 @@ def _with_speech_stages(
         instruction_retrieval=retrieval,
         call_acknowledgement=settings.call_acknowledgement,
         passage_index=load_passage_indexes(),
+        phonemizer=load_phonemizer() if settings.asr_term_spelling else None,
     )
+
+
+def load_phonemizer() -> Phonemizer | None:
+    """espeak-ng's pronunciations for spelling terms in transcripts; None (with a warning) without it."""
+    from openlive.backends.phonemes_espeak import EspeakPhonemizer
+
+    try:
+        return EspeakPhonemizer()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("transcripts keep the recogniser's spelling of the app's terms: %s", exc)
+        return None
 
 
 def load_passage_indexes() -> Callable[[], PassageIndex]:

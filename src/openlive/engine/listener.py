@@ -57,6 +57,7 @@ import numpy as np
 from openlive.engine.listen_audio import AudioTape, InputResampler, PcmDecoder
 from openlive.engine.listen_echo import EchoGate
 from openlive.engine.listen_language import RecognizerChoice
+from openlive.engine.listen_terms import TermSpeller
 from openlive.engine.turn_filter import MIN_SPEECH_S, clean_transcript, drop_reason, has_words
 from openlive.engine.turn_policy import FRAME_SAMPLES, turn_policy
 from openlive.engine.turn_segmenter import AskTurnModel, EndOfTurn, Onset, TurnSegmenter
@@ -190,8 +191,10 @@ class Listener:
         language: str | None,
         clock: Callable[[], float] = time.monotonic,
         vocabulary: Sequence[str] = (),
+        speller: TermSpeller | None = None,
     ) -> None:
-        """``vocabulary``: ``inputAudioTranscription.customVocabulary``, for the recognisers."""
+        """``vocabulary``: ``inputAudioTranscription.customVocabulary``, for the recognisers.
+        ``speller``: spells the session's terms in every transcript, interim and final alike."""
         aad = config.automatic_activity_detection
         self.manual = aad.disabled
         self._vad: VadStream | None = None
@@ -209,6 +212,7 @@ class Listener:
         self._choice = RecognizerChoice(recognizers, language, vocabulary)
         self._all_input = config.turn_coverage == TurnCoverage.TURN_INCLUDES_ALL_INPUT
         self._clock = clock
+        self._speller = speller
 
         self._inbox: asyncio.Queue[_Chunk | _Control] = asyncio.Queue()
         self._queued_s = 0.0  # seconds of audio in the inbox, bounded by MAX_QUEUED_AUDIO_S
@@ -510,6 +514,9 @@ class Listener:
         text = clean_transcript(result.text)
         if not has_words(text):
             return
+        text = await self._spell(text, result.language)
+        if self._utt is not utt:
+            return
         at_pause = pause == utt.pauses and self._segmenter.in_pause
         if at_pause or text != utt.interim:
             utt.interim = text
@@ -554,6 +561,7 @@ class Listener:
             self._emit(TurnDropped(speech_end / SR, why))
             return
         self._choice.observe(result.language, speech_s)
+        text = await self._spell(text, result.language)
         # Only a turn ends the input a turn covers: a dropped utterance stays in the next turn's (ALL_INPUT).
         self._coverage_start, self._first_voice = audio_end, None
         wall = self.arrival_wall(speech_end / SR)
@@ -573,6 +581,11 @@ class Listener:
                 speak_after_wall=wall + self.policy.reply_gap_ms / 1000 if held else 0.0,
             )
         )
+
+    async def _spell(self, text: str, language: str | None) -> str:
+        if self._speller is None:
+            return text
+        return await self._speller.spell(text, language or self._choice.language)
 
     def arrival_wall(self, stream_s: float) -> float:
         """clock() when the audio at stream time ``stream_s`` had arrived (within the last ~4096 chunks);

@@ -13,7 +13,13 @@ from typing import Any
 
 from openlive.stages.language_model import LanguageModel
 from openlive.stages.search import PassageIndex, SearchProvider
-from openlive.stages.speech import SpeechRecognizer, SpeechSynthesizer, TurnDetector, VoiceActivityDetector
+from openlive.stages.speech import (
+    Phonemizer,
+    SpeechRecognizer,
+    SpeechSynthesizer,
+    TurnDetector,
+    VoiceActivityDetector,
+)
 from openlive.stages.vision import FrameDescriber
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,9 @@ class Profile:
     asr: dict[str, SpeechRecognizer] = field(default_factory=dict)
     vad: VoiceActivityDetector | None = None
     turn: TurnDetector | None = None
+    # Pronunciations, for spelling the instruction's names and the client's customVocabulary in
+    # transcripts where the recogniser split them into other words (engine/listen_terms.py); None: off.
+    phonemizer: Phonemizer | None = None
     # Search grounding (googleSearch): the provider replies retrieve sources from; None: not offered.
     search: SearchProvider | None = None
     # Seeing: turns camera/screen frames and image parts into text for the model; None: frames are dropped.

@@ -116,3 +116,12 @@ class SpeechSynthesizer(Protocol):
     async def aclose(self) -> None:
         """Release the voices and their threads (server shutdown)."""
         ...
+
+
+class Phonemizer(Protocol):
+    """Words to their pronunciation (IPA), for matching what was heard against what an app spells."""
+
+    async def phonemes(self, words: Sequence[str], language: str) -> list[str] | None:
+        """One pronunciation per word or phrase of ``words``, in order ("" for one it cannot say);
+        None when it does not know ``language`` (ISO 639-1)."""
+        ...
