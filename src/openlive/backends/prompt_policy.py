@@ -37,11 +37,17 @@ TOOL_USE_HINT = "If a tool can do what the person asks, reply with only the tool
 # Instead of TOOL_USE_HINT when the client requires a call (toolConfig mode ANY). The embedded model has no
 # grammar that forces a call, so it is told.
 TOOL_REQUIRED_HINT = "Reply with only a call to one of the tools, nothing else."
-# Added after each function result. Without it the 1.5B model, under the hint above, answers a result
-# by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead of
-# saying it; with it, it says the result (measured on a weather call at temperatures 0 and 0.7, with no
-# system prompt, a generic one and the spoken-style one).
-TOOL_RESULT_HINT = "Answer the person with this result; do not call the function again."
+# Added after each function result. Without a line here the 1.5B model, under the hint above, answers a
+# result by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead
+# of saying it (measured on a weather call at temperatures 0 and 0.7). Qwen2.5's template puts a result
+# in a user turn, and the model then often took it for the person's words: "Thank you! I'll be waiting
+# for the staff to come and help me." Saying whose words these are fixed most of that. Probe: the app
+# scenario's accessibility, vote and lost-item requests typed after the name turn, seeds 1-8, spoken
+# replies (2026-12-03, 15:07-15:24 UTC, load ~1): replies that said the result's details (the ticket,
+# the 15 minutes, the 57 votes) 16/24 with "Answer the person with this result; do not call the function
+# again.", 19/24 with a longer line that named the result as such, 20/24 with this one; replies in the
+# person's voice 1, 1 and 0; no call was repeated under any of them (48 results each).
+TOOL_RESULT_HINT = "The function's result, not the person's words: tell them what was done, with its details."
 # A line after each user message while functions are offered (every one, so the history renders the same
 # on the next turn and the cached prompt is kept). Measured, not adopted: the 1.5B model reads the system
 # instruction's hint thousands of tokens back, and in a conversation it said what it would call ("To
