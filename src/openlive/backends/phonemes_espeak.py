@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from openlive.backends.languages import WHISPER_LANGUAGES
-from openlive.backends.tts_espeak import installed_voices
+from openlive.backends.tts_espeak import espeak_voices
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +30,7 @@ class EspeakPhonemizer:
     """``stages.speech.Phonemizer`` over the espeak-ng binary, for the languages it has a voice for."""
 
     def __init__(self, *, binary: str = "espeak-ng") -> None:
-        path = shutil.which(binary)
-        if path is None:
-            raise FileNotFoundError(
-                f"{binary} is not installed (scripts/install-system-packages.sh installs it)"
-            )
-        self._binary = path
-        have = installed_voices(path)
-        self._voices = {
-            lang: voice
-            for lang, (_, voice) in WHISPER_LANGUAGES.items()
-            if voice is not None and voice in have
-        }
+        self._binary, self._voices = espeak_voices(binary)
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.runs = 0  # espeak-ng processes started (for tests)
 

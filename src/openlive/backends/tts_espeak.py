@@ -75,24 +75,28 @@ def installed_voices(binary: str) -> set[str]:
     return {line.split()[1] for line in listing.splitlines()[1:] if len(line.split()) > 1}
 
 
+def espeak_voices(binary: str = "espeak-ng") -> tuple[str, dict[str, str]]:
+    """The espeak-ng binary's path and its voice for each language of ``backends.languages`` it has
+    one for; FileNotFoundError when it is not installed."""
+    path = shutil.which(binary)
+    if path is None:
+        raise FileNotFoundError(f"{binary} is not installed (scripts/install-system-packages.sh installs it)")
+    have = installed_voices(path)
+    voices = {
+        lang: voice for lang, (_, voice) in WHISPER_LANGUAGES.items() if voice is not None and voice in have
+    }
+    return path, voices
+
+
 class EspeakSynthesizer:
     """SpeechSynthesizer for the languages of ``backends.languages`` that espeak-ng speaks (all of them
     by default, less ``exclude``: those a neural voice speaks). One worker thread, shared by all sessions."""
 
     def __init__(self, *, binary: str = "espeak-ng", exclude: Iterable[str] = ()) -> None:
-        path = shutil.which(binary)
-        if path is None:
-            raise FileNotFoundError(
-                f"{binary} is not installed (scripts/install-system-packages.sh installs it)"
-            )
-        self._binary = path
-        have = installed_voices(path)
+        self._binary, voices = espeak_voices(binary)
         skip = set(exclude)
-        self._voices: dict[str, str] = {
-            lang: voice
-            for lang, (_, voice) in WHISPER_LANGUAGES.items()
-            if voice is not None and voice in have and lang not in skip
-        }
+        self._voices = {lang: voice for lang, voice in voices.items() if lang not in skip}
+        have = set(voices.values())
         missing = sorted(lang for lang, (_, v) in WHISPER_LANGUAGES.items() if v and v not in have)
         if missing:
             log.warning("espeak-ng has no voice for %s; those replies use the English voice", missing)
