@@ -10,9 +10,7 @@ journaling keeps a save to a fraction of a millisecond, and the session makes it
 
 from __future__ import annotations
 
-import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from pathlib import Path
 from openlive.protocol.messages import Content
 from openlive.store.history_json import history_from_json, history_to_json
 from openlive.store.resumption import KEEP_PER_SESSION, MAX_HANDLES, RESUMPTION_TTL_S, SessionSnapshot
+from openlive.store.sqlite_file import open_private_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS handles (
@@ -44,14 +43,7 @@ class SqliteResumptionStore:
         max_handles: int = MAX_HANDLES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created owner-only before SQLite opens it (it would use the umask).
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")  # another server process may be writing
-        self._db.executescript(_SCHEMA)
+        self._db = open_private_db(path, _SCHEMA)
         self._ttl = ttl_s
         self._max = max_handles
         self._clock = clock

@@ -14,8 +14,6 @@ The calls block (a file or a socket): the server makes them off its event loop.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import cast
 
 import redis
+
+from openlive.store.sqlite_file import open_private_db
 
 # Expired tokens are kept this long, so a late client hears "expired" rather than "unknown".
 KEEP_EXPIRED_S = 600.0
@@ -99,14 +99,7 @@ class SqliteTokenStore:
     def __init__(
         self, path: Path, *, keep_s: float = KEEP_EXPIRED_S, clock: Callable[[], float] = time.time
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Owner-only before SQLite creates it with the umask: a token name opens sessions.
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")  # another server process may be writing
-        self._db.executescript(_SCHEMA)
+        self._db = open_private_db(path, _SCHEMA)
         self._keep = keep_s
         self._clock = clock
         self._lock = threading.Lock()
