@@ -6,9 +6,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from openlive.engine.acknowledgement import Acknowledgements
 from openlive.engine.profile import Profile
+from openlive.engine.resumption import ResumptionStore
+from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.errors import CloseCode
-from openlive.protocol.messages import ServerContent, ServerMessage, UsageMetadata
+from openlive.protocol.messages import (
+    ClientContent,
+    Content,
+    GenerationConfig,
+    Modality,
+    Part,
+    ServerContent,
+    ServerMessage,
+    Setup,
+    UsageMetadata,
+)
 from openlive.stages.language_model import (
     CallStarted,
     ChatDone,
@@ -123,3 +136,40 @@ def fake_profile(llm: ScriptedLanguageModel, tts: ScriptedSynthesizer | None = N
         system_prompt="You are openlive.",
         spoken_style_prompt="Speak briefly.",
     )
+
+
+LIVE_MODEL = "models/gemini-live-2.5-flash-native-audio"
+
+
+def live_session(
+    llm: ScriptedLanguageModel,
+    *,
+    profile: Profile | None = None,
+    modality: Modality = Modality.TEXT,
+    limits: SessionLimits | None = None,
+    session_id: str = "s1",
+    resumption: ResumptionStore | None = None,
+    acknowledgements: Acknowledgements | None = None,
+    **setup_fields: object,
+) -> tuple[LiveSession, RecordingOutbox]:
+    """A session over scripted stages (``fake_profile(llm)`` unless ``profile``), recording what it
+    sends. ``setup_fields`` go into its ``Setup``; without a ``generation_config`` it replies in
+    ``modality``."""
+    config = setup_fields.pop("generation_config", None) or GenerationConfig(response_modalities=[modality])
+    setup = Setup(model=LIVE_MODEL, generation_config=config, **setup_fields)  # type: ignore[arg-type]
+    outbox = RecordingOutbox()
+    session = LiveSession(
+        setup,
+        profile if profile is not None else fake_profile(llm),
+        outbox,
+        session_id=session_id,
+        limits=limits or SessionLimits(audio_lead_s=60.0),
+        resumption=resumption,
+        acknowledgements=acknowledgements,
+    )
+    return session, outbox
+
+
+def user(text: str) -> ClientContent:
+    """A typed user turn, complete."""
+    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)

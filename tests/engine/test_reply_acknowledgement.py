@@ -7,20 +7,22 @@ import asyncio
 import dataclasses
 
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+from engine_fakes import (
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    ScriptedSynthesizer,
+    fake_profile,
+    live_session,
+    user,
+)
 
 from openlive.engine.acknowledgement import ACKNOWLEDGEMENTS, Acknowledgements, acknowledgement
-from openlive.engine.session import LiveSession, SessionLimits
+from openlive.engine.session import LiveSession
 from openlive.protocol.messages import (
     AudioTranscriptionConfig,
-    ClientContent,
-    Content,
     FunctionDeclaration,
     FunctionResponse,
-    GenerationConfig,
     Modality,
-    Part,
-    Setup,
     Tool,
     ToolCall,
     ToolResponse,
@@ -42,21 +44,16 @@ def make_session(
     shared: Acknowledgements | None = None,
 ) -> tuple[LiveSession, RecordingOutbox, ScriptedSynthesizer]:
     tts = tts or ScriptedSynthesizer()
-    outbox = RecordingOutbox()
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[modality]),
+    profile = dataclasses.replace(fake_profile(llm, tts), call_acknowledgement=acknowledge)
+    session, outbox = live_session(
+        llm,
+        profile=profile,
+        modality=modality,
+        acknowledgements=shared,
         tools=TOOLS,
         output_audio_transcription=AudioTranscriptionConfig(),
     )
-    profile = dataclasses.replace(fake_profile(llm, tts), call_acknowledgement=acknowledge)
-    limits = SessionLimits(audio_lead_s=60.0)
-    session = LiveSession(setup, profile, outbox, session_id="s1", limits=limits, acknowledgements=shared)
     return session, outbox, tts
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
 
 
 async def answer_the_call(session: LiveSession, outbox: RecordingOutbox) -> int:

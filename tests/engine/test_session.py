@@ -15,6 +15,8 @@ from engine_fakes import (
     ScriptedLanguageModel,
     ScriptedSynthesizer,
     fake_profile,
+    live_session,
+    user,
 )
 from listener_fakes import (
     SR,
@@ -70,26 +72,14 @@ def make_session(
     resumption: object = None,
     **setup_kwargs: object,
 ) -> tuple[LiveSession, RecordingOutbox]:
-    outbox = RecordingOutbox()
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=setup_kwargs.pop("generation_config", None)  # type: ignore[arg-type]
-        or GenerationConfig(response_modalities=[modality]),
-        **setup_kwargs,  # type: ignore[arg-type]
-    )
-    session = LiveSession(
-        setup,
-        fake_profile(llm, tts),
-        outbox,
-        session_id="s1",
-        limits=limits or SessionLimits(audio_lead_s=60.0),
+    return live_session(
+        llm,
+        profile=fake_profile(llm, tts),
+        modality=modality,
+        limits=limits,
         resumption=resumption,  # type: ignore[arg-type]
+        **setup_kwargs,
     )
-    return session, outbox
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
 
 
 async def test_text_turn_streams_parts_then_generation_and_turn_complete() -> None:

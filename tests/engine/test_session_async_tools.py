@@ -8,19 +8,23 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+from engine_fakes import (
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    ScriptedSynthesizer,
+    fake_profile,
+    live_session,
+    user,
+)
 
 from openlive.engine.session import LiveSession, SessionLimits
 from openlive.protocol.messages import (
-    ClientContent,
-    Content,
     FunctionBehavior,
     FunctionDeclaration,
     FunctionResponse,
     FunctionResponseScheduling,
     GenerationConfig,
     Modality,
-    Part,
     ServerContent,
     Setup,
     Tool,
@@ -44,18 +48,7 @@ def async_session(
         parameters={"type": "OBJECT", "properties": {"people": {"type": "INTEGER"}}},
         behavior=behavior,
     )
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
-        tools=[Tool(function_declarations=[declaration])],
-    )
-    outbox = RecordingOutbox()
-    session = LiveSession(setup, fake_profile(llm), outbox, session_id="s1", limits=SessionLimits())
-    return session, outbox
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+    return live_session(llm, limits=SessionLimits(), tools=[Tool(function_declarations=[declaration])])
 
 
 def result(

@@ -10,23 +10,28 @@ from collections.abc import Iterable
 
 import numpy as np
 import pytest
-from engine_fakes import FakePrefillingLanguageModel, RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import (
+    FakePrefillingLanguageModel,
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    fake_profile,
+    live_session,
+    user,
+)
 from listener_fakes import SR, FakeRecognizer, FakeTurnDetector, FakeVad, pcm, silence, tone
 from session_checks import assert_well_formed, until
 
 from openlive.engine.instruction_retrieval import PARTS_NOTE, RETRIEVED_PREAMBLE
-from openlive.engine.session import LiveSession, SessionLimits
+from openlive.engine.session import LiveSession
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.protocol.messages import (
     AudioTranscriptionConfig,
     Blob,
-    ClientContent,
     Content,
     GenerationConfig,
     Modality,
     Part,
     RealtimeInput,
-    Setup,
     SpeechConfig,
 )
 from openlive.stages.search import Passage
@@ -53,25 +58,20 @@ def make_session(
     listening: bool = False,
     **profile_fields: object,
 ) -> tuple[LiveSession, RecordingOutbox]:
-    outbox = RecordingOutbox()
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
+    if listening:  # the real listener over scripted speech stages
+        asr = FakeRecognizer(words=("where", "is", "the", "robotics", "workshop", "please"))
+        profile_fields |= {"asr": {"en": asr}, "vad": FakeVad(), "turn": FakeTurnDetector(0.9)}
+    profile = dataclasses.replace(fake_profile(llm), instruction_retrieval=mode, **profile_fields)  # type: ignore[arg-type]
+    return live_session(
+        llm,
+        profile=profile,
+        session_id="r",
         generation_config=GenerationConfig(
             response_modalities=[Modality.TEXT], speech_config=SpeechConfig(language_code="en-US")
         ),
         system_instruction=Content(parts=[Part(text=instruction)]),
         input_audio_transcription=AudioTranscriptionConfig() if listening else None,
     )
-    if listening:  # the real listener over scripted speech stages
-        asr = FakeRecognizer(words=("where", "is", "the", "robotics", "workshop", "please"))
-        profile_fields |= {"asr": {"en": asr}, "vad": FakeVad(), "turn": FakeTurnDetector(0.9)}
-    profile = dataclasses.replace(fake_profile(llm), instruction_retrieval=mode, **profile_fields)  # type: ignore[arg-type]
-    session = LiveSession(setup, profile, outbox, session_id="r", limits=SessionLimits(audio_lead_s=60))
-    return session, outbox
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
 
 
 async def test_an_instruction_too_long_for_the_context_is_retrieved_instead_of_refused(

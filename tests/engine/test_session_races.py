@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile, user
 from listener_fakes import SR, FakeRecognizer, FakeTurnDetector, FakeVad, pcm, silence
 from session_checks import assert_well_formed, describe, live_tasks, until
 
@@ -27,7 +27,6 @@ from openlive.protocol.errors import CloseCode
 from openlive.protocol.messages import (
     AudioTranscriptionConfig,
     Blob,
-    ClientContent,
     Content,
     FunctionBehavior,
     FunctionDeclaration,
@@ -35,7 +34,6 @@ from openlive.protocol.messages import (
     FunctionResponseScheduling,
     GenerationConfig,
     Modality,
-    Part,
     RealtimeInput,
     ServerContent,
     SessionResumptionConfig,
@@ -52,10 +50,6 @@ from openlive.stages.language_model import ChatEvent, ChatRequest, TextDelta, To
 pytestmark = pytest.mark.looptime
 
 STORY = [f"w{i} " for i in range(60)]
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
 
 
 def session_for(

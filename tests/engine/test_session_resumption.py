@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_fakes import FakePrefillingLanguageModel, RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import (
+    FakePrefillingLanguageModel,
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    fake_profile,
+    user,
+)
 
 from openlive.engine import Engine
 from openlive.engine.session import LiveSession
 from openlive.protocol.errors import CloseCode, ProtocolError
 from openlive.protocol.messages import (
-    ClientContent,
-    Content,
     GenerationConfig,
     Modality,
-    Part,
     SessionResumptionConfig,
     SessionResumptionUpdate,
     Setup,
@@ -42,10 +45,6 @@ def setup(resumption: SessionResumptionConfig | None) -> Setup:
         generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
         session_resumption=resumption,
     )
-
-
-def user(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
 
 
 def handles(outbox: RecordingOutbox) -> list[str]:
