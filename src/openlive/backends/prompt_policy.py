@@ -43,11 +43,15 @@ TOOL_REQUIRED_HINT = "Reply with only a call to one of the tools, nothing else."
 # in a user turn, and the model then often took it for the person's words: "Thank you! I'll be waiting
 # for the staff to come and help me." Saying whose words these are fixed most of that. Probe: the app
 # scenario's accessibility, vote and lost-item requests typed after the name turn, seeds 1-8, spoken
-# replies (2026-12-03, 15:07-15:24 UTC, load ~1): replies that said the result's details (the ticket,
-# the 15 minutes, the 57 votes) 16/24 with "Answer the person with this result; do not call the function
-# again.", 19/24 with a longer line that named the result as such, 20/24 with this one; replies in the
-# person's voice 1, 1 and 0; no call was repeated under any of them (48 results each).
-TOOL_RESULT_HINT = "The function's result, not the person's words: tell them what was done, with its details."
+# replies (2026-12-03, 15:07-16:30 UTC, load ~1; docs/benchmarks.md): replies that said the result's
+# details 16/24 with "Answer the person with this result; do not call the function again.", 21/24 with
+# this line; replies in the person's voice 1 and 0; no call repeated (48 results each). A line worded
+# as a label ("The function's result, not the person's words: …", 20/24) was copied word for word as
+# the greedy answer to a NON_BLOCKING result in a TEXT session (test_voice_genai.py); an instruction is
+# not.
+TOOL_RESULT_HINT = (
+    "Tell the person what this result says was done, with its details; it is not their message."
+)
 # A line after each user message while functions are offered (every one, so the history renders the same
 # on the next turn and the cached prompt is kept). Measured, not adopted: the 1.5B model reads the system
 # instruction's hint thousands of tokens back, and in a conversation it said what it would call ("To
