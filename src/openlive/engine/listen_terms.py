@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from openlive.engine.language import base_language
 from openlive.stages.speech import Phonemizer
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,13 @@ def instruction_terms(text: str) -> list[str]:
     lower = {w for w in _LOWER_WORD.findall(text)}
     terms = (t.lower() if " " not in t and t.lower() in lower else t for t in found)
     return [t for t in dict.fromkeys(terms) if sum(ch.isalpha() for ch in t) >= 3][:MAX_TERMS]
+
+
+def _spaced_language(language: str | None) -> str | None:
+    """The primary subtag of ``language`` ("en" when unknown); None for a language written without
+    spaces, whose heard "words" are whole phrases."""
+    lang = base_language(language) if language else "en"
+    return None if lang in _UNSPACED_LANGUAGES else lang
 
 
 def _parts(word: str) -> tuple[str, str, str]:
@@ -138,15 +146,11 @@ class TermSpeller:
         self._terms = list(dict.fromkeys(t.strip() for t in terms if t.strip()))[:MAX_TERMS]
         self._sounds.clear()
 
-    @property
-    def terms(self) -> list[str]:
-        return list(self._terms)
-
     async def spell(self, text: str, language: str | None) -> str:
         """``text`` with the heard spans that sound like a term replaced by the term; ``text`` itself
         when nothing matches, the language is not one the phonemizer knows, or it fails."""
-        lang = (language or "en").split("-")[0].lower()
-        if not self._terms or lang in _UNSPACED_LANGUAGES:
+        lang = _spaced_language(language)
+        if not self._terms or lang is None:
             return text
         heard = text.split()
         if len(heard) < 2:
@@ -166,8 +170,8 @@ class TermSpeller:
 
     async def prepare(self, language: str | None) -> None:
         """Phonemize the terms now (the session's start), not on the first transcript's path."""
-        lang = (language or "en").split("-")[0].lower()
-        if self._terms and lang not in _UNSPACED_LANGUAGES:
+        lang = _spaced_language(language)
+        if self._terms and lang is not None:
             try:
                 await self._terms_in(lang)
             except Exception:
