@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
 import wave
 from pathlib import Path
@@ -14,6 +15,7 @@ import soxr
 from speech_samples import (
     alsa_sample,
     kokoro,
+    model_cache,
     piper_speech,
     recognizers,
     tts_pcm_to_16k,
@@ -22,7 +24,13 @@ from speech_samples import (
 )
 
 from openlive.backends import whisper_window
-from openlive.backends.asr_whisper import PARTIAL_MIN_NEW_S, WhisperRecognizer, without_repeated_sentences
+from openlive.backends.asr_whisper import (
+    PARTIAL_MIN_NEW_S,
+    WhisperRecognizer,
+    load_recognizers,
+    without_repeated_sentences,
+)
+from openlive.backends.core_share import CoreShare
 from openlive.backends.tts_stream import split_segments
 from openlive.backends.voices import VoiceChoice
 from openlive.stages.speech import Audio
@@ -219,3 +227,34 @@ def test_a_sentence_decoded_twice_over_is_kept_once() -> None:
     # Not a repeat: kept as decoded, spacing and all.
     assert without_repeated_sentences("No. No way.  Really?") == "No. No way.  Really?"
     assert without_repeated_sentences("") == ""
+
+
+async def test_recognisers_hold_the_core_share_while_they_decode() -> None:
+    # The embedded LLM's prefills step aside while it is held (core_share.py): it must be held for
+    # every decode and language identification, and released after.
+    share = CoreShare()
+    held = load_recognizers(model_cache(), core_share=share)
+    seen: list[bool] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(share.busy)
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        audio = alsa_sample("Front_Center")
+        result = await held["en"].transcribe(audio)
+        busy_while_decoding = any(seen)
+        seen.clear()
+        probabilities = await held["*"].detect_language(audio)
+    finally:
+        stop.set()
+        watcher.join()
+    assert word_error_rate("Front center", result.text) == 0.0, result.text
+    assert busy_while_decoding
+    assert any(seen), "language identification ran without holding the share"
+    assert max(probabilities, key=probabilities.__getitem__) == "en"
+    assert not share.busy

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from openlive.backends.assets import cache_dir, llm_gguf_path
+from openlive.backends.core_share import CoreShare
 from openlive.backends.embedded import SPOKEN_STYLE_PROMPT
 from openlive.stages import (
     CallStarted,
@@ -48,11 +49,15 @@ TOOLS = [
 ]
 
 
+# What the model's prefills step aside for: held only by the tests that stand for a recogniser's decode.
+RECOGNITION = CoreShare()
+
+
 @pytest.fixture(scope="module")
 def model() -> Iterator[LlamaCppLanguageModel]:
     from openlive.backends.llm_llamacpp import LlamaCppLanguageModel
 
-    llm = LlamaCppLanguageModel(llm_gguf_path(cache_dir()), n_ctx=4096, n_threads=2)
+    llm = LlamaCppLanguageModel(llm_gguf_path(cache_dir()), n_ctx=4096, n_threads=2, core_share=RECOGNITION)
     yield llm
     llm.close()
 
@@ -452,6 +457,44 @@ async def test_a_newer_prefill_lets_the_running_one_finish_its_batch_and_a_strea
     model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT}", "Hi", sampling=GREEDY))
     await model.idle()
     assert model.prefills_aborted == aborted + 1
+
+
+async def test_a_prefill_steps_aside_while_speech_is_recognised_and_reads_on_where_it_was(
+    model: LlamaCppLanguageModel,
+) -> None:
+    # At the start of a pause the recogniser decodes the turn while the model reads the last interim
+    # prompt; together each took twice as long, and the transcript is what the reply waits for.
+    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
+    request = spoken_turn(
+        system, "What is day 3's code word?", sampling=SamplingParams(temperature=0.0, max_tokens=4)
+    )
+    await _until_background_reads_end(model)
+    done_before, aborted_before = model.prefills_done, model.prefills_aborted
+    waited_before = RECOGNITION.waited_s
+    model.prefill(request)
+    await asyncio.sleep(0.3)  # the worker is reading it now
+    with RECOGNITION.foreground():
+        await asyncio.sleep(0.05)  # the batch in progress stops at its next operation
+        read = model.kv_tokens
+        await asyncio.sleep(0.6)
+        assert model.kv_tokens == read, "the prefill read on while recognition held the cores"
+    await model.idle()
+    assert RECOGNITION.waited_s - waited_before >= 0.5
+    assert model.prefills_aborted == aborted_before, "stepping aside threw the batch away"
+    assert model.prefills_done == done_before + 1
+    _, events, _ = await run(model, request)
+    done = done_of(events)
+    assert done.cached_prompt_tokens == done.prompt_tokens, done  # the pause lost nothing
+    # A real request does not wait for recognition: the waiting prefill stops at once.
+    model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}", "What is"))
+    await asyncio.sleep(0.3)
+    with RECOGNITION.foreground():
+        await asyncio.sleep(0.05)
+        _, events, first = await run(model, chat("Be brief.", "Say yes.", sampling=GREEDY))
+    assert model.prefills_aborted == aborted_before + 1
+    assert done_of(events).completion_tokens > 0
+    assert first < 2.0, f"the stream waited {first:.1f} s"
 
 
 async def _until_background_reads_end(model: LlamaCppLanguageModel) -> None:

@@ -20,7 +20,7 @@ class FakeSpeechStage:
 def no_speech_models(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     loaded_from: list[Path] = []
 
-    def fake_load(cache: Path) -> tuple[Any, Any, Any, Any]:
+    def fake_load(cache: Path, core_share: Any = None) -> tuple[Any, Any, Any, Any]:
         loaded_from.append(cache)
         return FakeSpeechStage(), {"en": FakeSpeechStage()}, FakeSpeechStage(), FakeSpeechStage()
 

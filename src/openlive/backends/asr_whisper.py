@@ -25,6 +25,7 @@ import shutil
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from openlive.backends.assets import assemble_parts, register_asset
+from openlive.backends.core_share import CoreShare
 from openlive.backends.voices import SUPPORTED_LANGUAGES
 from openlive.backends.whisper_window import WindowedWhisper
 from openlive.protocol.voices import base_language
@@ -121,6 +123,7 @@ class WhisperRecognizer:
         cpu_threads: int = 2,
         english_only: bool = False,
         detect_among: Sequence[str] | None = None,
+        core_share: CoreShare | None = None,
     ) -> None:
         """``detect_among``: the ISO 639-1 languages that language identification may choose (None: any
         the model knows); an explicit session language is still recognised when the model has it."""
@@ -134,6 +137,8 @@ class WhisperRecognizer:
         self._english_only = english_only or not self._model.model.is_multilingual
         self._window = WindowedWhisper(self._model)
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        # Held while decoding, so that a prefill of the embedded LLM steps aside (see core_share.py).
+        self._core_share = core_share
         self._detect_among: tuple[str, ...] | None = None
         if detect_among is not None and not self._english_only:
             known = set(self.languages())
@@ -174,7 +179,15 @@ class WhisperRecognizer:
     async def detect_language(self, audio: Audio) -> dict[str, float]:
         """``identify`` in the shared ASR executor (so never beside a decode)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.identify, audio)
+
+        def held() -> dict[str, float]:
+            with self._foreground():
+                return self.identify(audio)
+
+        return await loop.run_in_executor(self._executor, held)
+
+    def _foreground(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._core_share is None else self._core_share.foreground()
 
     def decode(self, audio: Audio, language: str | None, vocabulary: str = "") -> _Decoded:
         """Greedy decoding of one utterance (synchronous; runs in the executor). Without a language
@@ -246,7 +259,8 @@ class WhisperRecognizer:
 
         def timed() -> _Decoded:
             started.append(time.perf_counter())
-            return self.decode(audio, language, vocabulary)
+            with self._foreground():
+                return self.decode(audio, language, vocabulary)
 
         decoded = await loop.run_in_executor(self._executor, timed)
         if log.isEnabledFor(logging.DEBUG):
@@ -390,16 +404,27 @@ class WhisperStream:
 
 
 def load_recognizers(
-    cache: Path, *, cpu_threads: int = 2, languages: Sequence[str] | None = SUPPORTED_LANGUAGES
+    cache: Path,
+    *,
+    cpu_threads: int = 2,
+    languages: Sequence[str] | None = SUPPORTED_LANGUAGES,
+    core_share: CoreShare | None = None,
 ) -> dict[str, WhisperRecognizer]:
     """{"en": tiny.en, "*": multilingual base}, sharing one ASR executor.
 
     ``languages``: what language identification may choose among, i.e. the languages the profile can
     answer in (by default those of the embedded voices); None lets it choose any Whisper language.
+    ``core_share``: held while decoding (see core_share.py).
     """
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
-    english = WhisperRecognizer(tiny_en_dir(), executor=executor, cpu_threads=cpu_threads, english_only=True)
+    english = WhisperRecognizer(
+        tiny_en_dir(), executor=executor, cpu_threads=cpu_threads, english_only=True, core_share=core_share
+    )
     multilingual = WhisperRecognizer(
-        whisper_base_dir(cache), executor=executor, cpu_threads=cpu_threads, detect_among=languages
+        whisper_base_dir(cache),
+        executor=executor,
+        cpu_threads=cpu_threads,
+        detect_among=languages,
+        core_share=core_share,
     )
     return {"en": english, "*": multilingual}

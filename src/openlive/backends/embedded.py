@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openlive.backends.assets import cache_dir, llm_gguf_path
+from openlive.backends.core_share import CoreShare
 from openlive.settings import Settings
 from openlive.stages import (
     FrameDescriber,
@@ -62,6 +63,8 @@ def load_embedded_profile(settings: Settings) -> Profile:
 
     cache = cache_dir(settings)
     started = time.perf_counter()
+    # The model's prefills step aside while the profile's recognisers decode (see core_share.py).
+    share = CoreShare()
     llm = LlamaCppLanguageModel(
         llm_gguf_path(cache),
         n_ctx=settings.llm_context_tokens,
@@ -74,6 +77,7 @@ def load_embedded_profile(settings: Settings) -> Profile:
         prefix_memory_bytes=settings.llm_prefix_memory_bytes,
         prefix_cache_dir=settings.llm_prefix_cache_dir or cache / PREFIX_CACHE_DIRNAME,
         prefix_disk_bytes=settings.llm_prefix_cache_bytes,
+        core_share=share,
     )
     # Puts the prompt prefix that audio sessions without their own instruction start with in the KV cache.
     warm = llm.warm_system_prompt(SPOKEN_STYLE_PROMPT)
@@ -85,6 +89,7 @@ def load_embedded_profile(settings: Settings) -> Profile:
         settings=settings,
         cache=cache,
         output_token_limit=EMBEDDED_OUTPUT_TOKEN_LIMIT,
+        core_share=share,
     )
 
 
@@ -144,8 +149,9 @@ def _with_speech_stages(
     settings: Settings,
     cache: Path,
     output_token_limit: int,
+    core_share: CoreShare | None = None,
 ) -> Profile:
-    tts, asr, vad, turn = _load_speech_stages(cache)
+    tts, asr, vad, turn = _load_speech_stages(cache, core_share)
     retrieval = instruction_retrieval_mode(settings)  # a wrong value stops the start, not a session
     return Profile(
         search=load_search_provider(settings, cache),
@@ -224,7 +230,7 @@ def search_index_path(settings: Settings, cache: Path) -> Path:
 
 
 def _load_speech_stages(
-    cache: Path,
+    cache: Path, core_share: CoreShare | None = None
 ) -> tuple[SpeechSynthesizer, dict[str, SpeechRecognizer], VoiceActivityDetector, TurnDetector]:
     from openlive.backends.asr_whisper import load_recognizers
     from openlive.backends.tts_router import load_default_synthesizer
@@ -234,7 +240,9 @@ def _load_speech_stages(
     started = time.perf_counter()
     tts = load_default_synthesizer(cache)
     # Language detection picks only among the languages the profile can answer in.
-    asr: dict[str, SpeechRecognizer] = dict(load_recognizers(cache, languages=tuple(tts.languages())))
+    asr: dict[str, SpeechRecognizer] = dict(
+        load_recognizers(cache, languages=tuple(tts.languages()), core_share=core_share)
+    )
     vad = SileroVad()
     turn = SmartTurnDetector()
     log.info("speech stages loaded in %.1f s", time.perf_counter() - started)

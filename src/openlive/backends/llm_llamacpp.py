@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from llama_cpp.llama_grammar import LlamaGrammar
 
+from openlive.backends.core_share import CoreShare, StepAside
 from openlive.backends.llama_adapter import LlamaState, amx_faults, check_version, without_extra_buffer_types
 from openlive.backends.llm_kv_snapshots import (
     KvSnapshot,
@@ -166,8 +167,12 @@ class LlamaCppLanguageModel:
         prefix_memory_bytes: int = 1024 * 1024 * 1024,
         prefix_cache_dir: Path | None = None,
         prefix_disk_bytes: int = 4 * 1024 * 1024 * 1024,
+        core_share: CoreShare | None = None,
     ) -> None:
+        """``core_share``: what the profile's speech recognition holds while it decodes; prefills step
+        aside for it (see core_share.py). None: they never do."""
         check_version()
+        self._core_share = core_share
         if kv_cache_type not in KV_CACHE_TYPES:
             raise ValueError(
                 f"kv_cache_type must be one of {', '.join(KV_CACHE_TYPES)}, not {kv_cache_type!r}"
@@ -398,8 +403,9 @@ class LlamaCppLanguageModel:
             self._resume_unfinished()
 
     @contextmanager
-    def _abortable(self, cancel: threading.Event) -> Iterator[None]:
-        """While inside, setting ``cancel`` stops the running batch too, not only the next slice.
+    def _abortable(self, cancel: threading.Event) -> Iterator[StepAside]:
+        """While inside, setting ``cancel`` stops the running batch too, not only the next slice, and the
+        batch steps aside while speech recognition decodes (see core_share.py).
 
         llama.cpp asks between the operations of a batch (~650 times per batch) whether to stop. The check
         is installed only while a prefill runs: a prefill's batch of 8-16 tokens takes ~250 ms, which a
@@ -407,9 +413,10 @@ class LlamaCppLanguageModel:
         nothing measurable; aborting takes ~1 ms and llama.cpp drops the unfinished batch's cache
         entries, so the cache stays exactly the tokens read before it.
         """
-        self._state.set_abort(cancel.is_set)
+        check = StepAside(self._core_share, cancel.is_set)
+        self._state.set_abort(check)
         try:
-            yield
+            yield check
         finally:
             self._state.set_abort(None)
 
@@ -451,7 +458,7 @@ class LlamaCppLanguageModel:
             decision_at = self._decision_at(job.request, tokens)
             # The session's first prefill (no turn yet) says whether its instruction was read before.
             announce = all(m.role == "system" for m in job.request.messages)
-            with self._abortable(job.cancel):
+            with self._abortable(job.cancel) as check:
                 self._eval_prompt(
                     tokens,
                     job.cancel,
@@ -462,6 +469,8 @@ class LlamaCppLanguageModel:
                     decision_at=decision_at,
                     superseded=job.superseded,
                 )
+            if check.waited_s:
+                log.debug("prompt: the prefill stepped aside %.0f ms for recognition", check.waited_s * 1000)
             if self._state.n_tokens == len(tokens) and not job.cancel.is_set() and not job.background:
                 self.prefills_done += 1
         except ProtocolError as exc:  # the client's input: the real request refuses it
