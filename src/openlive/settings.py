@@ -94,8 +94,8 @@ class Settings:
     llm_retries: int = 2
     # Appended to each function result sent to that endpoint; empty: nothing. Small models (Qwen2.5 1.5B)
     # answer a bare result by calling the function again, or take it for the person's words; "Tell the
-    # person what this result says was done, with its details; it is not their message." makes them
-    # say it, as the embedded model's prompt does.
+    # person what this result says was done, with its details, speaking to them as you; it is not their
+    # message." makes them say it, as the embedded model's prompt does.
     llm_tool_result_hint: str = ""
     # Resumable sessions (sessionResumption) and ephemeral tokens are kept in this SQLite file; default:
     # <cache_dir>/resumption.db

@@ -379,8 +379,7 @@ async def test_with_tools_a_prefill_reads_the_call_decision_with_the_prompt(
 
 async def test_a_stream_cancels_a_running_prefill(model: LlamaCppLanguageModel) -> None:
     # A prompt no cache holds, long enough that reading it takes seconds: a prefill still running.
-    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))
-    long_system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
+    long_system, _ = code_word_turn(60)
     short = SamplingParams(temperature=0.0, max_tokens=4)
     request = chat("Be brief.", "Say yes.", sampling=short)
     reference, _, _ = await run(model, request)
@@ -405,11 +404,7 @@ async def test_a_stream_of_the_prompt_a_running_prefill_reads_lets_it_finish(
 ) -> None:
     # The pause's transcript was the turn's last interim one: the speculative reply asks for exactly
     # the prompt the prefill is reading. Stopping it would throw its batch away and read it again.
-    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(30))
-    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
-    request = spoken_turn(
-        system, "What is day 3's code word?", sampling=SamplingParams(temperature=0.0, max_tokens=4)
-    )
+    system, request = code_word_turn(30)
     await _until_background_reads_end(model)
     done_before = model.prefills_done
     model.prefill(request)
@@ -464,11 +459,7 @@ async def test_a_prefill_steps_aside_while_speech_is_recognised_and_reads_on_whe
 ) -> None:
     # At the start of a pause the recogniser decodes the turn while the model reads the last interim
     # prompt; together each took twice as long, and the transcript is what the reply waits for.
-    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(60))
-    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
-    request = spoken_turn(
-        system, "What is day 3's code word?", sampling=SamplingParams(temperature=0.0, max_tokens=4)
-    )
+    _, request = code_word_turn(60)
     await _until_background_reads_end(model)
     done_before, aborted_before = model.prefills_done, model.prefills_aborted
     waited_before = RECOGNITION.waited_s
@@ -487,7 +478,7 @@ async def test_a_prefill_steps_aside_while_speech_is_recognised_and_reads_on_whe
     done = done_of(events)
     assert done.cached_prompt_tokens == done.prompt_tokens, done  # the pause lost nothing
     # A real request does not wait for recognition: the waiting prefill stops at once.
-    model.prefill(spoken_turn(f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}", "What is"))
+    model.prefill(code_word_turn(60)[1])
     await asyncio.sleep(0.3)
     with RECOGNITION.foreground():
         await asyncio.sleep(0.05)
@@ -495,6 +486,15 @@ async def test_a_prefill_steps_aside_while_speech_is_recognised_and_reads_on_whe
     assert model.prefills_aborted == aborted_before + 1
     assert done_of(events).completion_tokens > 0
     assert first < 2.0, f"the stream waited {first:.1f} s"
+
+
+def code_word_turn(days: int) -> tuple[str, ChatRequest]:
+    """A voice turn asking for one of ``days`` facts in a system prompt no cache holds (reading it takes
+    a second or more): the system prompt, and the greedy request of four tokens."""
+    facts = " ".join(f"Fact {i}: the code word for day {i} is word{i * 7}." for i in range(days))
+    system = f"Caller {uuid.uuid4().hex}. {SPOKEN_STYLE_PROMPT} {facts}"
+    sampling = SamplingParams(temperature=0.0, max_tokens=4)
+    return system, spoken_turn(system, "What is day 3's code word?", sampling=sampling)
 
 
 async def _until_background_reads_end(model: LlamaCppLanguageModel) -> None:

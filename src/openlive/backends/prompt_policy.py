@@ -41,16 +41,20 @@ TOOL_REQUIRED_HINT = "Reply with only a call to one of the tools, nothing else."
 # result by calling the same function again or by echoing markup (`<get_weather city="Paris"/>`) instead
 # of saying it (measured on a weather call at temperatures 0 and 0.7). Qwen2.5's template puts a result
 # in a user turn, and the model then often took it for the person's words: "Thank you! I'll be waiting
-# for the staff to come and help me." Saying whose words these are fixed most of that. Probe: the app
-# scenario's accessibility, vote and lost-item requests typed after the name turn, seeds 1-8, spoken
-# replies (2026-12-03, 15:07-16:30 UTC, load ~1; docs/benchmarks.md): replies that said the result's
-# details 16/24 with "Answer the person with this result; do not call the function again.", 21/24 with
-# this line; replies in the person's voice 1 and 0; no call repeated (48 results each). A line worded
-# as a label ("The function's result, not the person's words: …", 20/24) was copied word for word as
-# the greedy answer to a NON_BLOCKING result in a TEXT session (test_voice_genai.py); an instruction is
-# not.
+# for the staff to come and help me." Saying whose words these are fixed most of that; saying how to
+# address them fixed the third person that "the person" invited ("The user's name was set to Maria
+# Lopez."). Probe: the app scenario's name turn, then its accessibility, vote or lost-item request,
+# typed, seeds 1-8, spoken replies (docs/benchmarks.md; 2026-12-03 15:07-16:30 and 18:00-18:30 UTC,
+# load ~1): replies to the requests' results that said their details 16/24 with "Answer the person
+# with this result; do not call the function again.", 21/24 with "Tell the person what this result
+# says was done, with its details; it is not their message.", 23/24 with this line; replies in the
+# person's voice 1, 0 and 0; name turns answered in the third person 5 of 8 seeds with the second
+# line, 0 of 8 with this one; no call repeated. A line worded as a label ("The function's result, not
+# the person's words: …", 20/24) was copied word for word as the greedy answer to a NON_BLOCKING
+# result in a TEXT session (test_voice_genai.py); an instruction is not.
 TOOL_RESULT_HINT = (
-    "Tell the person what this result says was done, with its details; it is not their message."
+    "Tell the person what this result says was done, with its details, speaking to them as you; "
+    "it is not their message."
 )
 # A line after each user message while functions are offered (every one, so the history renders the same
 # on the next turn and the cached prompt is kept). Measured, not adopted: the 1.5B model reads the system
