@@ -150,14 +150,15 @@ def live_session(
     session_id: str = "s1",
     resumption: ResumptionStore | None = None,
     acknowledgements: Acknowledgements | None = None,
+    outbox: RecordingOutbox | None = None,
     **setup_fields: object,
 ) -> tuple[LiveSession, RecordingOutbox]:
     """A session over scripted stages (``fake_profile(llm)`` unless ``profile``), recording what it
-    sends. ``setup_fields`` go into its ``Setup``; without a ``generation_config`` it replies in
-    ``modality``."""
+    sends (in ``outbox``, a new ``RecordingOutbox`` unless given). ``setup_fields`` go into its
+    ``Setup``; without a ``generation_config`` it replies in ``modality``."""
     config = setup_fields.pop("generation_config", None) or GenerationConfig(response_modalities=[modality])
     setup = Setup(model=LIVE_MODEL, generation_config=config, **setup_fields)  # type: ignore[arg-type]
-    outbox = RecordingOutbox()
+    outbox = outbox if outbox is not None else RecordingOutbox()
     session = LiveSession(
         setup,
         profile if profile is not None else fake_profile(llm),

@@ -8,18 +8,20 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, ScriptedSynthesizer, fake_profile
+from engine_fakes import (
+    RecordingOutbox,
+    ScriptedLanguageModel,
+    ScriptedSynthesizer,
+    fake_profile,
+    live_session,
+    user,
+)
 
-from openlive.engine.session import LiveSession, SessionLimits
+from openlive.engine.session import LiveSession
 from openlive.protocol.messages import (
-    ClientContent,
-    Content,
-    GenerationConfig,
     Modality,
-    Part,
     ServerContent,
     ServerMessage,
-    Setup,
     UsageMetadata,
 )
 
@@ -48,17 +50,9 @@ async def answer(
     """A spoken session whose model writes ``tokens`` a token time apart, once the typed ``question``
     has been answered (the session is left open for the caller to check and close)."""
     llm = ScriptedLanguageModel(replies=[tokens], delay_s=TOKEN_S)
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
-    )
-    session = LiveSession(
-        setup, fake_profile(llm, tts), outbox, session_id="s1", limits=SessionLimits(audio_lead_s=60.0)
-    )
+    session, _ = live_session(llm, profile=fake_profile(llm, tts), modality=Modality.AUDIO, outbox=outbox)
     await session.start()
-    await session.handle(
-        ClientContent(turns=[Content(role="user", parts=[Part(text=question)])], turn_complete=True)
-    )
+    await session.handle(user(question))
     await outbox.wait_turn()
     return session
 

@@ -23,10 +23,8 @@ from openlive.protocol.messages import (
     FunctionDeclaration,
     FunctionResponse,
     FunctionResponseScheduling,
-    GenerationConfig,
     Modality,
     ServerContent,
-    Setup,
     Tool,
     ToolCall,
     ToolCallCancellation,
@@ -192,14 +190,12 @@ async def test_in_an_audio_session_the_words_before_the_call_and_the_later_answe
     llm = ScriptedLanguageModel(replies=[["Let me book that.", " ", CALL], ["Your table is booked."]])
     tts = ScriptedSynthesizer()
     declaration = FunctionDeclaration(name="book_table", behavior=FunctionBehavior.NON_BLOCKING)
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.AUDIO]),
+    session, outbox = live_session(
+        llm,
+        profile=fake_profile(llm, tts),
+        modality=Modality.AUDIO,
         tools=[Tool(function_declarations=[declaration])],
     )
-    outbox = RecordingOutbox()
-    limits = SessionLimits(audio_lead_s=60.0)
-    session = LiveSession(setup, fake_profile(llm, tts), outbox, session_id="s1", limits=limits)
     await session.handle(user("Book a table for two."))
     await outbox.wait_turn()
     assert [text for text, _, _ in tts.calls] == ["Let me book that."]

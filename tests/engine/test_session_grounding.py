@@ -5,18 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile
+from engine_fakes import RecordingOutbox, ScriptedLanguageModel, fake_profile, live_session, user
 from session_checks import assert_well_formed
 
-from openlive.engine.session import LiveSession, SessionLimits
+from openlive.engine.session import LiveSession
 from openlive.protocol.messages import (
-    ClientContent,
-    Content,
-    GenerationConfig,
-    Modality,
-    Part,
     ServerContent,
-    Setup,
     Tool,
 )
 from openlive.stages.search import Passage
@@ -49,26 +43,15 @@ class FakeSearch:
 def grounded_session(
     llm: ScriptedLanguageModel, search: FakeSearch, *, tools: list[Tool]
 ) -> tuple[LiveSession, RecordingOutbox]:
-    outbox = RecordingOutbox()
-    setup = Setup(
-        model="models/gemini-live-2.5-flash-native-audio",
-        generation_config=GenerationConfig(response_modalities=[Modality.TEXT]),
-        tools=tools,
-    )
     profile = dataclasses.replace(fake_profile(llm), search=search)
-    session = LiveSession(setup, profile, outbox, session_id="g", limits=SessionLimits(audio_lead_s=60))
-    return session, outbox
-
-
-def ask(text: str) -> ClientContent:
-    return ClientContent(turns=[Content(role="user", parts=[Part(text=text)])], turn_complete=True)
+    return live_session(llm, profile=profile, session_id="g", tools=tools)
 
 
 async def test_sources_reach_the_prompt_and_the_reply_carries_grounding_metadata() -> None:
     llm = ScriptedLanguageModel(replies=[["The capital of Australia is Canberra.", " Nice city."]])
     search = FakeSearch([CANBERRA])
     session, outbox = grounded_session(llm, search, tools=[Tool(google_search=True)])
-    await session.handle(ask("What is the capital of Australia?"))
+    await session.handle(user("What is the capital of Australia?"))
     await outbox.wait_turn()
     assert search.queries == ["What is the capital of Australia?"]
     prompt = llm.requests[0].messages[-1]
@@ -98,7 +81,7 @@ async def test_without_google_search_nothing_is_retrieved_or_sent() -> None:
     llm = ScriptedLanguageModel(replies=[["Sydney."]])
     search = FakeSearch([CANBERRA])
     session, outbox = grounded_session(llm, search, tools=[])
-    await session.handle(ask("What is the capital of Australia?"))
+    await session.handle(user("What is the capital of Australia?"))
     await outbox.wait_turn()
     assert search.queries == []
     assert not any(isinstance(m, ServerContent) and m.grounding_metadata for m, _ in outbox.messages)
@@ -110,7 +93,7 @@ async def test_nothing_relevant_or_a_failing_search_answers_without_sources() ->
     for search in (FakeSearch([]), FakeSearch([CANBERRA], fails=True)):
         llm = ScriptedLanguageModel(replies=[["A joke."]])
         session, outbox = grounded_session(llm, search, tools=[Tool(google_search=True)])
-        await session.handle(ask("Tell me a joke."))
+        await session.handle(user("Tell me a joke."))
         await outbox.wait_turn()
         assert "Sources" not in llm.requests[0].messages[-1].content
         assert not any(c.grounding_metadata for c in outbox.contents())
