@@ -96,8 +96,7 @@ class EspeakSynthesizer:
         self._binary, voices = espeak_voices(binary)
         skip = set(exclude)
         self._voices = {lang: voice for lang, voice in voices.items() if lang not in skip}
-        have = set(voices.values())
-        missing = sorted(lang for lang, (_, v) in WHISPER_LANGUAGES.items() if v and v not in have)
+        missing = sorted(lang for lang, (_, v) in WHISPER_LANGUAGES.items() if v and lang not in voices)
         if missing:
             log.warning("espeak-ng has no voice for %s; those replies use the English voice", missing)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-espeak")
