@@ -78,8 +78,8 @@ class CoreShare:
                 if remaining <= 0:
                     break
                 self._idle.wait(min(remaining, POLL_S))
-        waited = self._clock() - started
-        self.waited_s += waited
+            waited = self._clock() - started
+            self.waited_s += waited
         return waited
 
 
