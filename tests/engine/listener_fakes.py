@@ -109,7 +109,10 @@ class FakeRecognitionStream:
         self.owner.partial_calls += 1
         try:
             await asyncio.sleep(self.owner.partial_delay)
-            return RecognitionResult(text=" ".join(self._text().split()[:-1] or [""]), language=self.language)
+            text = self.owner.partial_text
+            if text is None:
+                text = " ".join(self._text().split()[:-1] or [""])
+            return RecognitionResult(text=text, language=self.language)
         finally:
             self.running -= 1
 
@@ -129,9 +132,11 @@ class FakeRecognizer:
         languages: Sequence[str] = ("en",),
         partial_delay: float = 0.0,
         finish_delay: float = 0.0,
+        partial_text: str | None = None,
     ) -> None:
         self.words = list(words)
         self.final_text = final_text
+        self.partial_text = partial_text  # every partial's text, when given (else: all but a last word)
         self.detected = detected
         self._languages = list(languages)
         self.partial_delay = partial_delay

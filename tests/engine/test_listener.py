@@ -593,6 +593,46 @@ async def test_a_pause_starts_a_decode_before_the_end_of_turn_is_decided() -> No
     await log.close()
 
 
+@pytest.mark.parametrize(
+    ("text", "decided_ms", "gap_ms"),
+    [
+        ("What time is lunch served?", 480, 0),  # a question: at the last question, answered at once
+        ("That's all, thank you. Goodbye!", 480, 800),  # an exclamation: ended there, held like a statement
+        ("I want to vote for the talk on", 1000, 0),  # unfinished: the silence bound, as before
+        ("I want a table.", 1000, 0),  # Whisper's full stop comes at almost every pause
+    ],
+)
+async def test_a_pause_whose_words_finish_a_question_ends_the_turn_at_the_last_question(
+    text: str, decided_ms: int, gap_ms: int
+) -> None:
+    # Smart Turn judges prosody: for a flat voice it gives P(end) ~0.05 after a finished question.
+    turn = FakeTurnDetector(0.05)
+    asr = FakeRecognizer(final_text=text, partial_text=text)
+    listener, log = make(turn=turn, asr=asr)
+    await stream(listener, np.concatenate([tone(1.0), silence(1.2)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.decided_s - ended.speech_end_s == pytest.approx(decided_ms / 1000, abs=2 * FRAME_S)
+    held = ended.speak_after_wall - ended.speech_end_wall if ended.speak_after_wall else 0.0
+    assert held == pytest.approx(gap_ms / 1000)
+    await log.close()
+
+
+async def test_words_of_an_earlier_pause_do_not_end_the_turn() -> None:
+    # The pause's own transcript counts: a question asked before more speech does not end the turn at
+    # the next pause, whose decode has not come back (it waits here until the silence bound).
+    asr = FakeRecognizer(final_text="Is it open? And when", partial_text="Is it open?")
+    listener, log = make(turn=FakeTurnDetector(0.05), asr=asr)
+    await stream(listener, np.concatenate([tone(1.0), silence(0.3)]))  # a pause reports "Is it open?"
+    await log.settle()
+    asr.partial_delay = 5.0  # the next pause's decode is slow
+    await stream(listener, np.concatenate([tone(0.7), silence(1.2)]))
+    await log.settle()
+    (ended,) = log.of(TurnEnded)
+    assert ended.decided_s - ended.speech_end_s == pytest.approx(1.0, abs=2 * FRAME_S)
+    await log.close()
+
+
 async def test_a_failing_turn_model_falls_back_to_the_silence_bound() -> None:
     def broken(audio: object) -> float:
         raise RuntimeError("inference failed")

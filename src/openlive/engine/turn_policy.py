@@ -69,6 +69,14 @@ SHORT_SPEECH_MS = 600
 # The least pause before a reply to a statement may be heard (HIGH, LOW end sensitivity): see above.
 REPLY_GAP_MS = (800, 1000)
 QUESTION_MARKS = ("?", "？", "؟", ";")  # ";" is the Greek question mark
+# What ends a sentence that cannot go on: a question or an exclamation (Whisper writes them only when
+# the words and the voice say so; a full stop it writes at almost every pause).
+FINISHED_MARKS = (*QUESTION_MARKS, "!", "！")
+
+
+def finished_words(text: str) -> bool:
+    """Whether a pause's transcript ends a question or an exclamation (``TurnSegmenter.answer``)."""
+    return text.rstrip().endswith(FINISHED_MARKS)
 
 
 def frames_for_ms(ms: int) -> int:
