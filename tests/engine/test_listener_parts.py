@@ -110,17 +110,17 @@ def test_segmenter_asks_about_a_lone_word_only_at_the_last_step() -> None:
     assert seg.answer(0.6) == EndOfTurn("end_of_turn_model")  # the last bar (0.5)
 
 
-def test_segmenter_ends_a_finished_question_at_the_last_step_whatever_the_model_says() -> None:
+def test_segmenter_ends_a_question_at_the_last_step_whatever_the_model_says() -> None:
     seg = TurnSegmenter(turn_policy(aad(), has_turn_model=True))
     run(seg, [0.9] * 20 + [0.0] * 5)  # 160 ms into the pause
-    assert seg.answer(0.05, finished_words=True) is None  # earlier questions keep to the model
+    assert seg.answer(0.05, question=True) is None  # earlier questions keep to the model
     run(seg, [0.0] * 5, start_frame=25)  # 320 ms
-    assert seg.answer(0.05, finished_words=True) is None
+    assert seg.answer(0.05, question=True) is None
     decisions = run(seg, [0.0] * 5, start_frame=30)
     assert decisions == [(34, AskTurnModel())]  # 480 ms, the last question
-    assert seg.answer(0.05) is None  # unfinished words: on to the silence bound
-    assert seg.answer(0.05, finished_words=True) == EndOfTurn("words")
-    assert seg.answer(0.6, finished_words=True) == EndOfTurn("end_of_turn_model")
+    assert seg.answer(0.05) is None  # not a question: on to the silence bound
+    assert seg.answer(0.05, question=True) == EndOfTurn("question")
+    assert seg.answer(0.6, question=True) == EndOfTurn("end_of_turn_model")
 
 
 def test_segmenter_hysteresis_keeps_soft_tails_in_speech() -> None:

@@ -59,7 +59,7 @@ from openlive.engine.listen_echo import EchoGate
 from openlive.engine.listen_language import RecognizerChoice
 from openlive.engine.listen_terms import TermSpeller
 from openlive.engine.turn_filter import MIN_SPEECH_S, clean_transcript, drop_reason, has_words
-from openlive.engine.turn_policy import FRAME_SAMPLES, finished_words, turn_policy
+from openlive.engine.turn_policy import FRAME_SAMPLES, asks_question, turn_policy
 from openlive.engine.turn_segmenter import AskTurnModel, EndOfTurn, Onset, TurnSegmenter
 from openlive.protocol.errors import CloseCode, ProtocolError, internal_error
 from openlive.protocol.messages import RealtimeInputConfig, TurnCoverage
@@ -405,14 +405,14 @@ class Listener:
                 log.warning("end-of-turn model failed", exc_info=True)
                 probability_end = 0.0
             # The pause's own transcript, when its decode is back (~0.1-0.2 s into the pause).
-            finished = utt.pause_reported and finished_words(utt.interim)
+            question = utt.pause_reported and asks_question(utt.interim)
             log.debug(
                 "end of turn? P(end) %.2f after %d ms of pause%s",
                 probability_end,
                 self._segmenter.pause_samples * 1000 // SR,
-                ", the words end a question or an exclamation" if finished else "",
+                ", the words ask a question" if question else "",
             )
-            decision = self._segmenter.answer(probability_end, finished_words=finished)
+            decision = self._segmenter.answer(probability_end, question=question)
         if isinstance(decision, EndOfTurn):
             await self._end(decision.reason)
         if self._utt is None:
@@ -574,9 +574,10 @@ class Listener:
         self._coverage_start, self._first_voice = audio_end, None
         wall = self.arrival_wall(speech_end / SR)
         self.last_speech_end_wall = wall
-        # Only a turn ended in a short pause (by the end-of-turn model or its words) is held: silence,
-        # the length limit, the client's audioStreamEnd or activityEnd say the user is done.
-        held = reason in ("end_of_turn_model", "words") and self.policy.holds_reply(text)
+        # Only a turn the end-of-turn model ended in a short pause is held (one ended by its question
+        # would not be anyway): silence, the length limit, the client's audioStreamEnd or activityEnd
+        # say the user is done.
+        held = reason == "end_of_turn_model" and self.policy.holds_reply(text)
         self._emit(
             TurnEnded(
                 text=text,

@@ -69,14 +69,13 @@ SHORT_SPEECH_MS = 600
 # The least pause before a reply to a statement may be heard (HIGH, LOW end sensitivity): see above.
 REPLY_GAP_MS = (800, 1000)
 QUESTION_MARKS = ("?", "？", "؟", ";")  # ";" is the Greek question mark
-# What ends a sentence that cannot go on: a question or an exclamation (Whisper writes them only when
-# the words and the voice say so; a full stop it writes at almost every pause).
-FINISHED_MARKS = (*QUESTION_MARKS, "!", "！")
 
 
-def finished_words(text: str) -> bool:
-    """Whether a pause's transcript ends a question or an exclamation (``TurnSegmenter.answer``)."""
-    return text.rstrip().endswith(FINISHED_MARKS)
+def asks_question(text: str) -> bool:
+    """Whether a pause's transcript ends with a question mark (``TurnSegmenter.answer``). Whisper writes
+    one only when the words ask; a full stop it writes at almost every pause, and an exclamation mark
+    inside speeches too (the bench's Kennedy recording reads "… Ask not! What your country …")."""
+    return text.rstrip().endswith(QUESTION_MARKS)
 
 
 def frames_for_ms(ms: int) -> int:
@@ -100,7 +99,7 @@ class TurnPolicy:
 
     def holds_reply(self, text: str) -> bool:
         """Whether a reply to this turn (ended by the end-of-turn model) waits out ``reply_gap_ms``."""
-        return self.reply_gap_ms > 0 and not text.rstrip().endswith(QUESTION_MARKS)
+        return self.reply_gap_ms > 0 and not asks_question(text)
 
 
 def turn_policy(aad: AutomaticActivityDetection, *, has_turn_model: bool) -> TurnPolicy:

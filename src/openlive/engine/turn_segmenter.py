@@ -11,9 +11,9 @@ from typing import Literal
 
 from openlive.engine.turn_policy import FRAME_SAMPLES, TurnPolicy
 
-# "words": the end-of-turn model was unsure at its last question, but the pause's transcript ends a
-# question or an exclamation (see ``answer``).
-EndReason = Literal["end_of_turn_model", "words", "silence", "max_length", "stream_end"]
+# "question": the end-of-turn model was unsure at its last question, but the pause's transcript asks
+# one (see ``answer``).
+EndReason = Literal["end_of_turn_model", "question", "silence", "max_length", "stream_end"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,21 +105,21 @@ class TurnSegmenter:
                 return AskTurnModel()
         return None
 
-    def answer(self, end_probability: float, *, finished_words: bool = False) -> EndOfTurn | None:
+    def answer(self, end_probability: float, *, question: bool = False) -> EndOfTurn | None:
         """The end-of-turn model's P(end) for the current pause.
 
-        ``finished_words``: the pause's transcript ends a question or an exclamation. At the last
-        question that ends the turn whatever the model says: it judges prosody, and a flat or synthetic
-        voice asks "What time is lunch served?" with P(end) 0.06, which would otherwise wait out the
-        whole silence bound. Earlier questions keep to the model, so a pause inside a longer request
-        still gets its chance to go on.
+        ``question``: the pause's transcript ends with a question mark. At the model's last question
+        that ends the turn whatever the model says: it judges prosody, and a flat or synthetic voice
+        asks "What time is lunch served?" with P(end) 0.06, which would otherwise wait out the whole
+        silence bound. Earlier questions keep to the model, so a pause inside a longer request still
+        gets its chance to go on.
         """
         if not (self.in_pause and self._asks):
             return None
         if end_probability >= self.policy.turn_checks[self._asks - 1][1]:
             return EndOfTurn("end_of_turn_model")
-        if finished_words and self._asks == len(self.policy.turn_checks):
-            return EndOfTurn("words")
+        if question and self._asks == len(self.policy.turn_checks):
+            return EndOfTurn("question")
         return None
 
     def reset(self) -> None:
